@@ -1,0 +1,97 @@
+# smtpsend: a sendmail-compatible SMTP submission client.
+#
+#   make                 static build (GnuTLS, GNU SASL... from Debian's archives)
+#   make SHARED=1        all-dynamic build, for distribution packages
+#   make check           unit, scripted-server and end-to-end tests
+#   make asan            build into build-asan/ with address+undefined sanitizers
+#   make B=/tmp/b ...    build somewhere else (objects go to $(B))
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DESTDIR	?=
+B	?= build
+CC	?= cc
+PKG_CONFIG ?= pkg-config
+VERSION	= 0.1.0
+
+WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	  -Wmissing-prototypes -Wwrite-strings -Wundef -Wpointer-arith \
+	  -Wcast-align -Wvla -Wimplicit-fallthrough
+CFLAGS	?= -O2 -g
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags gnutls libgsasl libsecret-1)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DSMTPSEND_VERSION='"$(VERSION)"' \
+	  $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+
+# Static where Debian ships an archive; p11-kit and libunistring have none.
+ifeq ($(SHARED),1)
+LIBS	= $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl
+else
+LIBS	= -Wl,-Bstatic -lgsasl -lidn -lntlm -lgssglue -lgnutls -lhogweed \
+	  -lnettle -lgmp -ltasn1 -lidn2 -Wl,-Bdynamic -l:libunistring.so.2 \
+	  -lp11-kit -ldl -lpthread
+endif
+
+MODULES	= error io smtp send tls auth secret config message address log
+OBJS	= $(MODULES:%=$(B)/%.o)
+LIB	= $(B)/libsmtpsend.a
+HDRS	= $(wildcard *.h)
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+all: $(B)/smtpsend
+	@if [ "$(B)" = build ]; then ln -sf build/smtpsend smtpsend; fi
+
+$(B)/%.o: %.c $(HDRS) | $(B)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B):
+	mkdir -p $(B)/tests
+
+$(LIB): $(OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(OBJS)
+
+$(B)/smtpsend: $(B)/sendmail.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(B)/sendmail.o $(LIB) $(LIBS)
+
+# Unit tests link the module library (not sendmail.o) with cmocka.
+$(B)/tests/%: tests/unit/%.c $(LIB) $(HDRS) | $(B)
+	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $< $(LIB) -lcmocka \
+	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl
+
+unit: $(UNIT_BINS)
+	@tests/run-unit $(UNIT_BINS)
+
+check: all unit
+	tests/run-layers $(B)
+
+asan:
+	$(MAKE) B=build-asan SHARED=1 CC=clang \
+	    EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    LDFLAGS='-fsanitize=address,undefined'
+
+lint:
+	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strtok|atoi)[[:space:]]*\(' \
+	    *.c tests/unit/*.c || { echo 'banned function (see STYLE.md)'; exit 1; }
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --inline-suppr -D_GNU_SOURCE --std=c11 *.c
+	clang-format --dry-run --Werror *.c *.h
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(B)/smtpsend $(DESTDIR)$(BINDIR)/smtpsend
+	install -m 644 doc/smtpsend.1 $(DESTDIR)$(MANDIR)/man1/smtpsend.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smtpsend $(DESTDIR)$(MANDIR)/man1/smtpsend.1
+
+demo: all
+	tests/demo
+
+clean:
+	rm -rf build build-asan smtpsend
+
+.PHONY: all unit check asan lint install uninstall clean demo

@@ -1,0 +1,61 @@
+/*
+ * address.h: RFC 5322 address lists as they come from argv and headers,
+ * aliases (msmtp's format) and qualification of bare local names.
+ */
+#ifndef SMTPSEND_ADDRESS_H
+#define SMTPSEND_ADDRESS_H
+
+#include <stddef.h>
+
+struct error;
+
+struct addr {
+	char	*addr;	/* addr-spec "local@domain", or "root"; "" = null path */
+	char	*name;	/* display name (decoded, unquoted), or NULL */
+};
+
+struct addr_list {
+	struct addr	*v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+/*
+ * Parse s as an RFC 5322 address-list and append every mailbox to l (group
+ * members included, empty groups add nothing).  Accepts what callers really
+ * pass: bare local names, comma lists from cron, display names, comments,
+ * quoted local parts, "<>" (null path, only where allowed by the caller).
+ * Errors are ERR_USAGE with a message quoting the input; l is then unchanged.
+ */
+int	addr_list_parse(struct addr_list *l, const char *s, struct error *err);
+
+/* Append a copy of addr (and name, may be NULL). Returns 0 or -1 (ERR_OS). */
+int	addr_list_add(struct addr_list *l, const char *addr, const char *name,
+	    struct error *err);
+
+/* Remove duplicates (local part exact, domain case-insensitive), keeping order. */
+void	addr_list_dedupe(struct addr_list *l);
+
+void	addr_list_free(struct addr_list *l);
+
+struct aliases;
+
+/* Load an msmtp aliases file ("name: addr, addr", "default: addr"). */
+int	aliases_load(struct aliases **ap, const char *path, struct error *err);
+void	aliases_free(struct aliases *a);
+
+/*
+ * Replace every unqualified address in l (no '@') by its aliases entry (or
+ * the "default" entry), else qualify it with @domain.  Then dedupe.
+ * a may be NULL.
+ */
+int	addr_list_resolve(struct addr_list *l, const struct aliases *a,
+	    const char *domain, struct error *err);
+
+/* 1 if s has only ASCII bytes. */
+int	addr_is_ascii(const char *s);
+
+/* The domain part of addr (after the last '@'), or NULL. */
+const char *addr_domain(const char *addr);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * config.h: ~/.smtprc, msmtp's ~/.msmtprc grammar and keywords.
+ */
+#ifndef SMTPSEND_CONFIG_H
+#define SMTPSEND_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct error;
+
+enum cfg_tristate { CFG_AUTO = -1, CFG_OFF = 0, CFG_ON = 1 };
+
+/* One account, after inheritance from defaults and parents. */
+struct account {
+	char	*name;
+	char	*host;
+	int	 port;		/* 0 = default: 587, or 465 with implicit TLS */
+	char	*from;		/* after %U %H %C %M %F substitution */
+	char	*from_full_name;
+	char	*domain;	/* EHLO argument; default "localhost" like msmtp */
+	int	 timeout;	/* seconds per operation; default 60 */
+	char	*auth;		/* NULL/"" = off unless user set; "on"; or a
+				   mechanism name in upper case ("PLAIN") */
+	char	*user;
+	char	*password;	/* wiped and freed by config_free */
+	char	*passwordeval;
+	int	 tls;		/* CFG_ON by default */
+	int	 tls_starttls;	/* CFG_AUTO: on, unless port 465 */
+	char	*tls_trust_file;	/* NULL = system trust store */
+	char	*tls_fingerprint;
+	int	 tls_certcheck;	/* CFG_ON by default */
+	char	*tls_cert_file;
+	char	*tls_key_file;
+	char	*tls_priorities;
+	char	*tls_host_override;
+	char	*tls_min_version;	/* "1.2" (default) or "1.3" */
+	char	*dsn_notify;
+	char	*dsn_return;
+	char	*logfile;
+	char	*logfile_time_format;
+	char	*syslog;	/* NULL/off, or facility name ("LOG_MAIL") */
+	char	*aliases;	/* path of an aliases file */
+	int	 set_from_header;	/* CFG_AUTO/ON/OFF */
+	int	 set_date_header;	/* CFG_AUTO/OFF */
+	int	 set_msgid_header;	/* CFG_AUTO/OFF */
+	int	 remove_bcc_headers;	/* CFG_ON by default */
+	int	 allow_from_override;	/* CFG_ON by default */
+	uint64_t set;		/* bit (1 << ACC_field) per keyword given */
+	char	*file;		/* where the account was defined */
+	int	 line;
+	char	*password_file;	/* file that held "password", or NULL */
+};
+
+/* What the substitutions and file lookup need; tests pass their own. */
+struct config_env {
+	const char	*user;		/* %U: from getuid(), never $USER */
+	const char	*home;		/* ~ and ~/.smtprc */
+	const char	*hostname;	/* %H */
+	const char	*fqdn;		/* %C: canonical host name */
+	const char	*mailname;	/* %M: contents of /etc/mailname, or NULL */
+	unsigned int	 uid;		/* owner expected for a file with password */
+};
+
+struct config;
+
+/*
+ * Fill env from the process: user and home from getpwuid(getuid()) (home
+ * from $HOME when set and non-empty), hostname, fqdn, /etc/mailname.
+ * Strings are owned by env and freed with config_env_free().
+ */
+int	config_env_init(struct config_env *env, struct error *err);
+void	config_env_free(struct config_env *env);
+
+/*
+ * Load path, or (path NULL) /etc/smtprc then ~/.smtprc, either of which
+ * may be missing.  Errors are ERR_CONFIG with "file:line: message".  A file
+ * that holds a password and is not owned by env->uid or is readable by
+ * group or others is refused (the hint says chmod 600).
+ */
+int	config_load(struct config **cfp, const char *path,
+	    const struct config_env *env, struct error *err);
+
+/* The account named name ("default" follows "account default : X"). */
+const struct account *config_account(const struct config *cf,
+	    const char *name, struct error *err);
+
+/*
+ * The account whose from matches addr: exact (case-insensitive), then glob
+ * (fnmatch), then with a "+detail" removed from the local part.  NULL if
+ * none.
+ */
+const struct account *config_account_for_from(const struct config *cf,
+	    const char *addr);
+
+/* Names of the files actually read, for messages. NULL-terminated. */
+const char *const *config_files(const struct config *cf);
+
+/* Print the account as --pretend shows it, password as "*". */
+void	config_print_account(const struct account *acc, FILE *fp);
+
+/* Wipe secrets and free everything. NULL is fine. */
+void	config_free(struct config *cf);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * io.h: buffered, deadline-bounded I/O on one connected socket.  The byte
+ * transport is a small table of operations that tls.c swaps after the
+ * handshake; nothing above this layer knows whether TLS is on.
+ */
+#ifndef SMTPSEND_IO_H
+#define SMTPSEND_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct error;
+struct io;
+
+/* Returned by io_ops read/write when the call must be retried after poll(). */
+#define IO_WANT_READ	(-2)
+#define IO_WANT_WRITE	(-3)
+
+/*
+ * A transport.  read/write return a byte count (read: 0 = orderly EOF),
+ * IO_WANT_READ/IO_WANT_WRITE to be retried once the fd is ready, or -1 with
+ * *err filled.  pending tells how many bytes are already buffered inside the
+ * transport (decrypted TLS records), so io does not poll() for them.
+ */
+struct io_ops {
+	ssize_t	(*read)(void *ctx, void *buf, size_t len, struct error *err);
+	ssize_t	(*write)(void *ctx, const void *buf, size_t len, struct error *err);
+	size_t	(*pending)(void *ctx);
+	void	(*close)(void *ctx);	/* ends the transport (e.g. close_notify,
+				   best effort); does not free ctx */
+};
+
+/*
+ * Open a TCP connection to host:port (every address getaddrinfo gives, in
+ * order) within timeout_ms, set TCP_NODELAY and O_NONBLOCK.  Returns the fd,
+ * or -1 with *err: ERR_NOHOST (EAI_NONAME), ERR_NETWORK (temporary).
+ */
+int	io_connect(const char *host, int port, int timeout_ms, struct error *err);
+
+/* Wrap a connected non-blocking fd (plain transport).  io owns the fd. */
+struct io *io_new(int fd, int timeout_ms);
+
+/* Replace the transport; io_free() will call ops->close(ctx). */
+void	io_set_ops(struct io *io, const struct io_ops *ops, void *ctx);
+
+int	io_fd(const struct io *io);
+int	io_timeout(const struct io *io);
+
+/*
+ * Read one line, CRLF or LF terminated, into the io's buffer; *line points
+ * at it (NUL-terminated, line end removed) until the next read.  Lines over
+ * max bytes are an ERR_PROTOCOL error.  EOF: ERR_NETWORK "connection lost".
+ * Timeout: ERR_NETWORK "timed out".  Returns 0 or -1.
+ */
+int	io_readline(struct io *io, char **line, size_t *len, size_t max,
+	    struct error *err);
+
+/* Bytes received but not yet consumed (io buffer + transport pending). */
+size_t	io_unread(const struct io *io);
+
+/* Queue bytes for sending; flushes by itself when the buffer is full. */
+int	io_write(struct io *io, const void *buf, size_t len, struct error *err);
+int	io_puts(struct io *io, const char *s, struct error *err);
+
+/* Send everything queued, with one write where possible. */
+int	io_flush(struct io *io, struct error *err);
+
+/*
+ * Wait until the fd is readable (or the transport has pending bytes) for at
+ * most ms milliseconds.  Returns 1 readable, 0 timeout, -1 error.
+ */
+int	io_wait_readable(struct io *io, int ms, struct error *err);
+
+/* Close the transport and the fd, free io.  NULL is fine. */
+void	io_free(struct io *io);
+
+#endif

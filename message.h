@@ -1,0 +1,78 @@
+/*
+ * message.h: the message spool.  stdin is copied once into a private,
+ * unlinked temporary file with clean line ends; the header block is indexed
+ * so headers can be read, added and removed when the message is sent.  Memory
+ * use does not depend on the message size.
+ */
+#ifndef SMTPSEND_MESSAGE_H
+#define SMTPSEND_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct error;
+struct addr_list;
+struct message;
+
+/*
+ * Read fd to EOF into a spool under tmpdir (NULL: $TMPDIR, else /tmp),
+ * mode 0600, unlinked at once.  While copying: LF, CR and CRLF become CRLF;
+ * NUL bytes are dropped; header lines over 998 octets are folded, body lines
+ * broken (never truncated); a final CRLF is added.  On error fd is still
+ * read to EOF (no SIGPIPE for the writer).  Errors: ERR_IO, ERR_OS.
+ */
+int	message_read(struct message **mp, int fd, const char *tmpdir,
+	    struct error *err);
+
+/* Read fd to EOF, discarding (for early errors). */
+void	message_drain(int fd);
+
+/*
+ * Append the recipients of the headers for -t: every To, Cc and Bcc, or,
+ * when the message has Resent-* headers, those of the first (topmost)
+ * Resent- block only.
+ */
+int	message_recipients(const struct message *m, struct addr_list *l,
+	    struct error *err);
+
+/* 1 if the message has a header field called name (case-insensitive). */
+int	message_has_header(const struct message *m, const char *name);
+
+/* 1 if any byte of the message (headers or body) is >= 0x80. */
+int	message_is_8bit(const struct message *m);
+
+/* What message_fix changes in the header block when it is sent. */
+struct message_fixes {
+	const char	*from_addr;	/* address for an added From, or NULL */
+	const char	*from_name;	/* display name (-F / from_full_name) */
+	int		 from_mode;	/* -1 add when missing, 1 always replace, 0 never */
+	int		 add_date;	/* add Date when missing */
+	const char	*msgid_domain;	/* add Message-ID <rand@domain> when missing; NULL = no */
+	int		 remove_bcc;	/* drop Bcc and Resent-Bcc */
+};
+
+/*
+ * Decide the header changes (builds added header lines, quoting or RFC 2047
+ * encoding the display name).  Call once before message_size/message_write.
+ */
+int	message_fix(struct message *m, const struct message_fixes *fx,
+	    struct error *err);
+
+/* Exact size in octets of what message_write sends without dot-stuffing. */
+uint64_t message_size(const struct message *m);
+
+typedef int (*message_sink)(void *ctx, const void *buf, size_t len,
+    struct error *err);
+
+/*
+ * Stream the message (added headers, kept headers, body) to sink.  With
+ * dotstuff, lines starting with '.' get another '.' (DATA); the caller sends
+ * the final ".\r\n".  Reads the spool in fixed-size blocks.
+ */
+int	message_write(const struct message *m, int dotstuff, message_sink sink,
+	    void *ctx, struct error *err);
+
+/* Close the spool and free. NULL is fine. */
+void	message_free(struct message *m);
+
+#endif

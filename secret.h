@@ -1,0 +1,25 @@
+/*
+ * secret.h: where the password or token comes from: the config file,
+ * passwordeval, the keyring (libsecret, dlopen'ed), a prompt on /dev/tty.
+ */
+#ifndef SMTPSEND_SECRET_H
+#define SMTPSEND_SECRET_H
+
+struct error;
+struct account;
+
+/*
+ * Find the secret for acc, in order: password, passwordeval, keyring,
+ * prompt.  *secret is malloc'ed; release it with secret_free().  Errors:
+ * ERR_SECRET (78: passwordeval failed, none found), ERR_KEYRING (75:
+ * keyring unreachable or locked, with a hint).
+ */
+int	secret_get(const struct account *acc, char **secret, struct error *err);
+
+/* Wipe and free. NULL is fine. */
+void	secret_free(char *secret);
+
+/* --store-password: read the secret (no echo on a tty) and store it. */
+int	secret_store(const struct account *acc, struct error *err);
+
+#endif

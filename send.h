@@ -1,0 +1,47 @@
+/*
+ * send.h: one submission from start to end: connect, TLS (implicit or
+ * STARTTLS), EHLO, AUTH, the transaction, QUIT.  The order of the steps
+ * lives here; each step lives in its module.
+ */
+#ifndef SMTPSEND_SEND_H
+#define SMTPSEND_SEND_H
+
+#include <stdio.h>
+
+struct error;
+struct account;
+struct addr_list;
+struct message;
+
+struct send_job {
+	const struct account	*acc;
+	const char		*from;		/* envelope sender, "" = null */
+	const struct addr_list	*rcpts;		/* resolved, qualified */
+	const struct message	*msg;		/* fixed (message_fix done) */
+	const char		*secret;	/* password/token, or NULL: no AUTH */
+	const char		*dsn_notify;	/* -N, else account's, or NULL */
+	const char		*dsn_return;	/* -R, else account's, or NULL */
+	const char		*dsn_envid;	/* -V or NULL */
+	int			 body;		/* -B: 0 auto, 7, 8 */
+	FILE			*verbose;	/* -v transcript, or NULL */
+};
+
+/* What the log line reports about a finished (or failed) attempt. */
+struct send_result {
+	char	tls[128];	/* "TLS1.3/AES-256-GCM" or "off" */
+	char	auth[32];	/* mechanism used, or "" */
+	char	reply[512];	/* the server's last reply text */
+};
+
+/* Submit the message.  Returns 0 when the server accepted it. */
+int	send_message(const struct send_job *job, struct send_result *res,
+	    struct error *err);
+
+/*
+ * --serverinfo: connect as for sending, print greeting, capabilities before
+ * and after STARTTLS, TLS and certificate details to fp, then QUIT.
+ */
+int	send_serverinfo(const struct account *acc, FILE *fp,
+	    struct error *err);
+
+#endif
