@@ -5,6 +5,7 @@
 #ifndef SMTPSEND_AUTH_H
 #define SMTPSEND_AUTH_H
 
+struct account;
 struct error;
 struct smtp;
 struct tls;
@@ -29,5 +30,29 @@ struct auth_params {
  */
 int	auth_login(struct smtp *s, const struct auth_params *p,
 	    char used[32], struct error *err);
+
+/*
+ * The mechanism acc asks for: NULL for no AUTH ("auth off", or no auth and
+ * no user), "on" to choose (the default when user is set), or a name.
+ */
+const char *auth_mechanism(const struct account *acc);
+
+/*
+ * 1 if acc authenticates with a password or token, so secret_get() must
+ * run: 0 for no AUTH and for EXTERNAL (the client certificate is the
+ * credential; secret_get() then returns "" so that AUTH still happens).
+ */
+int	auth_needs_secret(const struct account *acc);
+
+/*
+ * The choice auth_login() makes, without I/O (exported for tests): wanted
+ * is "on" or a name, offered the server's AUTH list, cb 1 when channel
+ * binding data exists.  "on" tries SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS,
+ * SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, LOGIN, CRAM-MD5 in that order, never
+ * XOAUTH2/OAUTHBEARER.  Only SCRAM may run in clear, unless loopback.
+ * Errors: ERR_UNAVAILABLE (not offered, or refused in clear) with a hint.
+ */
+int	auth_choose(const char *wanted, const char *offered, int encrypted,
+	    int loopback, int cb, char mech[32], struct error *err);
 
 #endif

@@ -50,31 +50,64 @@ struct account {
 	char	*file;		/* where the account was defined */
 	int	 line;
 	char	*password_file;	/* file that held "password", or NULL */
+	/* Added by the config module (additive): */
+	char	*tls_crl_file;	/* msmtp's deprecated CRL file, or NULL */
+	int	 auto_from;	/* obsolete msmtp auto_from: CFG_ON/OFF */
+	char	*maildomain;	/* obsolete msmtp maildomain (auto_from) */
 };
+
+/*
+ * Bits of account.set, one per setting (aliases share a bit), so callers
+ * can tell "given" from "default": acc->set & ACC_BIT(ACC_PORT).
+ * Value conventions after config_load():
+ *   timeout 0 = "timeout off" (no deadline); port 0 = default (config_port);
+ *   auth: NULL = off, "on" = choose, else a mechanism in upper case;
+ *   tls_trust_file: NULL = system store, "" = trust no CA (fingerprint only);
+ *   dsn_notify/dsn_return: wire form ("SUCCESS,FAILURE", "NEVER", "HDRS",
+ *   "FULL") or NULL; syslog: NULL (off) or "LOG_USER", "LOG_MAIL"...;
+ *   from may still hold "%F" (the message's From address): config_from().
+ */
+enum acc_bit {
+	ACC_HOST, ACC_PORT, ACC_FROM, ACC_FROM_FULL_NAME, ACC_DOMAIN,
+	ACC_TIMEOUT, ACC_AUTH, ACC_USER, ACC_PASSWORD, ACC_PASSWORDEVAL,
+	ACC_TLS, ACC_TLS_STARTTLS, ACC_TLS_TRUST_FILE, ACC_TLS_FINGERPRINT,
+	ACC_TLS_CERTCHECK, ACC_TLS_CERT_FILE, ACC_TLS_KEY_FILE,
+	ACC_TLS_PRIORITIES, ACC_TLS_HOST_OVERRIDE, ACC_TLS_MIN_VERSION,
+	ACC_DSN_NOTIFY, ACC_DSN_RETURN, ACC_LOGFILE, ACC_LOGFILE_TIME_FORMAT,
+	ACC_SYSLOG, ACC_ALIASES, ACC_SET_FROM_HEADER, ACC_SET_DATE_HEADER,
+	ACC_SET_MSGID_HEADER, ACC_REMOVE_BCC_HEADERS, ACC_ALLOW_FROM_OVERRIDE,
+	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
+	ACC_NBITS
+};
+#define ACC_BIT(b)	((uint64_t)1 << (b))
 
 /* What the substitutions and file lookup need; tests pass their own. */
 struct config_env {
 	const char	*user;		/* %U: from getuid(), never $USER */
 	const char	*home;		/* ~ and ~/.smtprc */
 	const char	*hostname;	/* %H */
-	const char	*fqdn;		/* %C: canonical host name */
+	const char	*fqdn;		/* %C: canonical host name; NULL: looked
+					   up (getaddrinfo) on first use */
 	const char	*mailname;	/* %M: contents of /etc/mailname, or NULL */
 	unsigned int	 uid;		/* owner expected for a file with password */
+	const char	*system_file;	/* NULL: /etc/smtprc (tests override) */
 };
 
 struct config;
 
 /*
  * Fill env from the process: user and home from getpwuid(getuid()) (home
- * from $HOME when set and non-empty), hostname, fqdn, /etc/mailname.
- * Strings are owned by env and freed with config_env_free().
+ * from $HOME when set and non-empty), hostname, /etc/mailname; fqdn stays
+ * NULL so that DNS is asked only if a %C is used.  Strings are owned by
+ * env and freed with config_env_free().
  */
 int	config_env_init(struct config_env *env, struct error *err);
 void	config_env_free(struct config_env *env);
 
 /*
- * Load path, or (path NULL) /etc/smtprc then ~/.smtprc, either of which
- * may be missing.  Errors are ERR_CONFIG with "file:line: message".  A file
+ * Load path (-C; it must exist), or (path NULL) env->system_file or
+ * /etc/smtprc, then ~/.smtprc, either of which may be missing; accounts of
+ * the user file replace same-named ones.  Errors are ERR_CONFIG with "file:line: message".  A file
  * that holds a password and is not owned by env->uid or is readable by
  * group or others is refused (the hint says chmod 600).
  */
@@ -95,6 +128,25 @@ const struct account *config_account_for_from(const struct config *cf,
 
 /* Names of the files actually read, for messages. NULL-terminated. */
 const char *const *config_files(const struct config *cf);
+
+/* The port to connect to: port, else 465 for implicit TLS, else 587. */
+int	config_port(const struct account *acc);
+
+/* 1 if TLS starts with STARTTLS: tls on and (tls_starttls on, or auto and
+ * the port is not 465). */
+int	config_starttls(const struct account *acc);
+
+/* The auth setting: NULL = no authentication, "on" = choose, or "PLAIN"... */
+const char *config_auth(const struct account *acc);
+
+/*
+ * The envelope sender for acc: its from with "%F" replaced by header_from
+ * (the address of the message's From header, NULL if it has none).
+ * *out is malloc'ed, or NULL if the account has no from.  -1 with
+ * ERR_DATA if from uses %F and header_from is NULL.
+ */
+int	config_from(const struct account *acc, const char *header_from,
+	    char **out, struct error *err);
 
 /* Print the account as --pretend shows it, password as "*". */
 void	config_print_account(const struct account *acc, FILE *fp);

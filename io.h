@@ -71,6 +71,21 @@ int	io_flush(struct io *io, struct error *err);
  */
 int	io_wait_readable(struct io *io, int ms, struct error *err);
 
+/*
+ * Look at received bytes without consuming them: copies up to len bytes
+ * into buf, reading once (within ms milliseconds) if none are buffered.
+ * Returns the count, 0 on EOF, or -1 with *err (timeout: ERR_NETWORK).
+ */
+ssize_t	io_peek(struct io *io, void *buf, size_t len, int ms,
+	    struct error *err);
+
+/*
+ * Drop the connection at once: unsent bytes are discarded and the socket
+ * is shut down without ending the transport politely (used to abandon a
+ * DATA phase).  Later reads and writes fail; io_free() is still needed.
+ */
+void	io_shutdown(struct io *io);
+
 /* Close the transport and the fd, free io.  NULL is fine. */
 void	io_free(struct io *io);
 

@@ -78,6 +78,19 @@ FILE	*smtp_verbose(struct smtp *s);
 int	smtp_greet(struct smtp *s, struct error *err);
 
 /*
+ * Arm the implicit-TLS probe of smtp_greet (see smtp.c): only for a
+ * connection that is still cleartext.  Off by default.
+ */
+void	smtp_set_probe(struct smtp *s, int on);
+
+/*
+ * 1 when smtp_greet failed because a real greeting came only after the
+ * probe was sent: the dialogue is out of step, so the caller should
+ * reconnect and greet again with the probe off.
+ */
+int	smtp_greet_late(const struct smtp *s);
+
+/*
  * EHLO domain; on 5xx, HELO if allow_helo.  Capabilities are replaced by
  * the new reply.
  */

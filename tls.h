@@ -47,6 +47,13 @@ int	tls_handshake(struct tls *t, struct io *io, int implicit,
 int	tls_channel_binding(struct tls *t, char **b64, const char **type,
 	    struct error *err);
 
+/*
+ * 1 if the server asked for a client certificate and none is configured:
+ * explains a refusal right after the handshake (Postfix answers the next
+ * command with "421 ... No client certificate presented").
+ */
+int	tls_client_cert_missing(const struct tls *t);
+
 /* 1 after a successful handshake. */
 int	tls_active(const struct tls *t);
 

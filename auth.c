@@ -1,0 +1,524 @@
+/*
+ * auth.c: SMTP AUTH (RFC 4954) through GNU SASL.  Every mechanism, the
+ * OAuth ones registered by xoauth.c included, runs through the same loop:
+ * AUTH [initial response], then one GSASL step per 334 challenge, until
+ * 235 or a failure reply.  The choice of mechanism and the rule that no
+ * credential crosses an unencrypted link are made here, before any byte of
+ * a secret exists on the wire.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gsasl.h>
+
+#include "auth.h"
+#include "config.h"
+#include "error.h"
+#include "smtp.h"
+#include "tls.h"
+#include "xoauth.h"
+
+#define AUTH_ROUNDS_MAX	16	/* no mechanism we speak needs more 334s */
+#define AUTH_SHOWN	"****"
+
+/*
+ * What "auth on" tries, strongest first.  CRAM-MD5 comes last: it is only
+ * used when the server offers nothing better, because over TLS PLAIN is as
+ * safe, and CRAM-MD5 forces the server to keep the password in clear.
+ */
+static const char *const auth_order[] = {
+	"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
+	"SCRAM-SHA-1", "PLAIN", "LOGIN", "CRAM-MD5", NULL,
+};
+
+/* Mechanisms whose first message goes on the AUTH line itself. */
+static const char *const auth_initial[] = {
+	"PLAIN", "EXTERNAL", "OAUTHBEARER", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS",
+	"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", NULL,
+};
+
+/* Properties that may hold a secret or something derived from one. */
+static const Gsasl_property auth_secret_props[] = {
+	GSASL_PASSWORD, GSASL_SCRAM_SALTED_PASSWORD, GSASL_SCRAM_SERVERKEY,
+	GSASL_SCRAM_STOREDKEY,
+};
+
+static int
+in_list(const char *const *list, const char *mech)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, mech) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 if the space-separated list holds word (case-insensitive). */
+static int
+offers(const char *list, const char *word)
+{
+	size_t n = strlen(word), i;
+
+	while (list != NULL && *list != '\0') {
+		while (*list == ' ')
+			list++;
+		for (i = 0; list[i] != '\0' && list[i] != ' '; i++)
+			;
+		if (i == n && strncasecmp(list, word, n) == 0)
+			return 1;
+		list += i;
+	}
+	return 0;
+}
+
+static int
+is_scram(const char *mech)
+{
+	return strncmp(mech, "SCRAM-", 6) == 0;
+}
+
+static int
+is_plus(const char *mech)
+{
+	size_t n = strlen(mech);
+
+	return n > 5 && strcmp(mech + n - 5, "-PLUS") == 0;
+}
+
+static int
+is_oauth(const char *mech)
+{
+	return strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0;
+}
+
+/*
+ * SCRAM proves knowledge of the password without revealing it or anything
+ * an eavesdropper could replay or cheaply crack, so it may run in clear;
+ * everything else needs TLS, or a peer on this very machine.
+ */
+static int
+cleartext_ok(const char *mech, int encrypted, int loopback)
+{
+	return encrypted || loopback || is_scram(mech);
+}
+
+const char *
+auth_mechanism(const struct account *acc)
+{
+	if (acc->auth == NULL || acc->auth[0] == '\0')
+		return acc->user != NULL && acc->user[0] != '\0' ? "on" : NULL;
+	if (strcasecmp(acc->auth, "off") == 0)
+		return NULL;
+	if (strcasecmp(acc->auth, "on") == 0)
+		return "on";
+	return acc->auth;
+}
+
+int
+auth_needs_secret(const struct account *acc)
+{
+	const char *mech = auth_mechanism(acc);
+
+	return mech != NULL && strcasecmp(mech, "EXTERNAL") != 0;
+}
+
+static int
+refuse_cleartext(const char *mech, struct error *err)
+{
+	error_set(err, ERR_UNAVAILABLE, "refusing to send credentials "
+	    "(AUTH %s) over an unencrypted connection to a server that is "
+	    "not on this machine", mech);
+	error_hint(err, "use TLS (tls on, and tls_starttls on for port 587), "
+	    "or SCRAM-SHA-256 if the server offers it");
+	return -1;
+}
+
+static int
+choose_named(const char *wanted, const char *offered, int encrypted,
+    int loopback, int cb, char mech[32], struct error *err)
+{
+	size_t i;
+
+	for (i = 0; wanted[i] != '\0' && i < 31; i++)
+		mech[i] = toupper((unsigned char)wanted[i]);
+	mech[i] = '\0';
+	if (!offers(offered, mech)) {
+		error_set(err, ERR_UNAVAILABLE, "the server does not offer "
+		    "AUTH %s (it offers: %s)", mech, offered);
+		error_hint(err, "set auth to one of those, or to on");
+		return -1;
+	}
+	if (is_plus(mech) && !cb) {
+		error_set(err, ERR_UNAVAILABLE, "AUTH %s needs TLS channel "
+		    "binding, which this connection does not have", mech);
+		error_hint(err, "use TLS, or the mechanism without -PLUS");
+		return -1;
+	}
+	if (!cleartext_ok(mech, encrypted, loopback))
+		return refuse_cleartext(mech, err);
+	return 0;
+}
+
+int
+auth_choose(const char *wanted, const char *offered, int encrypted,
+    int loopback, int cb, char mech[32], struct error *err)
+{
+	const char *refused = NULL;
+	size_t i;
+
+	mech[0] = '\0';
+	if (offered == NULL || offered[0] == '\0') {
+		error_set(err, ERR_UNAVAILABLE, "authentication is configured "
+		    "but the server offers no AUTH");
+		if (!encrypted)
+			error_hint(err, "most servers offer AUTH only after "
+			    "STARTTLS: use tls on");
+		return -1;
+	}
+	if (strcasecmp(wanted, "on") != 0)
+		return choose_named(wanted, offered, encrypted, loopback, cb,
+		    mech, err);
+	for (i = 0; auth_order[i] != NULL; i++) {
+		if (!offers(offered, auth_order[i]))
+			continue;
+		if (is_plus(auth_order[i]) && !cb)
+			continue;
+		if (!cleartext_ok(auth_order[i], encrypted, loopback)) {
+			if (refused == NULL)
+				refused = auth_order[i];
+			continue;
+		}
+		snprintf(mech, 32, "%s", auth_order[i]);
+		return 0;
+	}
+	if (refused != NULL)
+		return refuse_cleartext(refused, err);
+	error_set(err, ERR_UNAVAILABLE, "no usable authentication mechanism "
+	    "(the server offers: %s)", offered);
+	error_hint(err, "name one with auth (XOAUTH2 and OAUTHBEARER are "
+	    "used only when named)");
+	return -1;
+}
+
+static void
+wipe_str(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
+/* Wipe and free a malloc'ed string. */
+static void
+wipe_free(char *s)
+{
+	wipe_str(s);
+	free(s);
+}
+
+/*
+ * One GSASL step on raw input.  Its output (a secret, for PLAIN or LOGIN)
+ * is base64-encoded into *b64 and wiped.  Returns the GSASL code.
+ */
+static int
+sasl_step(Gsasl_session *sess, const char *in, size_t inlen, char **b64)
+{
+	char *out = NULL;
+	size_t outlen = 0, b64len;
+	int rc, rc2;
+
+	*b64 = NULL;
+	rc = gsasl_step(sess, in, inlen, &out, &outlen);
+	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE) {
+		free(out);
+		return rc;
+	}
+	if (outlen == 0)
+		*b64 = strdup("");
+	else {
+		rc2 = gsasl_base64_to(out, outlen, b64, &b64len);
+		if (rc2 != GSASL_OK)
+			*b64 = NULL;
+	}
+	if (out != NULL)
+		explicit_bzero(out, outlen);
+	gsasl_free(out);
+	return *b64 == NULL ? GSASL_MALLOC_ERROR : rc;
+}
+
+/* Build "PREFIX TEXT" into a new string, or NULL. */
+static char *
+join(const char *prefix, const char *text)
+{
+	size_t n = strlen(prefix) + strlen(text) + 2;
+	char *s = malloc(n);
+
+	if (s != NULL)
+		snprintf(s, n, "%s %s", prefix, text);
+	return s;
+}
+
+/* Keep the printable part of an OAuth error challenge for the message. */
+static void
+keep_oauth_error(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len && n + 1 < size; i++)
+		if ((unsigned char)src[i] >= 0x20 && src[i] != 0x7f)
+			dst[n++] = src[i];
+	dst[n] = '\0';
+}
+
+/* State of one AUTH dialogue. */
+struct auth_run {
+	struct smtp	*s;
+	Gsasl_session	*sess;
+	const char	*mech;
+	char		*line;		/* next line to send; wiped */
+	const char	*shown;		/* what -v prints for it */
+	int		 done;		/* GSASL said GSASL_OK */
+	char		 oauth_error[256];
+};
+
+static int
+sasl_failed(struct auth_run *ar, int rc, struct error *err)
+{
+	struct smtp_reply r;
+	struct error ignored;
+
+	/* "*" cancels the exchange (RFC 4954); the 501 it gets is moot. */
+	memset(&r, 0, sizeof(r));
+	if (smtp_command(ar->s, "*", NULL, &r, &ignored) == 0)
+		smtp_reply_free(&r);
+	error_set(err, ERR_AUTH, "AUTH %s failed on our side: %s", ar->mech,
+	    gsasl_strerror(rc));
+	return -1;
+}
+
+/* Answer one 334 challenge: the next line goes into ar->line. */
+static int
+challenge(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
+{
+	char *in = NULL;
+	size_t inlen = 0;
+	const char *text = r->text != NULL ? r->text : "";
+	int rc;
+
+	if (text[0] != '\0' &&
+	    gsasl_base64_from(text, strlen(text), &in, &inlen) != GSASL_OK) {
+		sasl_failed(ar, GSASL_BASE64_ERROR, err);
+		return error_set(err, ERR_PROTOCOL, "AUTH %s: the server sent "
+		    "a challenge that is not base64", ar->mech);
+	}
+	if (ar->done && is_oauth(ar->mech))
+		keep_oauth_error(ar->oauth_error, sizeof(ar->oauth_error),
+		    in != NULL ? in : "", inlen);
+	rc = sasl_step(ar->sess, in, inlen, &ar->line);
+	if (in != NULL)
+		explicit_bzero(in, inlen);
+	gsasl_free(in);
+	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE)
+		return sasl_failed(ar, rc, err);
+	ar->done = (rc == GSASL_OK);
+	ar->shown = AUTH_SHOWN;
+	return 0;
+}
+
+/* A final reply: 235 is success; anything else says why not. */
+static int
+final_reply(struct auth_run *ar, const struct smtp_reply *r,
+    struct error *err)
+{
+	if (r->code == 235) {
+		/* SCRAM's last step checks the server's proof: insist on it. */
+		if (is_scram(ar->mech) && !ar->done)
+			return error_set(err, ERR_AUTH, "AUTH %s: the server "
+			    "accepted without proving it knows the password",
+			    ar->mech);
+		return 0;
+	}
+	if (r->code / 100 == 4 || r->code / 100 == 5) {
+		if (ar->oauth_error[0] != '\0')
+			return error_reply(err, ERR_AUTH, "AUTH", r->code,
+			    r->status, r->text, "AUTH %s refused (server "
+			    "error: %s)", ar->mech, ar->oauth_error);
+		return error_reply(err, ERR_AUTH, "AUTH", r->code, r->status,
+		    r->text, "AUTH %s refused", ar->mech);
+	}
+	return error_reply(err, ERR_PROTOCOL, "AUTH", r->code, r->status,
+	    r->text, "unexpected reply to AUTH %s", ar->mech);
+}
+
+/* The AUTH line, with the initial response for mechanisms that have one. */
+static int
+first_line(struct auth_run *ar, struct error *err)
+{
+	char cmd[48];
+	char *ir = NULL;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "AUTH %s", ar->mech);
+	if (!in_list(auth_initial, ar->mech)) {
+		ar->line = strdup(cmd);
+		return ar->line == NULL ? error_set(err, ERR_OS,
+		    "out of memory") : 0;
+	}
+	rc = sasl_step(ar->sess, NULL, 0, &ir);
+	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE)
+		return error_set(err, ERR_AUTH, "AUTH %s failed on our side: "
+		    "%s", ar->mech, gsasl_strerror(rc));
+	ar->done = (rc == GSASL_OK);
+	/* An empty initial response is sent as "=" (RFC 4954 section 4). */
+	ar->line = join(cmd, ir[0] == '\0' ? "=" : ir);
+	wipe_free(ir);
+	if (ar->line == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+static int
+dialogue(struct auth_run *ar, struct error *err)
+{
+	struct smtp_reply r;
+	char shown[48];
+	int round, rc = -1;
+
+	if (first_line(ar, err) == -1)
+		return -1;
+	/* The -v transcript shows "AUTH PLAIN ****", never the response. */
+	if (in_list(auth_initial, ar->mech)) {
+		snprintf(shown, sizeof(shown), "AUTH %s %s", ar->mech,
+		    AUTH_SHOWN);
+		ar->shown = shown;
+	}
+	memset(&r, 0, sizeof(r));
+	for (round = 0; round < AUTH_ROUNDS_MAX; round++) {
+		rc = smtp_command(ar->s, ar->line, ar->shown, &r, err);
+		wipe_free(ar->line);
+		ar->line = NULL;
+		if (rc == -1)
+			break;
+		if (r.code != 334) {
+			rc = final_reply(ar, &r, err);
+			break;
+		}
+		rc = challenge(ar, &r, err);
+		if (rc == -1)
+			break;
+		smtp_reply_free(&r);
+		memset(&r, 0, sizeof(r));
+		rc = -1;
+	}
+	if (round == AUTH_ROUNDS_MAX)
+		error_set(err, ERR_PROTOCOL, "AUTH %s: too many challenges",
+		    ar->mech);
+	smtp_reply_free(&r);
+	wipe_free(ar->line);
+	ar->line = NULL;
+	return rc;
+}
+
+/* Wipe every property that held or was derived from the secret. */
+static void
+wipe_session(Gsasl_session *sess)
+{
+	size_t i;
+	const char *v;
+
+	for (i = 0; i < sizeof(auth_secret_props) /
+	    sizeof(auth_secret_props[0]); i++) {
+		v = gsasl_property_fast(sess, auth_secret_props[i]);
+		if (v != NULL)
+			explicit_bzero((char *)v, strlen(v));
+	}
+}
+
+/* Start the client session and give it everything it may ask for. */
+static int
+start_session(Gsasl *ctx, Gsasl_session **sess, const char *mech,
+    const struct auth_params *p, const char *cb, const char *cbtype,
+    struct error *err)
+{
+	int rc;
+
+	rc = gsasl_client_start(ctx, mech, sess);
+	if (rc != GSASL_OK)
+		return error_set(err, ERR_UNAVAILABLE, "AUTH %s: not "
+		    "supported by GNU SASL here: %s", mech, gsasl_strerror(rc));
+	if (p->user != NULL)
+		gsasl_property_set(*sess, GSASL_AUTHID, p->user);
+	if (p->secret != NULL)
+		gsasl_property_set(*sess, GSASL_PASSWORD, p->secret);
+	gsasl_property_set(*sess, GSASL_SERVICE, "smtp");
+	if (p->host != NULL)
+		gsasl_property_set(*sess, GSASL_HOSTNAME, p->host);
+	if (cb != NULL && strcmp(cbtype, "tls-exporter") == 0)
+		gsasl_property_set(*sess, GSASL_CB_TLS_EXPORTER, cb);
+	else if (cb != NULL)
+		gsasl_property_set(*sess, GSASL_CB_TLS_UNIQUE, cb);
+	return 0;
+}
+
+/* Channel binding data, when TLS is on and tls.c can give it. */
+static char *
+get_binding(const struct auth_params *p, const char **type)
+{
+	struct error ignored;
+	char *cb = NULL;
+
+	*type = "";
+	if (!p->encrypted || p->tls == NULL)
+		return NULL;
+	if (tls_channel_binding(p->tls, &cb, type, &ignored) == -1)
+		return NULL;
+	return cb;
+}
+
+int
+auth_login(struct smtp *s, const struct auth_params *p, char used[32],
+    struct error *err)
+{
+	const struct smtp_caps *caps = smtp_caps(s);
+	struct xoauth_hook hook;
+	struct auth_run ar;
+	Gsasl *ctx = NULL;
+	const char *cbtype, *offered;
+	char *cb;
+	char mech[32];
+	int rc = -1;
+
+	used[0] = '\0';
+	offered = (caps->flags & SMTP_CAP_AUTH) ? caps->auth : "";
+	cb = get_binding(p, &cbtype);
+	if (auth_choose(p->mech != NULL ? p->mech : "on", offered,
+	    p->encrypted, p->loopback, cb != NULL, mech, err) == -1)
+		goto done;
+	if ((p->user == NULL || p->user[0] == '\0') &&
+	    strcmp(mech, "EXTERNAL") != 0) {
+		error_set(err, ERR_CONFIG, "AUTH %s needs a user name", mech);
+		error_hint(err, "set user in the account");
+		goto done;
+	}
+	if (gsasl_init(&ctx) != GSASL_OK || xoauth_register(ctx) != GSASL_OK) {
+		error_set(err, ERR_INTERNAL, "cannot initialise GNU SASL");
+		goto done;
+	}
+	memset(&ar, 0, sizeof(ar));
+	ar.s = s;
+	ar.mech = mech;
+	if (start_session(ctx, &ar.sess, mech, p, cb, cbtype, err) == -1)
+		goto done;
+	hook.port = p->port;
+	gsasl_session_hook_set(ar.sess, &hook);
+	snprintf(used, 32, "%s", mech);
+	rc = dialogue(&ar, err);
+	wipe_session(ar.sess);
+	gsasl_finish(ar.sess);
+done:
+	if (ctx != NULL)
+		gsasl_done(ctx);
+	free(cb);
+	return rc;
+}

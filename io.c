@@ -1,0 +1,549 @@
+/*
+ * io.c: one connected socket with a read buffer, a write buffer and a
+ * deadline on every wait.  The bytes go through a small transport table
+ * (plain read/write here; tls.c swaps in its own after the handshake), so
+ * the layers above never know whether TLS is on.  Every wait is a poll()
+ * with a deadline: no alarm(), no longjmp.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "io.h"
+
+#define IO_RBUF_SIZE	16384
+#define IO_WBUF_SIZE	65536
+
+struct io {
+	int			 fd;
+	int			 timeout;	/* ms per operation */
+	int			 dead;		/* io_shutdown() was called */
+	const struct io_ops	*ops;
+	void			*ctx;
+	char			*rbuf;
+	size_t			 rcap;
+	size_t			 rpos;		/* unread bytes: rbuf[rpos..rlen) */
+	size_t			 rlen;
+	char			*wbuf;
+	size_t			 wlen;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "3 s" or "0.5 s", for messages about timeouts. */
+static const char *
+fmt_secs(char *buf, size_t size, int ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, size, "%d s", ms / 1000);
+	else
+		snprintf(buf, size, "%.1f s", ms / 1000.0);
+	return buf;
+}
+
+/* poll() fd for events until deadline: 1 ready, 0 timed out, -1 error. */
+static int
+wait_fd(int fd, short events, long long deadline, struct error *err)
+{
+	struct pollfd pfd;
+	long long left;
+	int n;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > 60000000 ? 60000000 : (int)left);
+		if (n > 0)
+			return 1;	/* POLLHUP/POLLERR: the next call says why */
+		if (n < 0 && errno != EINTR) {
+			if (err != NULL)
+				error_set(err, ERR_OS, "poll: %s",
+				    strerror(errno));
+			return -1;
+		}
+	}
+}
+
+/* The plain transport: the socket itself.  ctx points at the fd. */
+static ssize_t
+plain_read(void *ctx, void *buf, size_t len, struct error *err)
+{
+	int fd = *(int *)ctx;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return IO_WANT_READ;
+		error_set(err, ERR_NETWORK, "connection lost: %s",
+		    strerror(errno));
+		return -1;
+	}
+}
+
+/* MSG_NOSIGNAL: a server that went away must not kill us with SIGPIPE. */
+static ssize_t
+plain_write(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	int fd = *(int *)ctx;
+	ssize_t n;
+
+	for (;;) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return IO_WANT_WRITE;
+		error_set(err, ERR_NETWORK, "connection lost: %s",
+		    strerror(errno));
+		return -1;
+	}
+}
+
+static size_t
+plain_pending(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void
+plain_close(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct io_ops plain_ops = {
+	plain_read, plain_write, plain_pending, plain_close
+};
+
+struct io *
+io_new(int fd, int timeout_ms)
+{
+	struct io *io;
+	int fl;
+
+	if ((io = calloc(1, sizeof(*io))) == NULL)
+		return NULL;
+	io->rcap = IO_RBUF_SIZE;
+	io->rbuf = malloc(io->rcap);
+	io->wbuf = malloc(IO_WBUF_SIZE);
+	if (io->rbuf == NULL || io->wbuf == NULL) {
+		free(io->rbuf);
+		free(io->wbuf);
+		free(io);
+		return NULL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl != -1 && (fl & O_NONBLOCK) == 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	io->fd = fd;
+	io->timeout = timeout_ms > 0 ? timeout_ms : 60000;
+	io->ops = &plain_ops;
+	io->ctx = &io->fd;
+	return io;
+}
+
+void
+io_set_ops(struct io *io, const struct io_ops *ops, void *ctx)
+{
+	io->ops = ops;
+	io->ctx = ctx;
+}
+
+int
+io_fd(const struct io *io)
+{
+	return io->fd;
+}
+
+int
+io_timeout(const struct io *io)
+{
+	return io->timeout;
+}
+
+static int
+dead_error(struct error *err)
+{
+	return error_set(err, ERR_NETWORK, "connection already closed");
+}
+
+/*
+ * One transport read into buf within ms, polling in whichever direction
+ * the transport asks for (TLS may need to write while reading).  Returns
+ * the count, 0 on EOF, -1 with *err.
+ */
+static ssize_t
+transport_read(struct io *io, void *buf, size_t len, int ms,
+    struct error *err)
+{
+	long long deadline = now_ms() + ms;
+	char secs[32];
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		n = io->ops->read(io->ctx, buf, len, err);
+		if (n >= 0 || n == -1)
+			return n;
+		r = wait_fd(io->fd, n == IO_WANT_WRITE ? POLLOUT : POLLIN,
+		    deadline, err);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			error_set(err, ERR_NETWORK,
+			    "timed out: no answer from the server in %s",
+			    fmt_secs(secs, sizeof(secs), ms));
+			return -1;
+		}
+	}
+}
+
+/* Make room at the end of rbuf and read once more. */
+static ssize_t
+fill(struct io *io, int ms, struct error *err)
+{
+	if (io->rpos > 0) {
+		memmove(io->rbuf, io->rbuf + io->rpos, io->rlen - io->rpos);
+		io->rlen -= io->rpos;
+		io->rpos = 0;
+	}
+	if (io->rlen == io->rcap)
+		return error_set(err, ERR_INTERNAL, "io: read buffer full");
+	return transport_read(io, io->rbuf + io->rlen, io->rcap - io->rlen,
+	    ms, err);
+}
+
+static int
+ensure_rcap(struct io *io, size_t want, struct error *err)
+{
+	char *p;
+
+	if (io->rcap >= want)
+		return 0;
+	if ((p = realloc(io->rbuf, want)) == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	io->rbuf = p;
+	io->rcap = want;
+	return 0;
+}
+
+static int
+too_long(size_t max, struct error *err)
+{
+	return error_set(err, ERR_PROTOCOL,
+	    "garbage from server: a line longer than %zu bytes", max);
+}
+
+int
+io_readline(struct io *io, char **line, size_t *len, size_t max,
+    struct error *err)
+{
+	char *start, *nl;
+	size_t avail, n;
+	ssize_t got;
+
+	if (io->dead)
+		return dead_error(err);
+	if (ensure_rcap(io, max + 4096, err) == -1)
+		return -1;
+	for (;;) {
+		start = io->rbuf + io->rpos;
+		avail = io->rlen - io->rpos;
+		nl = memchr(start, '\n', avail);
+		if (nl != NULL) {
+			n = (size_t)(nl - start);
+			io->rpos += n + 1;
+			if (n > 0 && start[n - 1] == '\r')
+				n--;
+			if (n > max)
+				return too_long(max, err);
+			start[n] = '\0';
+			*line = start;
+			if (len != NULL)
+				*len = n;
+			return 0;
+		}
+		if (avail > max + 1)	/* room for the CR of CRLF */
+			return too_long(max, err);
+		got = fill(io, io->timeout, err);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return error_set(err, ERR_NETWORK, "connection lost: "
+			    "the server closed the connection");
+		io->rlen += (size_t)got;
+	}
+}
+
+size_t
+io_unread(const struct io *io)
+{
+	return io->rlen - io->rpos + io->ops->pending(io->ctx);
+}
+
+ssize_t
+io_peek(struct io *io, void *buf, size_t len, int ms, struct error *err)
+{
+	size_t avail;
+	ssize_t got;
+
+	if (io->dead)
+		return dead_error(err);
+	if (io->rlen == io->rpos) {
+		got = fill(io, ms, err);
+		if (got <= 0)
+			return got;
+		io->rlen += (size_t)got;
+	}
+	avail = io->rlen - io->rpos;
+	if (avail > len)
+		avail = len;
+	memcpy(buf, io->rbuf + io->rpos, avail);
+	return (ssize_t)avail;
+}
+
+int
+io_flush(struct io *io, struct error *err)
+{
+	long long deadline = now_ms() + io->timeout;
+	char secs[32];
+	size_t off = 0;
+	ssize_t n;
+	int r;
+
+	if (io->dead)
+		return dead_error(err);
+	while (off < io->wlen) {
+		n = io->ops->write(io->ctx, io->wbuf + off, io->wlen - off,
+		    err);
+		if (n > 0) {
+			off += (size_t)n;
+			deadline = now_ms() + io->timeout;
+			continue;
+		}
+		if (n == -1)
+			return -1;
+		r = wait_fd(io->fd, n == IO_WANT_READ ? POLLIN : POLLOUT,
+		    deadline, err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return error_set(err, ERR_NETWORK, "timed out: the "
+			    "server took no data for %s",
+			    fmt_secs(secs, sizeof(secs), io->timeout));
+	}
+	io->wlen = 0;
+	return 0;
+}
+
+int
+io_write(struct io *io, const void *buf, size_t len, struct error *err)
+{
+	const char *p = buf;
+	size_t n;
+
+	if (io->dead)
+		return dead_error(err);
+	while (len > 0) {
+		if (io->wlen == IO_WBUF_SIZE && io_flush(io, err) == -1)
+			return -1;
+		n = IO_WBUF_SIZE - io->wlen;
+		if (n > len)
+			n = len;
+		memcpy(io->wbuf + io->wlen, p, n);
+		io->wlen += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+io_puts(struct io *io, const char *s, struct error *err)
+{
+	return io_write(io, s, strlen(s), err);
+}
+
+int
+io_wait_readable(struct io *io, int ms, struct error *err)
+{
+	if (io->dead)
+		return dead_error(err);
+	if (io_unread(io) > 0)
+		return 1;
+	return wait_fd(io->fd, POLLIN, now_ms() + ms, err);
+}
+
+void
+io_shutdown(struct io *io)
+{
+	io->dead = 1;
+	io->wlen = 0;
+	io->rpos = io->rlen = 0;
+	(void)shutdown(io->fd, SHUT_RDWR);
+}
+
+void
+io_free(struct io *io)
+{
+	if (io == NULL)
+		return;
+	/* After io_shutdown() the transport cannot end politely. */
+	if (!io->dead && io->ops->close != NULL)
+		io->ops->close(io->ctx);
+	if (io->fd >= 0)
+		close(io->fd);
+	free(io->rbuf);
+	free(io->wbuf);
+	free(io);
+}
+
+/* "host:port", or "[v6]:port". */
+static void
+fmt_where(char *buf, size_t size, const char *host, int port)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, size, "[%s]:%d", host, port);
+	else
+		snprintf(buf, size, "%s:%d", host, port);
+}
+
+/* Start a non-blocking connect to ai and wait for it: 0, or an errno. */
+static int
+connect_one(const struct addrinfo *ai, int timeout_ms, int *fdp)
+{
+	socklen_t sl = sizeof(int);
+	int fd, soerr = 0, r;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		goto done;
+	if (errno != EINPROGRESS) {
+		soerr = errno;
+		goto fail;
+	}
+	r = wait_fd(fd, POLLOUT, now_ms() + timeout_ms, NULL);
+	if (r <= 0) {
+		soerr = r == 0 ? ETIMEDOUT : errno;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+		soerr = errno;
+	if (soerr != 0)
+		goto fail;
+done:
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	return soerr;
+}
+
+static int
+resolve_error(int rc, const char *host, struct error *err)
+{
+	switch (rc) {
+	case EAI_NONAME:
+#ifdef EAI_NODATA
+	case EAI_NODATA:
+#endif
+		error_set(err, ERR_NOHOST, "host %s not found", host);
+		error_hint(err, "check the \"host\" line of the account");
+		return -1;
+	case EAI_SYSTEM:
+		error_set(err, ERR_NOHOST, "cannot resolve %s: %s", host,
+		    strerror(errno));
+		break;
+	default:
+		error_set(err, ERR_NOHOST, "cannot resolve %s: %s", host,
+		    gai_strerror(rc));
+		break;
+	}
+	err->temporary = 1;	/* EAI_AGAIN and friends: DNS may come back */
+	return -1;
+}
+
+int
+io_connect(const char *host, int port, int timeout_ms, struct error *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char service[16], where[300], addr[NI_MAXHOST] = "", why[160];
+	char secs[32];
+	int fd = -1, rc, saved = ECONNREFUSED, one = 1;
+
+	if (port <= 0 || port > 65535)
+		return error_set(err, ERR_CONFIG, "invalid port %d", port);
+	if (timeout_ms <= 0)
+		timeout_ms = 60000;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc != 0)
+		return resolve_error(rc, host, err);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		saved = connect_one(ai, timeout_ms, &fd);
+		if (saved == 0)
+			break;
+		(void)getnameinfo(ai->ai_addr, ai->ai_addrlen, addr,
+		    sizeof(addr), NULL, 0, NI_NUMERICHOST);
+	}
+	freeaddrinfo(res);
+	if (fd != -1) {
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		return fd;
+	}
+	fmt_where(where, sizeof(where), host, port);
+	if (saved == ETIMEDOUT)
+		snprintf(why, sizeof(why), "timed out after %s",
+		    fmt_secs(secs, sizeof(secs), timeout_ms));
+	else
+		snprintf(why, sizeof(why), "%s", strerror(saved));
+	if (addr[0] != '\0' && strcmp(addr, host) != 0)
+		error_set(err, ERR_NETWORK, "cannot connect to %s (%s): %s",
+		    where, addr, why);
+	else
+		error_set(err, ERR_NETWORK, "cannot connect to %s: %s", where,
+		    why);
+	if (saved == ECONNREFUSED)
+		error_hint(err, "nothing listens on %s: check \"host\" and "
+		    "\"port\" in the account", where);
+	return -1;
+}

@@ -1,0 +1,437 @@
+/*
+ * secret.c: the password or token of an account, from the first source
+ * that has one: "password" in the config, "passwordeval", the keyring
+ * (keyring.c), a prompt on /dev/tty.  Every buffer that held a secret is
+ * wiped before it is freed.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "error.h"
+#include "keyring.h"
+#include "secret.h"
+
+#define SECRET_MAX		(1024 * 1024)	/* longest output kept */
+#define PROMPT_TIMEOUT_MS	(300 * 1000)
+
+void
+secret_free(char *secret)
+{
+	if (secret == NULL)
+		return;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
+
+void
+secret_buf_free(struct secret_buf *b)
+{
+	if (b->p != NULL)
+		explicit_bzero(b->p, b->size);
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Append without realloc(), which could leave an unwiped copy behind. */
+int
+secret_buf_add(struct secret_buf *b, const char *data, size_t n)
+{
+	size_t size;
+	char *p;
+
+	if (b->len + n + 1 > SECRET_MAX)
+		return -1;
+	if (b->len + n + 1 > b->size) {
+		size = b->size == 0 ? 256 : b->size;
+		while (size < b->len + n + 1)
+			size *= 2;
+		p = malloc(size);
+		if (p == NULL)
+			return -1;
+		if (b->p != NULL) {
+			memcpy(p, b->p, b->len);
+			explicit_bzero(b->p, b->size);
+			free(b->p);
+		}
+		b->p = p;
+		b->size = size;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* A malloc'ed copy of the first line of b (CR LF or LF removed). */
+static char *
+first_line(const struct secret_buf *b)
+{
+	size_t n = 0;
+	char *s;
+
+	while (n < b->len && b->p[n] != '\n')
+		n++;
+	if (n > 0 && b->p[n - 1] == '\r')
+		n--;
+	s = malloc(n + 1);
+	if (s != NULL) {
+		memcpy(s, b->p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read fd into b until EOF, or until the child pid has exited and has
+ * printed a whole line (a background grandchild may keep the pipe open),
+ * or until the deadline.  *status gets the wait status when reaped.
+ * Returns 0, 1 on timeout (child killed), -1 on error.
+ */
+int
+secret_collect(int fd, pid_t pid, int timeout_ms, struct secret_buf *b,
+    int *status)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct pollfd pfd;
+	char chunk[4096];
+	ssize_t n;
+	int reaped = 0, rc, ms;
+
+	for (;;) {
+		ms = (int)(deadline - now_ms());
+		if (ms <= 0)
+			break;
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, ms < 100 ? ms : 100);
+		if (rc == -1 && errno != EINTR)
+			return -1;
+		if (rc == 1) {
+			n = read(fd, chunk, sizeof(chunk));
+			if (n == 0)
+				break;
+			if (n > 0 && secret_buf_add(b, chunk, (size_t)n) == -1)
+				return -1;
+			explicit_bzero(chunk, sizeof(chunk));
+		}
+		if (!reaped && waitpid(pid, status, WNOHANG) == pid)
+			reaped = 1;
+		if (reaped && (rc == 0 ||
+		    (b->len > 0 && memchr(b->p, '\n', b->len) != NULL)))
+			return 0;
+	}
+	if (!reaped && now_ms() >= deadline) {
+		kill(pid, SIGKILL);
+		waitpid(pid, status, 0);
+		return 1;
+	}
+	if (!reaped) {
+		/* EOF: the child closed stdout; give it the rest of the time. */
+		while (waitpid(pid, status, WNOHANG) == 0) {
+			if (now_ms() >= deadline) {
+				kill(pid, SIGKILL);
+				waitpid(pid, status, 0);
+				return 1;
+			}
+			poll(NULL, 0, 10);
+		}
+	}
+	return 0;
+}
+
+static void
+eval_child(const char *cmd, int out)
+{
+	int null;
+
+	null = open("/dev/null", O_RDONLY);
+	if (null == -1 || dup2(null, 0) == -1 || dup2(out, 1) == -1)
+		_exit(127);
+	if (null > 1)
+		close(null);
+	if (out > 1)
+		close(out);
+	/* From cron, give the command the user's bus too, like our lookup:
+	   "passwordeval secret-tool lookup ..." is a common recipe. */
+	keyring_fix_bus_env();
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+static int
+eval_error(const struct account *acc, int status, int timed_out,
+    struct error *err)
+{
+	if (timed_out)
+		error_set(err, ERR_SECRET, "passwordeval of account %s did not "
+		    "finish within %d s", acc->name, acc->timeout);
+	else if (WIFSIGNALED(status))
+		error_set(err, ERR_SECRET, "passwordeval of account %s was "
+		    "killed by signal %d", acc->name, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		error_set(err, ERR_SECRET, "passwordeval of account %s failed "
+		    "with exit status %d", acc->name, WEXITSTATUS(status));
+	else
+		error_set(err, ERR_SECRET, "passwordeval of account %s printed "
+		    "no password", acc->name);
+	/* Not quoting the command: it may hold a secret itself. */
+	error_hint(err, "run the passwordeval command of account %s by hand "
+	    "to see why", acc->name);
+	return -1;
+}
+
+/* passwordeval: sh -c CMD, stdin /dev/null, first line of stdout. */
+static int
+run_eval(const struct account *acc, char **secret, struct error *err)
+{
+	struct secret_buf b = { 0 };
+	int fds[2], status = 0, rc, timeout;
+	pid_t pid;
+
+	timeout = acc->timeout > 0 ? acc->timeout : 60;
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return error_set(err, ERR_OS, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return error_set(err, ERR_OS, "fork: %s", strerror(errno));
+	}
+	if (pid == 0)
+		eval_child(acc->passwordeval, fds[1]);
+	close(fds[1]);
+	rc = secret_collect(fds[0], pid, timeout * 1000, &b, &status);
+	close(fds[0]);
+	if (rc == -1) {
+		secret_buf_free(&b);
+		return error_set(err, ERR_SECRET, "passwordeval of account %s: "
+		    "cannot read its output (over %d bytes?)", acc->name,
+		    SECRET_MAX);
+	}
+	if (rc == 1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    b.len == 0 || b.p[0] == '\n' || b.p[0] == '\r') {
+		secret_buf_free(&b);
+		return eval_error(acc, status, rc == 1, err);
+	}
+	*secret = first_line(&b);
+	secret_buf_free(&b);
+	if (*secret == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+/* Restores the terminal if a signal arrives while echo is off. */
+static struct termios prompt_saved;
+static volatile sig_atomic_t prompt_fd = -1;
+
+static void
+prompt_signal(int sig)
+{
+	if (prompt_fd != -1)
+		tcsetattr(prompt_fd, TCSAFLUSH, &prompt_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Read one line from fd, bounded in time and length. */
+static int
+read_line(int fd, int timeout_ms, struct secret_buf *b)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct pollfd pfd;
+	char c;
+	ssize_t n;
+	int ms;
+
+	for (;;) {
+		ms = (int)(deadline - now_ms());
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (ms <= 0 || poll(&pfd, 1, ms) == 0)
+			return -1;
+		n = read(fd, &c, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n')
+			return n < 0 ? -1 : 0;
+		if (secret_buf_add(b, &c, 1) == -1)
+			return -1;
+	}
+}
+
+/*
+ * Ask on /dev/tty without echo.  Returns 1 with *secret, 0 when there is
+ * no terminal to ask on (or we are not its foreground process group, where
+ * reading would stop us), -1 on error.
+ */
+int
+secret_prompt(const char *what, char **secret, struct error *err)
+{
+	struct secret_buf b = { 0 };
+	struct termios t;
+	struct sigaction sa, old[3];
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	int fd, i, rc;
+
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	if (tcgetpgrp(fd) != getpgrp() || tcgetattr(fd, &prompt_saved) == -1) {
+		close(fd);
+		return 0;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = prompt_signal;
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	prompt_fd = fd;
+	t = prompt_saved;
+	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	t.c_lflag |= ICANON;
+	dprintf(fd, "smtpsend: %s: ", what);
+	tcsetattr(fd, TCSAFLUSH, &t);
+	rc = read_line(fd, PROMPT_TIMEOUT_MS, &b);
+	tcsetattr(fd, TCSAFLUSH, &prompt_saved);
+	prompt_fd = -1;
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+	dprintf(fd, "\n");
+	close(fd);
+	if (rc == -1 || b.len == 0) {
+		secret_buf_free(&b);
+		return error_set(err, ERR_SECRET, "no password entered");
+	}
+	*secret = first_line(&b);
+	secret_buf_free(&b);
+	return *secret == NULL ? error_set(err, ERR_OS, "out of memory") : 1;
+}
+
+static int
+no_secret(const struct account *acc, const char *note, struct error *err)
+{
+	error_set(err, ERR_SECRET, "no password for account %s (user %s at "
+	    "%s): none in the config, from the keyring%s, or a terminal",
+	    acc->name, acc->user != NULL ? acc->user : "?",
+	    acc->host != NULL ? acc->host : "?", note);
+	error_hint(err, "store one with smtpsend --store-password -a %s, or "
+	    "set passwordeval", acc->name);
+	return -1;
+}
+
+int
+secret_get(const struct account *acc, char **secret, struct error *err)
+{
+	const char *mech = auth_mechanism(acc);
+	char what[512], note[256];
+	struct error kerr;
+	int rc;
+
+	*secret = NULL;
+	/* EXTERNAL: the client certificate is the credential. */
+	if (mech != NULL && !auth_needs_secret(acc))
+		*secret = strdup("");
+	else if (acc->password != NULL)
+		*secret = strdup(acc->password);
+	else if (acc->passwordeval != NULL && acc->passwordeval[0] != '\0')
+		return run_eval(acc, secret, err);
+	else {
+		note[0] = '\0';
+		error_clear(&kerr);
+		rc = keyring_lookup(acc->host, acc->user, acc->timeout, secret,
+		    note, sizeof(note), &kerr);
+		if (rc == 1)
+			return 0;
+		snprintf(what, sizeof(what), "password for %s at %s",
+		    acc->user != NULL ? acc->user : "?",
+		    acc->host != NULL ? acc->host : "?");
+		if (rc == -1 && isatty(2))
+			fprintf(stderr, "smtpsend: %s\n", kerr.msg);
+		rc = secret_prompt(what, secret, err);
+		if (rc == 1)
+			return 0;
+		if (rc == -1)
+			return -1;
+		if (kerr.kind != ERR_NONE) {
+			*err = kerr;
+			return -1;
+		}
+		return no_secret(acc, note, err);
+	}
+	if (*secret == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+/* The secret for --store-password: the terminal, else stdin's first line. */
+static int
+read_new_secret(const struct account *acc, char **secret, struct error *err)
+{
+	struct secret_buf b = { 0 };
+	char what[512];
+	int rc;
+
+	if (isatty(0)) {
+		snprintf(what, sizeof(what), "password to store for %s at %s",
+		    acc->user, acc->host);
+		rc = secret_prompt(what, secret, err);
+		if (rc == 0)
+			return error_set(err, ERR_SECRET, "cannot read the "
+			    "password: /dev/tty is not usable");
+		return rc == 1 ? 0 : -1;
+	}
+	rc = read_line(0, PROMPT_TIMEOUT_MS, &b);
+	if (rc == -1 && b.len == 0) {
+		secret_buf_free(&b);
+		return error_set(err, ERR_SECRET, "no password on stdin");
+	}
+	*secret = first_line(&b);
+	secret_buf_free(&b);
+	if (*secret == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+int
+secret_store(const struct account *acc, struct error *err)
+{
+	char *secret = NULL;
+	int rc;
+
+	if (acc->host == NULL || acc->user == NULL)
+		return error_set(err, ERR_CONFIG, "account %s: --store-password "
+		    "needs host and user", acc->name);
+	if (read_new_secret(acc, &secret, err) == -1)
+		return -1;
+	if (secret[0] == '\0') {
+		secret_free(secret);
+		return error_set(err, ERR_SECRET, "empty password: nothing "
+		    "stored");
+	}
+	rc = keyring_store(acc->host, acc->user, secret, err);
+	secret_free(secret);
+	return rc;
+}

@@ -1,0 +1,335 @@
+/*
+ * send.c: one submission from start to end.  The order of the steps lives
+ * here (connect, implicit TLS, greeting, EHLO, STARTTLS, EHLO, AUTH, the
+ * transaction, QUIT); each step lives in its own module.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "auth.h"
+#include "config.h"
+#include "error.h"
+#include "io.h"
+#include "message.h"
+#include "send.h"
+#include "smtp.h"
+#include "tls.h"
+
+/* One connection and what the steps need to know about it. */
+struct conn {
+	const struct account	*acc;
+	const char		*host;
+	int			 port;
+	int			 starttls;	/* TLS via STARTTLS */
+	int			 implicit;	/* TLS from the first byte */
+	int			 timeout;	/* ms */
+	FILE			*verbose;
+	FILE			*info;		/* --serverinfo output, or NULL */
+	struct io		*io;
+	struct smtp		*smtp;
+	struct tls		*tls;
+	char			 cache_dir[1024];
+	char			 cache_key[512];
+};
+
+static void
+conn_close(struct conn *c)
+{
+	smtp_free(c->smtp);
+	io_free(c->io);	/* ends the TLS transport, closes the fd */
+	tls_free(c->tls);
+	c->smtp = NULL;
+	c->io = NULL;
+	c->tls = NULL;
+}
+
+/* $XDG_CACHE_HOME/smtpsend, else ~/.cache/smtpsend; "" if neither. */
+static void
+cache_dir(char *buf, size_t size)
+{
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	struct passwd *pw;
+
+	buf[0] = '\0';
+	if (x != NULL && x[0] == '/') {
+		snprintf(buf, size, "%s/smtpsend", x);
+		return;
+	}
+	if (home == NULL || home[0] != '/') {
+		pw = getpwuid(getuid());
+		home = pw != NULL ? pw->pw_dir : NULL;
+	}
+	if (home != NULL && home[0] == '/')
+		snprintf(buf, size, "%s/.cache/smtpsend", home);
+}
+
+/* TLS parameters from the account; the handshake swaps the transport. */
+static int
+start_tls(struct conn *c, int implicit, struct error *err)
+{
+	const struct account *acc = c->acc;
+	struct tls_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.host = acc->tls_host_override != NULL ? acc->tls_host_override :
+	    c->host;
+	p.trust_file = acc->tls_trust_file;
+	p.fingerprint = acc->tls_fingerprint;
+	p.certcheck = acc->tls_certcheck != CFG_OFF;
+	p.cert_file = acc->tls_cert_file;
+	p.key_file = acc->tls_key_file;
+	p.priorities = acc->tls_priorities;
+	p.min_version = acc->tls_min_version;
+	cache_dir(c->cache_dir, sizeof(c->cache_dir));
+	snprintf(c->cache_key, sizeof(c->cache_key), "%s:%d:%s", c->host,
+	    c->port, acc->user != NULL ? acc->user : "");
+	p.cache_dir = c->cache_dir[0] != '\0' ? c->cache_dir : NULL;
+	p.cache_key = c->cache_key;
+	p.verbose = c->verbose;
+	if (tls_new(&c->tls, &p, err) == -1)
+		return -1;
+	if (tls_handshake(c->tls, c->io, implicit, err) == -1)
+		return -1;
+	if (c->info != NULL)
+		tls_print_info(c->tls, c->info);
+	return 0;
+}
+
+/*
+ * TCP, implicit TLS if configured, and the greeting.  A cleartext
+ * connection arms smtp.c's implicit-TLS probe; if a slow greeting came
+ * after the probe, that connection is out of step: connect once more and
+ * wait for the greeting without probing.
+ */
+static int
+connect_greet(struct conn *c, struct error *err)
+{
+	int attempt, fd;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (c->verbose != NULL)
+			fprintf(c->verbose, "--- connecting to %s port %d\n",
+			    c->host, c->port);
+		if ((fd = io_connect(c->host, c->port, c->timeout, err)) == -1)
+			return -1;
+		if ((c->io = io_new(fd, c->timeout)) == NULL) {
+			close(fd);
+			return error_set(err, ERR_OS, "out of memory");
+		}
+		if ((c->smtp = smtp_new(c->io, c->verbose)) == NULL)
+			return error_set(err, ERR_OS, "out of memory");
+		if (c->implicit && start_tls(c, 1, err) == -1)
+			return -1;
+		smtp_set_probe(c->smtp, !c->implicit && attempt == 0);
+		if (smtp_greet(c->smtp, err) == 0)
+			return 0;
+		if (!smtp_greet_late(c->smtp))
+			return -1;
+		conn_close(c);
+	}
+	return -1;
+}
+
+static void
+print_caps(FILE *fp, const char *title, const char *ehlo)
+{
+	const char *p = strchr(ehlo, '\n'), *nl;
+
+	fprintf(fp, "%s:\n", title);
+	if (p == NULL)
+		fprintf(fp, "    (none)\n");
+	for (; p != NULL; p = nl) {
+		p++;
+		nl = strchr(p, '\n');
+		fprintf(fp, "    %.*s\n", (int)(nl != NULL ? nl - p :
+		    (long)strlen(p)), p);
+	}
+}
+
+/* Everything up to an EHLO'ed session, encrypted as the account says. */
+static int
+open_session(struct conn *c, int auth_wanted, struct error *err)
+{
+	const struct account *acc = c->acc;
+	const char *domain = acc->domain != NULL ? acc->domain : "localhost";
+	int allow_helo;
+
+	if (c->host == NULL || c->host[0] == '\0')
+		return error_set(err, ERR_CONFIG, "account %s has no host",
+		    acc->name != NULL ? acc->name : "default");
+	if (connect_greet(c, err) == -1)
+		return -1;
+	if (c->info != NULL)
+		fprintf(c->info, "Greeting:\n    %s\n", smtp_greeting(c->smtp));
+	/* HELO knows neither STARTTLS nor AUTH. */
+	allow_helo = !c->starttls && !c->implicit && !auth_wanted;
+	if (smtp_ehlo(c->smtp, domain, allow_helo, err) == -1)
+		return -1;
+	if (c->info != NULL)
+		print_caps(c->info, c->starttls ? "Capabilities (before "
+		    "STARTTLS)" : "Capabilities", smtp_ehlo_text(c->smtp));
+	if (!c->starttls)
+		return 0;
+	if (smtp_starttls(c->smtp, err) == -1)
+		return -1;
+	if (start_tls(c, 0, err) == -1)
+		return -1;
+	if (smtp_ehlo(c->smtp, domain, 0, err) == -1)
+		return -1;
+	if (c->info != NULL)
+		print_caps(c->info, "Capabilities (after STARTTLS)",
+		    smtp_ehlo_text(c->smtp));
+	return 0;
+}
+
+static void
+conn_init(struct conn *c, const struct account *acc, FILE *verbose,
+    FILE *info)
+{
+	memset(c, 0, sizeof(*c));
+	c->acc = acc;
+	c->host = acc->host;
+	c->port = config_port(acc);
+	c->starttls = config_starttls(acc);
+	c->implicit = acc->tls != CFG_OFF && !c->starttls;
+	/* timeout 0 ("off") still gets a deadline: callers wait on us. */
+	c->timeout = acc->timeout > 0 ? acc->timeout * 1000 : 60000;
+	c->verbose = verbose;
+	c->info = info;
+}
+
+/* For the rule "no credentials in clear except to loopback". */
+static int
+peer_is_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr_in6 *s6;
+	const struct sockaddr_in *s4;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	switch (ss.ss_family) {
+	case AF_UNIX:
+		return 1;
+	case AF_INET:
+		s4 = (const struct sockaddr_in *)&ss;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		s6 = (const struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+			return 1;
+		return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+		    s6->sin6_addr.s6_addr[12] == 127;
+	}
+	return 0;
+}
+
+static int
+authenticate(struct conn *c, const struct send_job *job,
+    struct send_result *res, struct error *err)
+{
+	const struct account *acc = c->acc;
+	struct auth_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.mech = config_auth(acc) != NULL ? config_auth(acc) : "on";
+	p.user = acc->user != NULL ? acc->user : "";
+	p.secret = job->secret;
+	p.host = c->host;
+	p.port = c->port;
+	p.encrypted = c->tls != NULL && tls_active(c->tls);
+	p.tls = p.encrypted ? c->tls : NULL;
+	p.loopback = peer_is_loopback(io_fd(c->io));
+	return auth_login(c->smtp, &p, res->auth, err);
+}
+
+/*
+ * QUIT only where the dialogue is still in step: after a refusal, not
+ * after a timeout, garbage or a broken TLS session (a QUIT would only wait
+ * for another timeout).
+ */
+static int
+polite(const struct error *err)
+{
+	switch (err->kind) {
+	case ERR_NETWORK:
+	case ERR_PROTOCOL:
+	case ERR_TLS:
+	case ERR_CERT:
+	case ERR_INTERNAL:
+	case ERR_OS:
+	case ERR_IO:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int
+send_message(const struct send_job *job, struct send_result *res,
+    struct error *err)
+{
+	struct smtp_envelope env;
+	struct conn c;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(res->tls, sizeof(res->tls), "off");
+	conn_init(&c, job->acc, job->verbose, NULL);
+	if (open_session(&c, job->secret != NULL, err) == -1)
+		goto out;
+	if (job->secret != NULL && authenticate(&c, job, res, err) == -1)
+		goto out;
+	memset(&env, 0, sizeof(env));
+	env.from = job->from != NULL ? job->from : "";
+	env.rcpts = job->rcpts;
+	env.dsn_notify = job->dsn_notify;
+	env.dsn_return = job->dsn_return;
+	env.dsn_envid = job->dsn_envid;
+	env.body = job->body;
+	if (smtp_send(c.smtp, &env, job->msg, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (c.tls != NULL && tls_active(c.tls))
+		snprintf(res->tls, sizeof(res->tls), "%s",
+		    tls_summary(c.tls));
+	if (c.smtp != NULL) {
+		snprintf(res->reply, sizeof(res->reply), "%s",
+		    smtp_last_reply(c.smtp));
+		if (rc == 0 || polite(err))
+			smtp_quit(c.smtp);
+	}
+	conn_close(&c);
+	return rc;
+}
+
+int
+send_serverinfo(const struct account *acc, FILE *fp, struct error *err)
+{
+	struct conn c;
+	int rc = -1;
+
+	conn_init(&c, acc, NULL, fp);
+	fprintf(fp, "SMTP server at %s, port %d (%s):\n",
+	    acc->host != NULL ? acc->host : "?", c.port, c.implicit ?
+	    "implicit TLS" : c.starttls ? "STARTTLS" : "no TLS");
+	if (open_session(&c, 0, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (c.smtp != NULL && (rc == 0 || polite(err)))
+		smtp_quit(c.smtp);
+	conn_close(&c);
+	return rc;
+}

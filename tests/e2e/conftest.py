@@ -1,0 +1,91 @@
+"""Session fixtures for smtpsend's end-to-end tests (see servers.py).
+
+    certs     test CA and certificates (paths, fingerprints)
+    postfix   private Postfix (+ Dovecot SASL, + OAuth2 introspection) on
+              loopback; mail delivered before each test is cleared first
+    keyring   gnome-keyring Secret Service on a private D-Bus session bus
+    run       run(args, input=b"", config=None, env=None, timeout=60)
+    oauth     the introspection server (.url, .requests)
+    dovecot   the Dovecot instance (.log_path, .socket)
+
+Servers start once per session, on first use, on free loopback ports, and
+are stopped by PID at the end.  Needs root (Postfix, Dovecot).
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import servers  # noqa: E402
+
+
+def pytest_report_header(config):
+    return "smtpsend under test: %s%s" % (
+        os.environ.get("SMTPSEND_WRAPPER", "") + " "
+        if os.environ.get("SMTPSEND_WRAPPER") else "",
+        servers.smtpsend_path())
+
+
+@pytest.fixture(scope="session")
+def certs():
+    c = servers.Certs()
+    yield c
+    c.cleanup()
+
+
+@pytest.fixture(scope="session")
+def oauth():
+    srv = servers.IntrospectionServer()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot(oauth):
+    d = servers.Dovecot(oauth.url)
+    try:
+        d.start()
+        yield d
+    finally:
+        d.stop()
+        d.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postfix_session(certs, dovecot):
+    """The running Postfix instance, shared by the whole session."""
+    p = servers.Postfix(certs, dovecot.socket)
+    try:
+        p.start()
+        yield p
+    finally:
+        p.stop()
+        p.cleanup()
+
+
+@pytest.fixture
+def postfix(postfix_session):
+    """The session's Postfix, with no delivered mail left from earlier
+    tests (mail still in flight is given a moment to land first)."""
+    postfix_session.clear()
+    return postfix_session
+
+
+@pytest.fixture(scope="session")
+def keyring():
+    k = servers.Keyring()
+    try:
+        yield k
+    finally:
+        k.stop()
+        k.cleanup()
+
+
+@pytest.fixture(scope="session")
+def run():
+    r = servers.Runner()
+    yield r
+    r.cleanup()

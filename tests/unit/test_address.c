@@ -1,0 +1,379 @@
+/*
+ * test_address.c: the address-list parser on what real callers pass,
+ * errors, duplicates, aliases and qualification.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "error.h"
+
+/*
+ * Parse s and compare with the expected "addr|name" strings (name part
+ * left out when NULL), terminated by NULL.
+ */
+static void
+check(const char *s, ...)
+{
+	struct addr_list l = { 0 };
+	struct error err;
+	const char *want;
+	char got[512];
+	va_list ap;
+	size_t i = 0;
+
+	error_clear(&err);
+	if (addr_list_parse(&l, s, &err) != 0)
+		fail_msg("parse \"%s\" failed: %s", s, err.msg);
+	va_start(ap, s);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		if (i >= l.n)
+			fail_msg("\"%s\": only %zu addresses, wanted %s", s,
+			    l.n, want);
+		if (l.v[i].name != NULL)
+			snprintf(got, sizeof(got), "%s|%s", l.v[i].addr,
+			    l.v[i].name);
+		else
+			snprintf(got, sizeof(got), "%s", l.v[i].addr);
+		assert_string_equal(got, want);
+		i++;
+	}
+	va_end(ap);
+	assert_int_equal(l.n, i);
+	addr_list_free(&l);
+}
+
+/* s must be refused with ERR_USAGE, quoting the input and saying why. */
+static void
+check_bad(const char *s, const char *why)
+{
+	struct addr_list l = { 0 };
+	struct error err;
+
+	assert_int_equal(addr_list_add(&l, "keep@x", NULL, &err), 0);
+	error_clear(&err);
+	if (addr_list_parse(&l, s, &err) != -1)
+		fail_msg("\"%s\" was accepted", s);
+	assert_int_equal(err.kind, ERR_USAGE);
+	assert_non_null(strstr(err.msg, "invalid address \""));
+	if (strstr(err.msg, why) == NULL)
+		fail_msg("\"%s\": message \"%s\" does not say \"%s\"", s,
+		    err.msg, why);
+	/* the list is unchanged */
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "keep@x");
+	addr_list_free(&l);
+}
+
+static void
+test_callers(void **state)
+{
+	(void)state;
+	/* cron: MAILTO as one argument, comma list */
+	check("a@x,b@y", "a@x", "b@y", NULL);
+	check("a@x, b@y ,", "a@x", "b@y", NULL);
+	check(" root ", "root", NULL);
+	check("root", "root", NULL);
+	check("Anacron <root>", "root|Anacron", NULL);
+	check("\"Doe, John\" <j@x>", "j@x|Doe, John", NULL);
+	check("root (Cron Daemon)", "root", NULL);
+	check("John Q. Public <john.q.public@example.com>",
+	    "john.q.public@example.com|John Q. Public", NULL);
+	check("=?UTF-8?B?SsO2cmc=?= <j@x>", "j@x|=?UTF-8?B?SsO2cmc=?=", NULL);
+	check("<>", "", NULL);
+	check("Nobody <>", "|Nobody", NULL);
+	check("", NULL);
+	check(" , ,, ", NULL);
+	check("j\xc3\xb6rg@b\xc3\xbc.example", "j\xc3\xb6rg@b\xc3\xbc.example",
+	    NULL);
+	check("user+tag@Example.ORG", "user+tag@Example.ORG", NULL);
+	check("a@[127.0.0.1]", "a@[127.0.0.1]", NULL);
+	check("a@x,\tb@y\t", "a@x", "b@y", NULL);
+}
+
+static void
+test_rfc5322(void **state)
+{
+	(void)state;
+	check("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+	    "pete@silly.test|Pete", NULL);
+	check("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
+	    "c@a.test|Ed Jones", "joe@where.test", "jdoe@one.test|John", NULL);
+	check("undisclosed-recipients:;", NULL);
+	check("undisclosed-recipients:;, a@x", "a@x", NULL);
+	check("friends: a@x, b@y", "a@x", "b@y", NULL);
+	check("Mary Smith <mary@x.test>, jdoe@example.org, "
+	    "Who? <one@y.test>", "mary@x.test|Mary Smith",
+	    "jdoe@example.org", "one@y.test|Who?", NULL);
+	check("<@route.test,@other.test:user@dest.test>", "user@dest.test",
+	    NULL);
+	check("\"john\"@x", "john@x", NULL);
+	check("\"john doe\"@x", "\"john doe\"@x", NULL);
+	check("\"a\\\"b\"@x", "\"a\\\"b\"@x", NULL);
+	check("\"a\".\"b\"@x", "a.b@x", NULL);
+	check("john . doe @ example . org", "john.doe@example.org", NULL);
+	check("a@b.c <a@b.c>", "a@b.c|a@b.c", NULL);
+	check("\"Doe\\, J\" <j@x>", "j@x|Doe, J", NULL);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	check_bad("\"unterminated <a@x>", "unbalanced '\"'");
+	check_bad("Name <a@x", "unbalanced '<'");
+	check_bad("a@x>", "expected ','");
+	check_bad("a@x (comment", "unbalanced '('");
+	check_bad("a@x )", "unbalanced ')'");
+	check_bad("a@x\r\nBcc: evil@y", "control character");
+	check_bad("a\001@x", "control character");
+	check_bad("John Doe", "display name needs <address>");
+	check_bad("a@", "missing domain");
+	check_bad("@x", "missing local part");
+	check_bad("a@x.", "empty label");
+	check_bad("a@x..y", "empty label");
+	check_bad("a@x b@y", "expected ','");
+	check_bad("a@x;", "';' outside a group");
+	check_bad("g: h: a@x;;", "group inside a group");
+	check_bad("<a@x> <b@y>", "expected ','");
+	check_bad("a\\b@x", "backslash");
+	check_bad("Name < >x", "expected ','");
+	check_bad("<<a@x>>", "expected an address");
+	check_bad("a@[1.2.3.4", "unbalanced '['");
+}
+
+static void
+test_error_quote(void **state)
+{
+	struct addr_list l = { 0 };
+	struct error err;
+	char big[600];
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 2);
+	big[0] = '<';
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(addr_list_parse(&l, big, &err), -1);
+	assert_non_null(strstr(err.msg, "...\""));
+	assert_true(strlen(err.msg) < 300);
+	assert_int_equal(addr_list_parse(&l, "x\ny", &err), -1);
+	assert_non_null(strstr(err.msg, "\"x?y\""));
+	addr_list_free(&l);
+}
+
+static void
+test_dedupe(void **state)
+{
+	struct addr_list l = { 0 };
+	struct error err;
+
+	(void)state;
+	assert_int_equal(addr_list_parse(&l, "A@Example.org, a@example.org, "
+	    "a@EXAMPLE.ORG, Joe <A@example.ORG>, root, root, Root, b@x", &err),
+	    0);
+	addr_list_dedupe(&l);
+	assert_int_equal(l.n, 5);
+	assert_string_equal(l.v[0].addr, "A@Example.org");
+	assert_string_equal(l.v[1].addr, "a@example.org");
+	assert_string_equal(l.v[2].addr, "root");
+	assert_string_equal(l.v[3].addr, "Root");
+	assert_string_equal(l.v[4].addr, "b@x");
+	addr_list_free(&l);
+	addr_list_dedupe(&l);
+	assert_int_equal(l.n, 0);
+}
+
+static void
+test_helpers(void **state)
+{
+	(void)state;
+	assert_string_equal(addr_domain("a@b.c"), "b.c");
+	assert_string_equal(addr_domain("\"a@b\"@c"), "c");
+	assert_null(addr_domain("root"));
+	assert_null(addr_domain(NULL));
+	assert_int_equal(addr_is_ascii("abc@x"), 1);
+	assert_int_equal(addr_is_ascii("j\xc3\xb6rg@x"), 0);
+}
+
+static char *
+write_file(const char *text)
+{
+	char *path = strdup("/tmp/test_address.XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* Resolve "in" with the aliases text (or none) and compare the list. */
+static void
+check_resolve(const char *aliases, const char *in, const char *domain,
+    const char *want)
+{
+	struct aliases *a = NULL;
+	struct addr_list l = { 0 };
+	struct error err;
+	char got[1024];
+	char *path = NULL;
+	size_t i, n = 0;
+
+	if (aliases != NULL) {
+		path = write_file(aliases);
+		if (aliases_load(&a, path, &err) != 0)
+			fail_msg("aliases_load: %s", err.msg);
+	}
+	assert_int_equal(addr_list_parse(&l, in, &err), 0);
+	if (addr_list_resolve(&l, a, domain, &err) != 0)
+		fail_msg("resolve: %s", err.msg);
+	got[0] = '\0';
+	for (i = 0; i < l.n; i++)
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s",
+		    i > 0 ? "," : "", l.v[i].addr);
+	assert_string_equal(got, want);
+	addr_list_free(&l);
+	aliases_free(a);
+	if (path != NULL) {
+		unlink(path);
+		free(path);
+	}
+}
+
+#define ALIASES_TEXT \
+    "# msmtp aliases\n" \
+    "root: admin@example.org, ops@example.org # two\n" \
+    "\n" \
+    "   postmaster:root\n" \
+    "team: alice, Bob <bob@example.net>\n" \
+    "self: self, me@example.org\n" \
+    "loop1: loop2\n" \
+    "loop2: loop1\n" \
+    "Upper: upper@example.org\n"
+
+static const char aliases_text[] = ALIASES_TEXT;
+
+static void
+test_resolve(void **state)
+{
+	(void)state;
+	/* no aliases: qualified with the domain */
+	check_resolve(NULL, "root, Anacron <root>, a@x", "example.com",
+	    "root@example.com,a@x");
+	check_resolve(NULL, "root", NULL, "root");
+	check_resolve(NULL, "<>", "example.com", "");
+	check_resolve(aliases_text, "root", "d.test",
+	    "admin@example.org,ops@example.org");
+	/* values can be aliases themselves */
+	check_resolve(aliases_text, "postmaster, root", "d.test",
+	    "admin@example.org,ops@example.org");
+	/* unknown nested names are qualified, not defaulted */
+	check_resolve(aliases_text, "team", "d.test",
+	    "alice@d.test,bob@example.net");
+	/* a name inside its own expansion is taken literally */
+	check_resolve(aliases_text, "self", "d.test",
+	    "self@d.test,me@example.org");
+	check_resolve(aliases_text, "loop1", "d.test", "loop1@d.test");
+	/* case-sensitive like msmtp; qualified addresses untouched */
+	check_resolve(aliases_text, "upper, Upper, root@elsewhere", "d.test",
+	    "upper@d.test,upper@example.org,root@elsewhere");
+	check_resolve(ALIASES_TEXT "default: catchall@example.org\n",
+	    "nobody, root, x@y", "d.test",
+	    "catchall@example.org,admin@example.org,ops@example.org,x@y");
+}
+
+static void
+check_load_bad(const char *text, const char *why)
+{
+	struct aliases *a = NULL;
+	struct error err;
+	char *path = write_file(text);
+
+	error_clear(&err);
+	assert_int_equal(aliases_load(&a, path, &err), -1);
+	assert_null(a);
+	assert_int_equal(err.kind, ERR_CONFIG);
+	assert_non_null(strstr(err.msg, path));
+	if (strstr(err.msg, why) == NULL)
+		fail_msg("message \"%s\" does not say \"%s\"", err.msg, why);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_aliases_errors(void **state)
+{
+	struct aliases *a = (struct aliases *)1;
+	struct error err;
+
+	(void)state;
+	check_load_bad("root admin@x\n", ":1: expected");
+	check_load_bad("# c\nroot: a@x\nroot: b@x\n", ":3: duplicate alias");
+	check_load_bad("a@b: c@d\n", "invalid alias name");
+	check_load_bad("two words: c@d\n", "invalid alias name");
+	check_load_bad("root:\n", "has no address");
+	check_load_bad("root: \"bad\n", ":1: invalid address");
+	assert_int_equal(aliases_load(&a, "/nonexistent/aliases", &err), -1);
+	assert_int_equal(err.kind, ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "/nonexistent/aliases"));
+	assert_int_equal(aliases_load(&a, "", &err), 0);
+	assert_null(a);
+	aliases_free(NULL);
+}
+
+static void
+test_deep_aliases(void **state)
+{
+	struct aliases *a = NULL;
+	struct addr_list l = { 0 };
+	struct error err;
+	char text[4096], *path;
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 20; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "a%d: a%d\n", i, i + 1);
+	path = write_file(text);
+	assert_int_equal(aliases_load(&a, path, &err), 0);
+	assert_int_equal(addr_list_parse(&l, "a0", &err), 0);
+	assert_int_equal(addr_list_resolve(&l, a, "d", &err), -1);
+	assert_int_equal(err.kind, ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "levels"));
+	/* the list is left as it was */
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "a0");
+	addr_list_free(&l);
+	aliases_free(a);
+	unlink(path);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_callers),
+		cmocka_unit_test(test_rfc5322),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_error_quote),
+		cmocka_unit_test(test_dedupe),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_aliases_errors),
+		cmocka_unit_test(test_deep_aliases),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

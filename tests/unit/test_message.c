@@ -1,0 +1,910 @@
+/*
+ * test_message.c: the spool and the wire writer: line ends, NULs, long
+ * lines, dot-stuffing and SMTP smuggling, the header index, -t recipients,
+ * Bcc removal, added headers, exact sizes, and constant memory on 100 MB.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "error.h"
+#include "message.h"
+
+struct mem {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 calls;
+	size_t	 fail_after;	/* fail the call after this many, 0 never */
+};
+
+static int
+mem_sink(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	struct mem *m = ctx;
+
+	m->calls++;
+	if (m->fail_after != 0 && m->calls > m->fail_after)
+		return error_set(err, ERR_NETWORK, "sink failed");
+	if (m->len + len + 1 > m->cap) {
+		m->cap = (m->len + len + 1) * 2;
+		m->p = realloc(m->p, m->cap);
+		assert_non_null(m->p);
+	}
+	memcpy(m->p + m->len, buf, len);
+	m->len += len;
+	m->p[m->len] = '\0';
+	return 0;
+}
+
+/* A file holding the input, positioned at 0: read() returns 64 KiB blocks. */
+static int
+input_fd(const void *in, size_t n)
+{
+	char path[] = "/tmp/test_message.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, in, n), (ssize_t)n);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+static struct message *
+spool(const void *in, size_t n)
+{
+	struct message *m = NULL;
+	struct error err;
+	int fd = input_fd(in, n);
+
+	error_clear(&err);
+	if (message_read(&m, fd, NULL, &err) != 0)
+		fail_msg("message_read: %s", err.msg);
+	close(fd);
+	return m;
+}
+
+static struct message *
+spool_str(const char *in)
+{
+	return spool(in, strlen(in));
+}
+
+/* What message_write sends; checks message_size() without dot-stuffing. */
+static char *
+wire(const struct message *m, int dotstuff, size_t *lenp)
+{
+	struct mem out = { 0 };
+	struct error err;
+
+	if (message_write(m, dotstuff, mem_sink, &out, &err) != 0)
+		fail_msg("message_write: %s", err.msg);
+	if (out.p == NULL) {
+		out.p = calloc(1, 1);
+		assert_non_null(out.p);
+	}
+	if (!dotstuff)
+		assert_int_equal(message_size(m), out.len);
+	if (lenp != NULL)
+		*lenp = out.len;
+	return out.p;
+}
+
+/* Spool in, write out (no fixes), compare. */
+static void
+check_wire(const char *in, size_t n, int dotstuff, const char *want)
+{
+	struct message *m = spool(in, n);
+	char *got = wire(m, dotstuff, NULL);
+
+	assert_string_equal(got, want);
+	free(got);
+	message_free(m);
+}
+
+/* Every line end is CRLF, no line is longer than 998 octets, and the
+   output ends with CRLF (when not empty). */
+static void
+assert_clean(const char *p, size_t n)
+{
+	size_t i, col = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r') {
+			assert_true(i + 1 < n && p[i + 1] == '\n');
+		} else if (p[i] == '\n') {
+			assert_true(i > 0 && p[i - 1] == '\r');
+			col = 0;
+			continue;
+		} else {
+			assert_true(p[i] != '\0');
+		}
+		if (p[i] != '\r')
+			col++;
+		if (col > 998)
+			fail_msg("line over 998 octets at offset %zu", i);
+	}
+	if (n > 0)
+		assert_memory_equal(p + n - 2, "\r\n", 2);
+}
+
+static void
+test_line_ends(void **state)
+{
+	(void)state;
+	check_wire("a\nb\rc\r\nd", 8, 0, "a\r\nb\r\nc\r\nd\r\n");
+	check_wire("S: x\n\n\r\r\n\n", 10, 0, "S: x\r\n\r\n\r\n\r\n\r\n");
+	check_wire("S: x\r\n\r\nbody\r", 13, 0, "S: x\r\n\r\nbody\r\n");
+	check_wire("S: x\n\nlast", 10, 0, "S: x\r\n\r\nlast\r\n");
+	check_wire("S: x", 4, 0, "S: x\r\n");
+	check_wire("", 0, 0, "");
+	/* NUL octets vanish, also between CR and LF */
+	check_wire("S: a\0b\n\nx\0y\r\0\nz", 15, 0,
+	    "S: ab\r\n\r\nxy\r\nz\r\n");
+}
+
+/* A CR that ends one 64 KiB read and the LF that starts the next. */
+static void
+test_cr_at_block_boundary(void **state)
+{
+	size_t n = 65536 * 2 + 100, i, crlf = 0, lines = 0;
+	char *in = malloc(n), *out;
+	struct message *m;
+	size_t len;
+
+	(void)state;
+	assert_non_null(in);
+	memcpy(in, "Subject: b\r\n\r\n", 14);
+	for (i = 14; i < n; i++)
+		in[i] = (i % 50 == 0) ? '\n' : 'x';
+	in[65535] = '\r';
+	in[65536] = '\n';
+	in[65536 * 2 - 1] = '\r';	/* bare CR at the second boundary */
+	in[65536 * 2] = 'y';
+	for (i = 14; i < n; i++)
+		if (in[i] == '\n' || (in[i] == '\r' && in[i + 1] != '\n'))
+			lines++;
+	m = spool(in, n);
+	out = wire(m, 0, &len);
+	assert_clean(out, len);
+	for (i = 0; i + 1 < len; i++)
+		if (out[i] == '\r' && out[i + 1] == '\n')
+			crlf++;
+	/* header, separator, every input line end, the added final one */
+	assert_int_equal(crlf, 2 + lines + 1);
+	assert_null(strstr(out + 14, "\r\n\r\n"));
+	free(out);
+	free(in);
+	message_free(m);
+}
+
+static void
+test_long_body_line(void **state)
+{
+	char in[3100], *out, *p;
+	struct message *m;
+	size_t len, i, total = 0;
+
+	(void)state;
+	memcpy(in, "S: x\n\n", 6);
+	for (i = 0; i < 3000; i++)
+		in[6 + i] = (char)('a' + i % 26);
+	in[3006] = '\n';
+	m = spool(in, 3007);
+	out = wire(m, 0, &len);
+	assert_clean(out, len);
+	assert_int_equal(len, 6 + 2 + 3000 + 4 * 2);
+	/* broken at 998: nothing lost, nothing added but CRLFs */
+	for (p = out + 8; *p != '\0'; p++)
+		if (*p != '\r' && *p != '\n')
+			assert_int_equal(*p, in[6 + total++]);
+	assert_int_equal(total, 3000);
+	assert_memory_equal(out + 8 + 998, "\r\n", 2);
+	free(out);
+	message_free(m);
+}
+
+/* A line starting with '.' is broken one octet earlier: stuffed, 998. */
+static void
+test_long_dot_line(void **state)
+{
+	char in[2600], *out;
+	struct message *m;
+	size_t len;
+
+	(void)state;
+	memcpy(in, "S: x\n\n", 6);
+	memset(in + 6, 'a', 998);
+	memset(in + 6 + 998, '.', 1500);
+	in[6 + 998 + 1500] = '\n';
+	m = spool(in, 6 + 998 + 1501);
+	out = wire(m, 1, &len);
+	assert_clean(out, len);
+	assert_memory_equal(out + 8 + 998, "\r\n..", 4);
+	free(out);
+	message_free(m);
+}
+
+static void
+check_unfolds_to(const char *out, const char *field)
+{
+	char *u = malloc(strlen(out) + 1);
+	size_t n = 0;
+	const char *p;
+
+	assert_non_null(u);
+	/* up to the first CRLF that no blank follows */
+	for (p = out; *p != '\0'; p++) {
+		if (p[0] == '\r' && (p[2] == ' ' || p[2] == '\t')) {
+			p++;
+			continue;
+		}
+		if (p[0] == '\r')
+			break;
+		u[n++] = *p;
+	}
+	u[n] = '\0';
+	assert_string_equal(u, field);
+	free(u);
+}
+
+static void
+test_long_subject(void **state)
+{
+	char subj[1100], in[1200], *out;
+	struct message *m;
+	size_t len, i;
+
+	(void)state;
+	/* cron's 1010-byte Subject: words, folded at the last blank */
+	memcpy(subj, "Subject: ", 9);
+	for (i = 9; i < 1010; i++)
+		subj[i] = i % 10 == 0 ? ' ' : 'w';
+	subj[1010] = '\0';
+	snprintf(in, sizeof(in), "%s\nTo: a@x\n\nbody\n", subj);
+	m = spool_str(in);
+	assert_int_equal(message_has_header(m, "subject"), 1);
+	assert_int_equal(message_has_header(m, "To"), 1);
+	out = wire(m, 0, &len);
+	assert_clean(out, len);
+	check_unfolds_to(out, subj);
+	assert_non_null(strstr(out, "\r\nTo: a@x\r\n\r\nbody\r\n"));
+	/* the fold is at a blank, before the limit */
+	assert_memory_equal(out + 990, "\r\n ", 3);
+	free(out);
+	message_free(m);
+
+	/* no blank after the text: broken at the limit with CRLF SP */
+	memset(subj + 9, 'z', 1001);
+	subj[1010] = '\0';
+	snprintf(in, sizeof(in), "%s\n\nbody\n", subj);
+	m = spool_str(in);
+	out = wire(m, 0, &len);
+	assert_clean(out, len);
+	assert_memory_equal(out, "Subject:\r\n zzz", 14);
+	assert_non_null(strstr(out, "z\r\n zz"));
+	assert_non_null(strstr(out, "\r\n\r\nbody\r\n"));
+	assert_int_equal(message_has_header(m, "Subject"), 1);
+	free(out);
+	message_free(m);
+}
+
+static void
+test_dotstuff(void **state)
+{
+	(void)state;
+	check_wire("S: x\n\n.\n", 8, 1, "S: x\r\n\r\n..\r\n");
+	check_wire("S: x\n\n.\n", 8, 0, "S: x\r\n\r\n.\r\n");
+	check_wire("S: x\n\n..x\na.b\n.\r\n.", 18, 1,
+	    "S: x\r\n\r\n...x\r\na.b\r\n..\r\n..\r\n");
+	check_wire(".\n", 2, 1, "..\r\n");
+	check_wire(".hidden: x\n\nb\n", 14, 1, "..hidden: x\r\n\r\nb\r\n");
+}
+
+/* No input can make "CRLF . CRLF" appear inside DATA. */
+static void
+test_smuggling(void **state)
+{
+	static const char *const seqs[] = { "\n.\n", "\n.\r\n", "\r.\r",
+	    "\r\n.\n", "\r\n.\r", "\r.\r\n", "\n.\r", "\r.\n", "\r\n.\r\n",
+	    "\r\n\0.\r\n", "\r\n.\0\r\n", "\n..\n", ".\r\n" };
+	char in[64], *out, *data;
+	struct message *m;
+	size_t i, k, n, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		for (k = 0; k < 3; k++) {
+			size_t sl = strlen(seqs[i]);
+
+			if (i == 9 || i == 10)
+				sl = 6;
+			n = 0;
+			if (k > 0) {
+				memcpy(in, "Subject: s\n\n", 12);
+				n = 12;
+			}
+			if (k == 2)
+				in[n++] = 'A';
+			memcpy(in + n, seqs[i], sl);
+			n += sl;
+			memcpy(in + n, "MAIL FROM:<x@y>\n", 16);
+			n += 16;
+			m = spool(in, n);
+			out = wire(m, 1, &len);
+			assert_clean(out, len);
+			/* as it follows the DATA command's CRLF */
+			data = malloc(len + 3);
+			assert_non_null(data);
+			memcpy(data, "\r\n", 2);
+			memcpy(data + 2, out, len + 1);
+			if (strstr(data, "\r\n.\r\n") != NULL)
+				fail_msg("sequence %zu case %zu ends DATA", i,
+				    k);
+			free(data);
+			free(out);
+			message_free(m);
+		}
+	}
+}
+
+static void
+recipients(const char *in, const char *want)
+{
+	struct message *m = spool_str(in);
+	struct addr_list l = { 0 };
+	struct error err;
+	char got[1024];
+	size_t i, n = 0;
+
+	if (message_recipients(m, &l, &err) != 0)
+		fail_msg("message_recipients: %s", err.msg);
+	got[0] = '\0';
+	for (i = 0; i < l.n; i++)
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s",
+		    i > 0 ? "," : "", l.v[i].addr);
+	assert_string_equal(got, want);
+	addr_list_free(&l);
+	message_free(m);
+}
+
+static void
+test_recipients(void **state)
+{
+	struct message *m;
+	struct addr_list l = { 0 };
+	struct error err;
+
+	(void)state;
+	recipients("To: a@x,\n  \"Doe, J\" <b@y>,\r\n\tc@z\nSubject: s\n"
+	    "cc: d@w\nTO: e@v\nBcc: f@u\nX-To: no@x\nReply-To: no@y\n\nTo: g@h\n",
+	    "a@x,b@y,c@z,d@w,e@v,f@u");
+	recipients("To: undisclosed-recipients:;\nBcc: friends: a@x, b@y;\n\n",
+	    "a@x,b@y");
+	recipients("Subject: none\n\n", "");
+	recipients("To : a@x\n\n", "a@x");
+	/* Resent-*: only the topmost block */
+	recipients("Resent-From: r@x\nResent-To: r1@x\nResent-Cc: r2@x\n"
+	    "Resent-Bcc: r3@x\nResent-Date: now\nReceived: by x\n"
+	    "Resent-From: old@x\nResent-To: old1@x\nTo: orig@x\n\nb\n",
+	    "r1@x,r2@x,r3@x");
+	recipients("Received: by y\nResent-Date: 1\nResent-To: a@x\n"
+	    "Resent-To: b@x\nResent-Date: 2\nResent-To: c@x\nTo: d@x\n\n",
+	    "a@x,b@x");
+	recipients("Resent-Message-ID: <1@x>\nCc: c@x\n\n", "");
+
+	m = spool_str("To: ok@x\nCc: \"broken <b@x>\n\n");
+	assert_int_equal(message_recipients(m, &l, &err), -1);
+	assert_int_equal(err.kind, ERR_DATA);
+	assert_non_null(strstr(err.msg, "Cc header"));
+	addr_list_free(&l);
+	message_free(m);
+}
+
+#define CHECK_WIRE(in, want) check_wire(in, strlen(in), 0, want)
+
+static void
+test_header_block_end(void **state)
+{
+	(void)state;
+	/* a line that is no header starts the body; the separator is added
+	   when headers precede it */
+	CHECK_WIRE("Subject: x\nThis is body\n", "Subject: x\r\n\r\nThis is body\r\n");
+	CHECK_WIRE("hi\n", "hi\r\n");
+	CHECK_WIRE(" indented\n", " indented\r\n");
+	CHECK_WIRE("\nbody\n", "\r\nbody\r\n");
+	/* mbox "From " first line is dropped; a later one is body */
+	CHECK_WIRE("From root Mon Jan  1 00:00:00 2024\nSubject: y\n\nFrom x\n", "Subject: y\r\n\r\nFrom x\r\n");
+	CHECK_WIRE("From root\r\n\r\nb\n", "\r\nb\r\n");
+	CHECK_WIRE("Subject: y\nFrom root\n", "Subject: y\r\n\r\nFrom root\r\n");
+}
+
+static void
+test_header_cap(void **state)
+{
+	size_t n = 1100 * 1024, i;
+	char *in = malloc(n);
+	struct message *m = (struct message *)1;
+	struct error err;
+	int fd;
+
+	(void)state;
+	assert_non_null(in);
+	for (i = 0; i < n; i++)
+		in[i] = i % 20 == 0 ? 'X' : i % 20 == 1 ? ':' :
+		    i % 20 == 19 ? '\n' : 'h';
+	fd = input_fd(in, n);
+	assert_int_equal(message_read(&m, fd, NULL, &err), -1);
+	assert_null(m);
+	assert_int_equal(err.kind, ERR_DATA);
+	assert_non_null(strstr(err.msg, "header block"));
+	/* the rest of the input was drained */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)n);
+	close(fd);
+	free(in);
+
+	/* just under the cap is fine */
+	in = malloc(900 * 1024);
+	assert_non_null(in);
+	for (i = 0; i < 900 * 1024; i++)
+		in[i] = i % 20 == 0 ? 'X' : i % 20 == 1 ? ':' :
+		    i % 20 == 19 ? '\n' : 'h';
+	m = spool(in, 900 * 1024);
+	assert_int_equal(message_size(m), 900 * 1024 + 900 * 1024 / 20);
+	message_free(m);
+	free(in);
+}
+
+static void
+test_8bit(void **state)
+{
+	struct message *m;
+
+	(void)state;
+	m = spool_str("Subject: x\n\nplain\n");
+	assert_int_equal(message_is_8bit(m), 0);
+	message_free(m);
+	m = spool_str("Subject: x\n\ncaf\xc3\xa9\n");
+	assert_int_equal(message_is_8bit(m), 1);
+	message_free(m);
+	m = spool_str("Subject: caf\xc3\xa9\n\nplain\n");
+	assert_int_equal(message_is_8bit(m), 1);
+	message_free(m);
+}
+
+static void
+test_bcc_removed(void **state)
+{
+	struct message_fixes fx = { 0 };
+	struct message *m;
+	struct addr_list l = { 0 };
+	struct error err;
+	char *out;
+
+	(void)state;
+	m = spool_str("To: a@x\nBcc: b@x,\n c@x\nSubject: s\n"
+	    "bcc:d@x\nX-Bcc: kept\n\nBcc: body@x\n");
+	assert_int_equal(message_recipients(m, &l, &err), 0);
+	assert_int_equal(l.n, 4);
+	assert_string_equal(l.v[2].addr, "c@x");
+	addr_list_free(&l);
+	message_free(m);
+	m = spool_str("To: a@x\nBcc: b@x,\n c@x\nSubject: s\nResent-Bcc: z@x\n"
+	    "bcc:d@x\nX-Bcc: kept\n\nBcc: body@x\n");
+	assert_int_equal(message_recipients(m, &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "z@x");
+	fx.remove_bcc = 1;
+	assert_int_equal(message_fix(m, &fx, &err), 0);
+	out = wire(m, 0, NULL);
+	assert_string_equal(out, "To: a@x\r\nSubject: s\r\nX-Bcc: kept\r\n"
+	    "\r\nBcc: body@x\r\n");
+	free(out);
+	/* fixing again starts over */
+	fx.remove_bcc = 0;
+	assert_int_equal(message_fix(m, &fx, &err), 0);
+	out = wire(m, 0, NULL);
+	assert_non_null(strstr(out, "Bcc: b@x,\r\n c@x\r\n"));
+	free(out);
+	addr_list_free(&l);
+	message_free(m);
+}
+
+/* "Date: Www, D Mmm YYYY HH:MM:SS +hhmm" */
+static void
+assert_date(const char *line)
+{
+	char wd[4], mon[4], sign;
+	int d, y, h, mi, s, zone, n = 0;
+
+	assert_int_equal(sscanf(line, "Date: %3[A-Za-z], %d %3[A-Za-z] %d "
+	    "%2d:%2d:%2d %c%4d\r\n%n", wd, &d, mon, &y, &h, &mi, &s, &sign,
+	    &zone, &n), 9);
+	assert_true(n > 0);
+	assert_non_null(strstr("SunMonTueWedThuFriSat", wd));
+	assert_non_null(strstr("JanFebMarAprMayJunJulAugSepOctNovDec", mon));
+	assert_true(d >= 1 && d <= 31 && y >= 2024 && h < 24 && mi < 60);
+	assert_true(sign == '+' || sign == '-');
+	assert_memory_equal(strchr(line, sign) + 5, "\r\n", 2);
+}
+
+static char *
+fixed(const char *in, const struct message_fixes *fx, uint64_t *size)
+{
+	struct message *m = spool_str(in);
+	struct error err;
+	char *out;
+
+	if (message_fix(m, fx, &err) != 0)
+		fail_msg("message_fix: %s", err.msg);
+	out = wire(m, 0, NULL);
+	if (size != NULL)
+		*size = message_size(m);
+	message_free(m);
+	return out;
+}
+
+static void
+test_added_headers(void **state)
+{
+	struct message_fixes fx = { 0 };
+	char *out, *out2, *p;
+	uint64_t size;
+
+	(void)state;
+	fx.from_addr = "root@example.org";
+	fx.from_name = "CronDaemon";
+	fx.from_mode = -1;
+	fx.add_date = 1;
+	fx.msgid_domain = "example.org";
+	out = fixed("hi\n", &fx, &size);
+	assert_int_equal(size, strlen(out));
+	assert_memory_equal(out, "From: CronDaemon <root@example.org>\r\nDate: ",
+	    43);
+	assert_date(out + 37);
+	p = strstr(out, "\r\nMessage-ID: <");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "@example.org>\r\n\r\nhi\r\n"));
+	assert_int_equal(strstr(p + 2, "\r\n") - p, 2 + 13 + 14 + 1 + 32 +
+	    12 + 1);
+	/* unique */
+	out2 = fixed("hi\n", &fx, NULL);
+	assert_string_not_equal(strstr(out2, "Message-ID"), p + 2);
+	free(out2);
+	free(out);
+
+	/* present headers are kept, nothing added */
+	out = fixed("From: me@x\nDate: x\nMessage-ID: <a@b>\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "From: me@x\r\nDate: x\r\nMessage-ID: <a@b>"
+	    "\r\n\r\nb\r\n");
+	free(out);
+	/* from_mode 1 replaces From, 0 never adds */
+	fx.from_mode = 1;
+	fx.add_date = 0;
+	fx.msgid_domain = NULL;
+	out = fixed("from: me@x,\n you@y\nSubject: s\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "From: CronDaemon <root@example.org>\r\n"
+	    "Subject: s\r\n\r\nb\r\n");
+	free(out);
+	fx.from_mode = 0;
+	out = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "Subject: s\r\n\r\nb\r\n");
+	free(out);
+	/* no name, no From for the null sender, a bad domain for the ID */
+	fx.from_mode = -1;
+	fx.from_name = NULL;
+	fx.msgid_domain = "bad domain>";
+	out = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_memory_equal(out, "From: root@example.org\r\nMessage-ID: <", 37);
+	assert_non_null(strstr(out, "@localhost>\r\nSubject"));
+	free(out);
+	fx.from_addr = "";
+	fx.msgid_domain = NULL;
+	out = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "Subject: s\r\n\r\nb\r\n");
+	free(out);
+}
+
+/*
+ * Decode the encoded word text at p (up to "?=") and append it to dst; the
+ * word must hold whole UTF-8 characters.
+ */
+static void
+b64_append(char *dst, const char *p)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char word[64];
+	size_t n = 0, k, bits = 0;
+	unsigned v = 0;
+
+	for (; *p != '?' && *p != '='; p++) {
+		assert_non_null(strchr(tab, *p));
+		v = (v << 6) | (unsigned)(strchr(tab, *p) - tab);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			word[n++] = (unsigned char)(v >> bits);
+			v &= (1u << bits) - 1;
+		}
+	}
+	assert_true(n > 0);
+	assert_true((word[0] & 0xc0) != 0x80);	/* starts a character */
+	for (k = n; k > 0 && (word[k - 1] & 0xc0) == 0x80; k--)
+		;
+	/* the last character is complete: "a" or a 3-octet U+20AC */
+	assert_true(word[n - 1] == 'a' || (k >= 1 && n - k + 1 == 3));
+	strncat(dst, (const char *)word, n);
+}
+
+static void
+check_from(const char *name, const char *want)
+{
+	struct message_fixes fx = { 0 };
+	char *out;
+
+	fx.from_addr = "j@x";
+	fx.from_name = name;
+	fx.from_mode = -1;
+	out = fixed("\nb\n", &fx, NULL);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+static void
+test_from_names(void **state)
+{
+	struct message_fixes fx = { 0 };
+	struct message *m;
+	struct error err;
+	char name[200], decoded[200], *out, *p, *line;
+	size_t i, n;
+
+	(void)state;
+	check_from("Doe, John", "From: \"Doe, John\" <j@x>\r\n\r\nb\r\n");
+	check_from("Cron Daemon", "From: Cron Daemon <j@x>\r\n\r\nb\r\n");
+	check_from("John Q. Public", "From: \"John Q. Public\" <j@x>\r\n\r\nb\r\n");
+	check_from("a\"b\\c", "From: \"a\\\"b\\\\c\" <j@x>\r\n\r\nb\r\n");
+	check_from("J\xc3\xb6rg", "From: =?UTF-8?B?SsO2cmc=?= <j@x>\r\n\r\nb\r\n");
+	check_from("", "From: j@x\r\n\r\nb\r\n");
+	/* header injection through -F is defused */
+	check_from("x\r\nBcc: evil@y", "From: \"x  Bcc: evil@y\" <j@x>\r\n"
+	    "\r\nb\r\n");
+	/* long non-ASCII names: several encoded words on short lines, no
+	   character split across words, nothing lost */
+	n = 0;
+	name[n++] = 'a';
+	for (i = 0; i < 50; i++) {
+		memcpy(name + n, "\xe2\x82\xac", 3);	/* U+20AC */
+		n += 3;
+	}
+	name[n] = '\0';
+	fx.from_addr = "j@x";
+	fx.from_name = name;
+	fx.from_mode = -1;
+	out = fixed("\nb\n", &fx, NULL);
+	assert_clean(out, strlen(out));
+	decoded[0] = '\0';
+	for (line = out, i = 0; (p = strstr(line, "\r\n")) != NULL &&
+	    p != line; line = p + 2, i++) {
+		assert_true(p - line <= 76);
+		assert_non_null(strstr(line, "=?UTF-8?B?"));
+		b64_append(decoded, strstr(line, "=?UTF-8?B?") + 10);
+	}
+	assert_true(i >= 5);
+	assert_string_equal(decoded, name);
+	free(out);
+	/* an over-long ASCII name cannot be folded: refused */
+	m = spool_str("\nb\n");
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	fx.from_addr = malloc(1000);
+	assert_non_null(fx.from_addr);
+	memset((char *)fx.from_addr, 'a', 999);
+	((char *)fx.from_addr)[999] = '\0';
+	assert_int_equal(message_fix(m, &fx, &err), -1);
+	assert_int_equal(err.kind, ERR_USAGE);
+	free((char *)fx.from_addr);
+	message_free(m);
+}
+
+static void
+test_sink_chunks(void **state)
+{
+	size_t n = 1024 * 1024, i;
+	char *in = malloc(n);
+	struct message *m;
+	struct mem out = { 0 };
+	struct error err;
+
+	(void)state;
+	assert_non_null(in);
+	memcpy(in, "S: x\n\n", 6);
+	for (i = 6; i < n; i++)
+		in[i] = i % 40 == 0 ? '\n' : i % 40 == 1 ? '.' : 'b';
+	m = spool(in, n);
+	assert_int_equal(message_write(m, 1, mem_sink, &out, &err), 0);
+	/* big blocks, not one call per line */
+	assert_true(out.calls < 40);
+	free(out.p);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(message_write(m, 0, mem_sink, &out, &err), 0);
+	assert_true(out.calls < 40);
+	assert_int_equal(out.len, message_size(m));
+	free(out.p);
+	/* a failing sink stops the write with its error */
+	memset(&out, 0, sizeof(out));
+	out.fail_after = 3;
+	error_clear(&err);
+	assert_int_equal(message_write(m, 1, mem_sink, &out, &err), -1);
+	assert_int_equal(err.kind, ERR_NETWORK);
+	assert_int_equal(out.calls, 4);
+	free(out.p);
+	message_free(m);
+	free(in);
+}
+
+static void
+test_spool_errors(void **state)
+{
+	struct message *m = (struct message *)1;
+	struct error err;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "S: x\n\nb\n", 8), 8);
+	close(p[1]);
+	assert_int_equal(message_read(&m, p[0], "/nonexistent/dir", &err), -1);
+	assert_null(m);
+	assert_int_equal(err.kind, ERR_IO);
+	assert_non_null(strstr(err.msg, "/nonexistent/dir"));
+	/* drained: nothing left to read */
+	assert_int_equal(read(p[0], &err, 1), 0);
+	close(p[0]);
+	message_drain(-1);
+	message_free(NULL);
+}
+
+static long
+maxrss_kib(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+struct counter {
+	uint64_t	 len;
+	unsigned	 crlfdot;	/* "\r\n.\r\n" seen (must stay 0) */
+	char		 last[4];	/* the last 4 octets, across calls */
+};
+
+static int
+count_sink(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	struct counter *c = ctx;
+	const unsigned char *p = buf;
+	size_t i;
+
+	(void)err;
+	for (i = 0; i < len; i++) {
+		memmove(c->last, c->last + 1, 3);
+		c->last[3] = (char)p[i];
+		if (p[i] == '\n' && memcmp(c->last, "\n.\r\n", 4) == 0)
+			c->crlfdot++;
+	}
+	c->len += len;
+	return 0;
+}
+
+/* The child writes mb MiB of mail into the pipe; lines of every kind. */
+static void
+writer(int fd, size_t mb)
+{
+	static char block[1024 * 1024];
+	size_t i;
+
+	memcpy(block, "Subject: big\nTo: a@x\n\n", 22);
+	for (i = 22; i < sizeof(block); i++)
+		block[i] = i % 73 == 0 ? '\n' : i % 3001 == 0 ? '\r' :
+		    i % 997 == 1 ? '.' : 'x';
+	for (i = 0; i < mb; i++) {
+		const char *p = i == 0 ? block : block + 22;
+		size_t n = i == 0 ? sizeof(block) : sizeof(block) - 22;
+
+		while (n > 0) {
+			ssize_t w = write(fd, p, n);
+
+			if (w <= 0)
+				_exit(1);
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	_exit(0);
+}
+
+static void
+test_big_constant_memory(void **state)
+{
+	const char *preload = getenv("LD_PRELOAD");
+	int slow = preload != NULL && strstr(preload, "vgpreload") != NULL &&
+	    getenv("SMTPSEND_SLOW_OK") == NULL;
+	size_t mb = slow ? 3 : 100;
+	struct message *m;
+	struct counter c = { 0 };
+	struct error err;
+	long before;
+	pid_t pid;
+
+	c.last[2] = '\r';	/* DATA's own CRLF */
+	c.last[3] = '\n';
+	int p[2], status;
+
+	(void)state;
+	before = maxrss_kib();
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		writer(p[1], mb);
+	}
+	close(p[1]);
+	assert_int_equal(message_read(&m, p[0], NULL, &err), 0);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(message_write(m, 1, count_sink, &c, &err), 0);
+	assert_int_equal(c.crlfdot, 0);
+	assert_true(c.len > message_size(m));	/* dots were doubled */
+	assert_true(message_size(m) > mb * 1024 * 1024);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(message_write(m, 0, count_sink, &c, &err), 0);
+	assert_int_equal(c.len, message_size(m));
+	message_free(m);
+	if (!slow && maxrss_kib() - before > 20 * 1024)
+		fail_msg("peak RSS grew by %ld KiB", maxrss_kib() - before);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_line_ends),
+		cmocka_unit_test(test_cr_at_block_boundary),
+		cmocka_unit_test(test_long_body_line),
+		cmocka_unit_test(test_long_dot_line),
+		cmocka_unit_test(test_long_subject),
+		cmocka_unit_test(test_dotstuff),
+		cmocka_unit_test(test_smuggling),
+		cmocka_unit_test(test_recipients),
+		cmocka_unit_test(test_header_block_end),
+		cmocka_unit_test(test_header_cap),
+		cmocka_unit_test(test_8bit),
+		cmocka_unit_test(test_bcc_removed),
+		cmocka_unit_test(test_added_headers),
+		cmocka_unit_test(test_from_names),
+		cmocka_unit_test(test_sink_chunks),
+		cmocka_unit_test(test_spool_errors),
+		cmocka_unit_test(test_big_constant_memory),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1256 @@
+/*
+ * tls.c: GnuTLS client sessions.  The peer is verified inside the
+ * handshake, so nothing is ever sent to a server that failed verification;
+ * every failure becomes one line that says what is wrong and what to do.
+ * After the handshake the io's transport is swapped for one that reads and
+ * writes TLS records, and the session ticket is kept for the next run.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "error.h"
+#include "io.h"
+#include "tls.h"
+
+#define TICKET_MAX	(64 * 1024)	/* larger ticket files are not ours */
+#define FIRST_MAX	48		/* first bytes received, kept for errors */
+#define FP_TEXT_MAX	(3 * 64 + 1)	/* colon hex of a SHA-512 at most */
+
+struct tls {
+	gnutls_certificate_credentials_t cred;
+	gnutls_session_t	 session;
+	char			*host;		/* name checked and sent, or NULL */
+	char			*cache_path;	/* ticket file, or NULL */
+	FILE			*verbose;
+	unsigned char		 pin[32];	/* pinned fingerprint */
+	size_t			 pinlen;	/* 0, 20 (SHA-1) or 32 (SHA-256) */
+	int			 certcheck;
+	int			 have_client_cert;
+	int			 fd;
+	int			 timeout_ms;
+	int			 verified;	/* the verify step ran and passed */
+	int			 active;
+	int			 resumed;
+	int			 ticket_saved;
+	int			 send_again;	/* last record_send said AGAIN */
+	int			 min13;		/* tls_min_version 1.3 */
+	int			 user_priorities;
+	const char		*versions;	/* what the priorities allow */
+	unsigned char		 first[FIRST_MAX];
+	size_t			 nfirst;
+	struct error		 verr;		/* why verification failed */
+	char			 summary[128];
+};
+
+/*
+ * Small helpers.
+ */
+
+static int
+is_ip_literal(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static void
+format_time(time_t when, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (when == (time_t)-1 || gmtime_r(&when, &tm) == NULL)
+		snprintf(buf, size, "(unknown)");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void
+hex_colon(const unsigned char *d, size_t n, char *out, size_t size)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 3 < size; i++) {
+		if (i > 0)
+			out[o++] = ':';
+		out[o++] = digits[d[i] >> 4];
+		out[o++] = digits[d[i] & 0xf];
+	}
+	out[o] = '\0';
+}
+
+static int
+hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "AB:CD:..." (colons optional) into bytes; 0 or -1. */
+static int
+parse_fingerprint(const char *s, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = 0;
+	int hi, lo;
+
+	while (*s != '\0') {
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		hi = hex_value((unsigned char)s[0]);
+		lo = hi < 0 ? -1 : hex_value((unsigned char)s[1]);
+		if (lo < 0 || n == max)
+			return -1;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+	}
+	*len = n;
+	return 0;
+}
+
+static int
+cert_fingerprint(const gnutls_datum_t *der, gnutls_digest_algorithm_t algo,
+    char *out, size_t size)
+{
+	unsigned char md[64];
+	size_t mdlen = sizeof(md);
+
+	if (gnutls_fingerprint(algo, der, md, &mdlen) < 0) {
+		snprintf(out, size, "(unknown)");
+		return -1;
+	}
+	hex_colon(md, mdlen, out, size);
+	return 0;
+}
+
+/* A DN as text into buf ("(unknown)" on failure). */
+static void
+cert_dn(gnutls_x509_crt_t crt, int issuer, char *buf, size_t size)
+{
+	gnutls_datum_t dn = { NULL, 0 };
+	int ret;
+
+	if (issuer)
+		ret = gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0);
+	else
+		ret = gnutls_x509_crt_get_dn3(crt, &dn, 0);
+	if (ret < 0)
+		snprintf(buf, size, "(unknown)");
+	else
+		snprintf(buf, size, "%.*s", (int)dn.size, (char *)dn.data);
+	gnutls_free(dn.data);
+}
+
+/* The names a certificate is valid for: DNS and IP SANs, else the CN. */
+static void
+cert_names(gnutls_x509_crt_t crt, char *buf, size_t size)
+{
+	char name[256], ip[INET6_ADDRSTRLEN];
+	size_t len, used = 0;
+	unsigned int i;
+	int type;
+
+	buf[0] = '\0';
+	for (i = 0; used + 1 < size; i++) {
+		len = sizeof(name) - 1;
+		type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len,
+		    NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_SAN_DNSNAME) {
+			name[len] = '\0';
+		} else if (type == GNUTLS_SAN_IPADDRESS &&
+		    (len == 4 || len == 16)) {
+			inet_ntop(len == 4 ? AF_INET : AF_INET6, name, ip,
+			    sizeof(ip));
+			snprintf(name, sizeof(name), "%s", ip);
+		} else {
+			continue;
+		}
+		len = (size_t)snprintf(buf + used, size - used, "%s%s",
+		    used > 0 ? ", " : "", name);
+		used = used + len < size ? used + len : size - 1;
+	}
+	if (buf[0] != '\0')
+		return;
+	len = sizeof(name);
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    0, name, &len) == 0)
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "(no names)");
+}
+
+/* The peer's leaf certificate, parsed; NULL if there is none. */
+static gnutls_x509_crt_t
+peer_cert(const struct tls *t, const gnutls_datum_t **der)
+{
+	const gnutls_datum_t *certs;
+	gnutls_x509_crt_t crt;
+	unsigned int n = 0;
+
+	certs = gnutls_certificate_get_peers(t->session, &n);
+	if (certs == NULL || n == 0)
+		return NULL;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return NULL;
+	}
+	if (der != NULL)
+		*der = &certs[0];
+	return crt;
+}
+
+/*
+ * Raw transport under GnuTLS: our own, so the first bytes the server sends
+ * can be kept (a cleartext "220" greeting explains a failed implicit-TLS
+ * handshake) and so writes never raise SIGPIPE.
+ */
+
+static ssize_t
+transport_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct tls *t = ptr;
+	ssize_t n;
+	size_t keep;
+
+	n = recv(t->fd, buf, len, 0);
+	if (n < 0) {
+		gnutls_transport_set_errno(t->session, errno);
+		return -1;
+	}
+	if (t->nfirst < sizeof(t->first)) {
+		keep = sizeof(t->first) - t->nfirst;
+		if (keep > (size_t)n)
+			keep = (size_t)n;
+		memcpy(t->first + t->nfirst, buf, keep);
+		t->nfirst += keep;
+	}
+	return n;
+}
+
+static int
+transport_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	struct tls *t = ptr;
+	struct pollfd pfd;
+	int wait, ret;
+
+	/* Never wait longer than the configured timeout. */
+	wait = t->timeout_ms > 0 ? t->timeout_ms : -1;
+	if (ms != GNUTLS_INDEFINITE_TIMEOUT && (wait < 0 || ms < (unsigned)wait))
+		wait = (int)ms;
+	pfd.fd = t->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	ret = poll(&pfd, 1, wait);
+	if (ret < 0)
+		gnutls_transport_set_errno(t->session, errno);
+	return ret;
+}
+
+static ssize_t
+transport_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+	struct tls *t = ptr;
+	struct msghdr mh;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	/* giovec_t has struct iovec's layout (GnuTLS documents it so). */
+	mh.msg_iov = (struct iovec *)(void *)(uintptr_t)iov;
+	mh.msg_iovlen = (size_t)iovcnt;
+	n = sendmsg(t->fd, &mh, MSG_NOSIGNAL);
+	if (n < 0)
+		gnutls_transport_set_errno(t->session, errno);
+	return n;
+}
+
+/*
+ * Session tickets: one file per account in a private directory, written
+ * atomically.  Any problem only costs a full handshake.
+ */
+
+static void
+sanitise_key(const char *key, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; key[i] != '\0' && i + 1 < size; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '@')
+			out[i] = (char)c;
+		else
+			out[i] = '_';
+	}
+	out[i] = '\0';
+}
+
+/* mkdir -p with mode 0700 for whatever is created. */
+static int
+make_private_dir(const char *dir)
+{
+	char path[4096];
+	size_t i;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -1;
+	for (i = 1; path[i] != '\0'; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			return -1;
+		path[i] = '/';
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* A ticket file or directory only we can write: anything else is ignored. */
+static int
+is_private(const struct stat *st)
+{
+	return st->st_uid == geteuid() && (st->st_mode & 022) == 0;
+}
+
+static void
+ticket_load(struct tls *t)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(t->cache_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || !is_private(&st) ||
+	    st.st_size <= 0 || st.st_size > TICKET_MAX)
+		goto done;
+	d.data = malloc((size_t)st.st_size);
+	if (d.data == NULL)
+		goto done;
+	n = read(fd, d.data, (size_t)st.st_size);
+	if (n != st.st_size)
+		goto done;
+	d.size = (unsigned int)n;
+	if (gnutls_session_set_data(t->session, d.data, d.size) < 0 &&
+	    t->verbose != NULL)
+		fprintf(t->verbose, "--- ignoring unusable TLS session "
+		    "ticket %s\n", t->cache_path);
+done:
+	if (d.data != NULL) {
+		explicit_bzero(d.data, (size_t)st.st_size);
+		free(d.data);
+	}
+	close(fd);
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+ticket_write(const char *path, const gnutls_datum_t *d)
+{
+	char dir[4096], tmp[4096 + 16];
+	struct stat st;
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	if (make_private_dir(dir) == -1 || stat(dir, &st) == -1 ||
+	    !is_private(&st))
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s/.ticket.XXXXXX", dir);
+	fd = mkstemp(tmp);	/* mode 0600 */
+	if (fd == -1)
+		return -1;
+	if (fchmod(fd, 0600) == -1 || write_all(fd, d->data, d->size) == -1 ||
+	    close(fd) == -1) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Save the session for the next run once there is something to save: with
+ * TLS 1.3 the server's ticket arrives after the handshake, with the first
+ * records of data, so this runs after every read until it succeeds.
+ */
+static void
+ticket_save(struct tls *t)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	int ret;
+
+	if (t->cache_path == NULL || t->ticket_saved || !t->verified)
+		return;
+	if (gnutls_protocol_get_version(t->session) == GNUTLS_TLS1_3 &&
+	    (gnutls_session_get_flags(t->session) &
+	    GNUTLS_SFLAGS_SESSION_TICKET) == 0)
+		return;
+	t->ticket_saved = 1;
+	if (gnutls_session_get_data2(t->session, &d) < 0 || d.size == 0)
+		return;
+	ret = ticket_write(t->cache_path, &d);
+	if (t->verbose != NULL)
+		fprintf(t->verbose, "--- %s TLS session ticket %s\n",
+		    ret == 0 ? "saved" : "could not save", t->cache_path);
+	explicit_bzero(d.data, d.size);
+	gnutls_free(d.data);
+}
+
+/*
+ * Verification, called by GnuTLS inside the handshake (and after a resumed
+ * one, whose ticket may predate a configuration change).
+ */
+
+static int
+verify_pin(struct tls *t, const gnutls_datum_t *der)
+{
+	char seen[FP_TEXT_MAX], seen256[FP_TEXT_MAX];
+	unsigned char md[32];
+	size_t mdlen = sizeof(md);
+	gnutls_digest_algorithm_t algo;
+
+	algo = t->pinlen == 20 ? GNUTLS_DIG_SHA1 : GNUTLS_DIG_SHA256;
+	cert_fingerprint(der, GNUTLS_DIG_SHA256, seen256, sizeof(seen256));
+	if (gnutls_fingerprint(algo, der, md, &mdlen) < 0 ||
+	    mdlen != t->pinlen || memcmp(md, t->pin, mdlen) != 0) {
+		cert_fingerprint(der, algo, seen, sizeof(seen));
+		error_set(&t->verr, ERR_CERT, "the server's certificate does "
+		    "not match tls_fingerprint: its %s fingerprint is %s",
+		    t->pinlen == 20 ? "SHA-1" : "SHA-256", seen);
+		error_hint(&t->verr, "if the server's certificate was replaced "
+		    "on purpose, check the new one and set tls_fingerprint %s",
+		    seen256);
+		return -1;
+	}
+	if (t->pinlen == 20)
+		fprintf(stderr, "smtpsend: warning: tls_fingerprint is a SHA-1 "
+		    "fingerprint, which is weak; use the SHA-256 one: "
+		    "tls_fingerprint %s\n", seen256);
+	return 0;
+}
+
+static void
+explain_untrusted(struct tls *t, gnutls_x509_crt_t crt,
+    const gnutls_datum_t *der)
+{
+	char dn[512], fp[FP_TEXT_MAX];
+
+	cert_fingerprint(der, GNUTLS_DIG_SHA256, fp, sizeof(fp));
+	if (gnutls_x509_crt_check_issuer(crt, crt)) {
+		cert_dn(crt, 0, dn, sizeof(dn));
+		error_set(&t->verr, ERR_CERT, "the server's certificate is "
+		    "self-signed (%s), not issued by a trusted authority", dn);
+		error_hint(&t->verr, "if you trust this server, set "
+		    "tls_trust_file to its certificate, or after checking it "
+		    "set tls_fingerprint %s", fp);
+		return;
+	}
+	cert_dn(crt, 1, dn, sizeof(dn));
+	error_set(&t->verr, ERR_CERT, "the server's certificate was issued by "
+	    "an authority that is not trusted: %s", dn);
+	error_hint(&t->verr, "set tls_trust_file to the certificate of that "
+	    "authority (PEM), or after checking it set tls_fingerprint %s", fp);
+}
+
+static void
+explain_status(struct tls *t, gnutls_x509_crt_t crt, const gnutls_datum_t *der,
+    unsigned int status)
+{
+	char from[40], until[40], names[512];
+	gnutls_datum_t out = { NULL, 0 };
+
+	format_time(gnutls_x509_crt_get_activation_time(crt), from,
+	    sizeof(from));
+	format_time(gnutls_x509_crt_get_expiration_time(crt), until,
+	    sizeof(until));
+	if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
+		explain_untrusted(t, crt, der);
+	} else if (status & GNUTLS_CERT_EXPIRED) {
+		error_set(&t->verr, ERR_CERT, "the server's certificate "
+		    "expired on %s (valid from %s until %s)", until, from, until);
+		error_hint(&t->verr, "the server's administrator must renew "
+		    "it; if the dates look wrong, check this machine's clock");
+	} else if (status & GNUTLS_CERT_NOT_ACTIVATED) {
+		error_set(&t->verr, ERR_CERT, "the server's certificate is not "
+		    "valid yet (valid from %s until %s)", from, until);
+		error_hint(&t->verr, "check this machine's clock, or wait "
+		    "until the certificate becomes valid");
+	} else if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
+		cert_names(crt, names, sizeof(names));
+		error_set(&t->verr, ERR_CERT, "the server's certificate is for "
+		    "%s, not for %s", names, t->host != NULL ? t->host : "?");
+		error_hint(&t->verr, "set host to a name in the certificate, "
+		    "or set tls_host_override to the name to check");
+	} else {
+		gnutls_certificate_verification_status_print(status,
+		    GNUTLS_CRT_X509, &out, 0);
+		error_set(&t->verr, ERR_CERT, "the server's certificate is "
+		    "not valid: %s", out.data != NULL ? (char *)out.data : "?");
+		gnutls_free(out.data);
+	}
+}
+
+/* 0 if the peer passes, else -1 with t->verr filled. */
+static int
+verify_peer(struct tls *t)
+{
+	const gnutls_datum_t *der = NULL;
+	gnutls_x509_crt_t crt;
+	unsigned int status = 0;
+	int ret = 0;
+
+	if (t->pinlen == 0 && !t->certcheck)
+		return 0;
+	crt = peer_cert(t, &der);
+	if (crt == NULL)
+		return error_set(&t->verr, ERR_CERT, "the server sent no "
+		    "usable certificate");
+	if (t->pinlen > 0) {
+		ret = verify_pin(t, der);
+	} else if (gnutls_certificate_verify_peers3(t->session, t->host,
+	    &status) < 0) {
+		ret = error_set(&t->verr, ERR_CERT, "cannot verify the "
+		    "server's certificate");
+	} else if (status != 0) {
+		explain_status(t, crt, der, status);
+		ret = -1;
+	}
+	gnutls_x509_crt_deinit(crt);
+	return ret;
+}
+
+static int
+verify_callback(gnutls_session_t session)
+{
+	struct tls *t = gnutls_session_get_ptr(session);
+
+	if (verify_peer(t) == -1)
+		return -1;
+	t->verified = 1;
+	return 0;
+}
+
+/*
+ * Set-up.
+ */
+
+static int
+set_priorities(struct tls *t, const struct tls_params *p, struct error *err)
+{
+	gnutls_priority_t prio;
+	const char *str, *errpos = NULL;
+	int ret;
+
+	if (p->priorities != NULL && p->priorities[0] != '\0') {
+		str = p->priorities;
+		t->versions = "tls_priorities";
+		t->user_priorities = 1;
+	} else if (p->min_version == NULL ||
+	    strcmp(p->min_version, "1.2") == 0) {
+		str = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+		t->versions = "TLS 1.2 and 1.3";
+	} else if (strcmp(p->min_version, "1.3") == 0) {
+		str = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
+		t->versions = "tls_min_version 1.3";
+		t->min13 = 1;
+	} else
+		return error_set(err, ERR_CONFIG, "tls_min_version %s: "
+		    "expected 1.2 or 1.3", p->min_version);
+	ret = gnutls_priority_init(&prio, str, &errpos);
+	if (ret < 0) {
+		if (ret == GNUTLS_E_INVALID_REQUEST && errpos != NULL)
+			error_set(err, ERR_CONFIG, "tls_priorities: invalid "
+			    "GnuTLS priority string at position %d: \"%s\"",
+			    (int)(errpos - str) + 1, errpos);
+		else
+			error_set(err, ERR_CONFIG, "tls_priorities: %s",
+			    gnutls_strerror(ret));
+		error_hint(err, "see \"gnutls-cli --list --priority STRING\"");
+		return -1;
+	}
+	ret = gnutls_priority_set(t->session, prio);
+	gnutls_priority_deinit(prio);
+	if (ret < 0)
+		return error_set(err, ERR_TLS, "cannot set TLS priorities: %s",
+		    gnutls_strerror(ret));
+	return 0;
+}
+
+static int
+set_trust(struct tls *t, const struct tls_params *p, struct error *err)
+{
+	int ret;
+
+	if (!p->certcheck || t->pinlen > 0)
+		return 0;	/* nothing to check a chain against */
+	if (p->trust_file != NULL && strcmp(p->trust_file, "system") != 0) {
+		ret = gnutls_certificate_set_x509_trust_file(t->cred,
+		    p->trust_file, GNUTLS_X509_FMT_PEM);
+		if (ret <= 0) {
+			error_set(err, ERR_CONFIG, "tls_trust_file %s: %s",
+			    p->trust_file, ret < 0 ? gnutls_strerror(ret) :
+			    "no certificate found in it");
+			error_hint(err, "tls_trust_file must name a readable "
+			    "file of PEM CA certificates");
+			return -1;
+		}
+		return 0;
+	}
+	ret = gnutls_certificate_set_x509_system_trust(t->cred);
+	if (ret <= 0) {
+		error_set(err, ERR_CONFIG, "the system trust store has no "
+		    "certificates");
+		error_hint(err, "install ca-certificates, or set "
+		    "tls_trust_file to the CA certificate of the server");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_client_cert(struct tls *t, const struct tls_params *p, struct error *err)
+{
+	const char *key;
+	int ret;
+
+	if (p->cert_file == NULL) {
+		if (p->key_file == NULL)
+			return 0;
+		error_set(err, ERR_CONFIG, "tls_key_file is set but "
+		    "tls_cert_file is not");
+		error_hint(err, "set both, or neither");
+		return -1;
+	}
+	key = p->key_file != NULL ? p->key_file : p->cert_file;
+	ret = gnutls_certificate_set_x509_key_file(t->cred, p->cert_file, key,
+	    GNUTLS_X509_FMT_PEM);
+	if (ret < 0) {
+		error_set(err, ERR_CONFIG, "cannot load the client certificate "
+		    "%s with key %s: %s", p->cert_file, key,
+		    gnutls_strerror(ret));
+		error_hint(err, "tls_cert_file and tls_key_file must be "
+		    "readable PEM files of the same key pair");
+		return -1;
+	}
+	t->have_client_cert = 1;
+	return 0;
+}
+
+static int
+set_cache(struct tls *t, const struct tls_params *p)
+{
+	char name[256];
+	size_t len;
+
+	if (p->cache_dir == NULL || p->cache_key == NULL)
+		return 0;
+	sanitise_key(p->cache_key, name, sizeof(name));
+	len = strlen(p->cache_dir) + strlen(name) + 16;
+	t->cache_path = malloc(len);
+	if (t->cache_path == NULL)
+		return -1;
+	snprintf(t->cache_path, len, "%s/%s.tls", p->cache_dir, name);
+	ticket_load(t);
+	return 0;
+}
+
+static int
+set_session(struct tls *t, const struct tls_params *p, struct error *err)
+{
+	int ret;
+
+	ret = gnutls_init(&t->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+	if (ret < 0)
+		return error_set(err, ERR_TLS, "cannot start a TLS session: "
+		    "%s", gnutls_strerror(ret));
+	gnutls_session_set_ptr(t->session, t);
+	gnutls_transport_set_ptr(t->session, t);
+	gnutls_transport_set_pull_function(t->session, transport_pull);
+	gnutls_transport_set_pull_timeout_function(t->session,
+	    transport_pull_timeout);
+	gnutls_transport_set_vec_push_function(t->session, transport_push);
+	gnutls_handshake_set_timeout(t->session, 0);	/* our own deadline */
+	if (set_priorities(t, p, err) == -1)
+		return -1;
+	ret = gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE,
+	    t->cred);
+	if (ret < 0)
+		return error_set(err, ERR_TLS, "cannot set TLS credentials: %s",
+		    gnutls_strerror(ret));
+	if (t->host != NULL && !is_ip_literal(t->host)) {
+		ret = gnutls_server_name_set(t->session, GNUTLS_NAME_DNS,
+		    t->host, strlen(t->host));
+		if (ret < 0)
+			return error_set(err, ERR_CONFIG, "cannot send the "
+			    "server name %s: %s", t->host, gnutls_strerror(ret));
+	}
+	if (set_cache(t, p) == -1)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+static int
+set_pin(struct tls *t, const struct tls_params *p, struct error *err)
+{
+	if (p->fingerprint == NULL || p->fingerprint[0] == '\0')
+		return 0;
+	if (parse_fingerprint(p->fingerprint, t->pin, sizeof(t->pin),
+	    &t->pinlen) == -1 || (t->pinlen != 32 && t->pinlen != 20)) {
+		t->pinlen = 0;
+		error_set(err, ERR_CONFIG, "tls_fingerprint %s: expected a "
+		    "SHA-256 fingerprint, 32 bytes in hex separated by colons",
+		    p->fingerprint);
+		error_hint(err, "\"smtpsend --serverinfo\" shows the server's "
+		    "fingerprint");
+		return -1;
+	}
+	return 0;
+}
+
+int
+tls_new(struct tls **tp, const struct tls_params *p, struct error *err)
+{
+	struct tls *t;
+	int ret;
+
+	*tp = NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	t->fd = -1;
+	t->certcheck = p->certcheck;
+	t->verbose = p->verbose;
+	if (p->host != NULL && (t->host = strdup(p->host)) == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto fail;
+	}
+	if (set_pin(t, p, err) == -1)
+		goto fail;
+	ret = gnutls_certificate_allocate_credentials(&t->cred);
+	if (ret < 0) {
+		error_set(err, ERR_TLS, "cannot allocate TLS credentials: %s",
+		    gnutls_strerror(ret));
+		goto fail;
+	}
+	gnutls_certificate_set_verify_function(t->cred, verify_callback);
+	if (set_trust(t, p, err) == -1 || set_client_cert(t, p, err) == -1 ||
+	    set_session(t, p, err) == -1)
+		goto fail;
+	if (!p->certcheck && t->pinlen == 0)
+		fprintf(stderr, "smtpsend: warning: tls_certcheck is off: the "
+		    "server's certificate is not verified, so anyone on the "
+		    "path can read and change the mail and the password\n");
+	*tp = t;
+	return 0;
+fail:
+	tls_free(t);
+	return -1;
+}
+
+/*
+ * The handshake.
+ */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The first bytes look like an SMTP reply: the server speaks clear text. */
+static int
+saw_cleartext_reply(const struct tls *t)
+{
+	return t->nfirst >= 4 && t->first[0] >= '2' && t->first[0] <= '5' &&
+	    t->first[1] >= '0' && t->first[1] <= '9' &&
+	    t->first[2] >= '0' && t->first[2] <= '9' &&
+	    (t->first[3] == ' ' || t->first[3] == '-');
+}
+
+/* The first line received, printable, for messages. */
+static void
+first_line(struct tls *t, char *buf, size_t size)
+{
+	size_t i, o = 0;
+	ssize_t n;
+
+	/* GnuTLS read a record header only; the rest is likely there. */
+	n = recv(t->fd, t->first + t->nfirst, sizeof(t->first) - t->nfirst,
+	    MSG_DONTWAIT);
+	if (n > 0)
+		t->nfirst += (size_t)n;
+
+	for (i = 0; i < t->nfirst && o + 1 < size; i++) {
+		if (t->first[i] == '\r' || t->first[i] == '\n')
+			break;
+		buf[o++] = t->first[i] >= 0x20 && t->first[i] < 0x7f ?
+		    (char)t->first[i] : '?';
+	}
+	buf[o] = '\0';
+}
+
+static void
+version_hint(const struct tls *t, struct error *err)
+{
+	if (t->min13)
+		error_hint(err, "the server may not support TLS 1.3: set "
+		    "tls_min_version 1.2");
+	else if (t->user_priorities)
+		error_hint(err, "check tls_priorities: the server accepts "
+		    "none of the TLS versions or ciphers it allows");
+	else
+		error_hint(err, "the server may only speak TLS 1.1 or older, "
+		    "which is insecure; ask its administrator to upgrade");
+}
+
+static int
+alert_error(struct tls *t, struct error *err)
+{
+	gnutls_alert_description_t alert;
+	const char *name;
+
+	alert = gnutls_alert_get(t->session);
+	name = gnutls_alert_get_name(alert);
+	if (name == NULL)
+		name = "unknown alert";
+	if (alert == GNUTLS_A_CERTIFICATE_REQUIRED ||
+	    (alert == GNUTLS_A_HANDSHAKE_FAILURE && !t->have_client_cert &&
+	    gnutls_certificate_client_get_request_status(t->session))) {
+		error_set(err, ERR_CERT, "the server requires a client "
+		    "certificate (TLS alert: %s)", name);
+		error_hint(err, "set tls_cert_file and tls_key_file to a "
+		    "certificate the server accepts");
+		return -1;
+	}
+	if (alert == GNUTLS_A_PROTOCOL_VERSION) {
+		error_set(err, ERR_TLS, "TLS handshake failed: the server "
+		    "speaks no TLS version that is allowed (%s)",
+		    t->versions);
+		version_hint(t, err);
+		return -1;
+	}
+	error_set(err, ERR_TLS, "TLS handshake failed: the server sent the "
+	    "alert \"%s\"", name);
+	if (alert != GNUTLS_A_HANDSHAKE_FAILURE &&
+	    alert != GNUTLS_A_INSUFFICIENT_SECURITY)
+		return -1;
+	if (t->min13 || t->user_priorities)
+		version_hint(t, err);
+	else
+		error_hint(err, "the server accepts none of the TLS versions "
+		    "and ciphers offered (TLS 1.2 and 1.3)");
+	return -1;
+}
+
+static int
+handshake_error(struct tls *t, int ret, int implicit, struct error *err)
+{
+	char line[FIRST_MAX + 1];
+
+	if (t->verr.kind != ERR_NONE) {
+		*err = t->verr;
+		return -1;
+	}
+	if (saw_cleartext_reply(t)) {
+		first_line(t, line, sizeof(line));
+		if (implicit) {
+			error_set(err, ERR_TLS, "the server greeted in clear "
+			    "text (\"%s\") instead of starting TLS: this port "
+			    "expects STARTTLS", line);
+			error_hint(err, "remove \"tls_starttls off\", or use "
+			    "the implicit TLS port (usually 465); STARTTLS is "
+			    "usually port 587");
+		} else {
+			error_set(err, ERR_PROTOCOL, "the server answered "
+			    "STARTTLS with 220 but then sent clear text "
+			    "(\"%s\")", line);
+		}
+		return -1;
+	}
+	switch (ret) {
+	case GNUTLS_E_FATAL_ALERT_RECEIVED:
+		return alert_error(t, err);
+	case GNUTLS_E_PUSH_ERROR:
+	case GNUTLS_E_PULL_ERROR:
+		return error_set(err, ERR_NETWORK, "connection failed during "
+		    "the TLS handshake: %s", strerror(errno));
+	case GNUTLS_E_PREMATURE_TERMINATION:
+		return error_set(err, ERR_NETWORK, "the server closed the "
+		    "connection during the TLS handshake");
+	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+		error_set(err, ERR_TLS, "TLS handshake failed: the server "
+		    "chose a TLS version that is not allowed (%s)",
+		    t->versions);
+		version_hint(t, err);
+		return -1;
+	case GNUTLS_E_NO_CIPHER_SUITES:
+	case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
+		error_set(err, ERR_TLS, "TLS handshake failed: %s",
+		    gnutls_strerror(ret));
+		error_hint(err, "the server accepts no cipher that "
+		    "tls_priorities allows");
+		return -1;
+	default:
+		return error_set(err, ERR_TLS, "TLS handshake failed: %s",
+		    gnutls_strerror(ret));
+	}
+}
+
+/* Wait for the fd in GnuTLS's direction; 1 ready, 0 deadline passed. */
+static int
+handshake_wait(struct tls *t, long long deadline, struct error *err)
+{
+	struct pollfd pfd;
+	long long left;
+	int ret;
+
+	pfd.fd = t->fd;
+	pfd.events = gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
+	pfd.revents = 0;
+	left = deadline < 0 ? -1 : deadline - now_ms();
+	if (deadline >= 0 && left <= 0)
+		return 0;
+	ret = poll(&pfd, 1, (int)left);
+	if (ret == -1 && errno != EINTR)
+		return error_set(err, ERR_OS, "poll: %s", strerror(errno));
+	return ret == 0 ? 0 : 1;
+}
+
+static void
+handshake_report(struct tls *t)
+{
+	const char *version, *suite;
+
+	version = gnutls_protocol_get_name(
+	    gnutls_protocol_get_version(t->session));
+	suite = gnutls_ciphersuite_get(t->session);
+	snprintf(t->summary, sizeof(t->summary), "%s/%s",
+	    version != NULL ? version : "TLS", suite != NULL ? suite : "?");
+	if (t->verbose == NULL)
+		return;
+	fprintf(t->verbose, "--- TLS handshake done: %s, %s\n",
+	    t->summary, t->resumed ? "TLS session resumed" : "full handshake");
+	if (tls_client_cert_missing(t))
+		fprintf(t->verbose, "--- the server asked for a client "
+		    "certificate; none is configured (tls_cert_file)\n");
+}
+
+static const struct io_ops tls_io_ops;
+
+int
+tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
+{
+	long long deadline;
+	int ret, ready;
+
+	if (io_unread(io) > 0)
+		return error_set(err, ERR_PROTOCOL, "the server sent data "
+		    "before the TLS handshake (possible command injection)");
+	t->fd = io_fd(io);
+	t->timeout_ms = io_timeout(io);
+	deadline = t->timeout_ms > 0 ? now_ms() + t->timeout_ms : -1;
+	for (;;) {
+		ret = gnutls_handshake(t->session);
+		if (ret == 0)
+			break;
+		if (ret != GNUTLS_E_AGAIN && ret != GNUTLS_E_INTERRUPTED &&
+		    gnutls_error_is_fatal(ret))
+			return handshake_error(t, ret, implicit, err);
+		if (ret != GNUTLS_E_AGAIN && ret != GNUTLS_E_INTERRUPTED)
+			continue;	/* a warning alert: go on */
+		ready = handshake_wait(t, deadline, err);
+		if (ready == -1)
+			return -1;
+		if (ready == 0)
+			return error_set(err, ERR_NETWORK, "the TLS handshake "
+			    "timed out after %d s", t->timeout_ms / 1000);
+	}
+	t->resumed = gnutls_session_is_resumed(t->session) != 0;
+	/* A resumed session skipped the callback: check it now. */
+	if (!t->verified) {
+		if (verify_peer(t) == -1) {
+			*err = t->verr;
+			return -1;
+		}
+		t->verified = 1;
+	}
+	handshake_report(t);
+	ticket_save(t);
+	io_set_ops(io, &tls_io_ops, t);
+	t->active = 1;
+	return 0;
+}
+
+/*
+ * The transport after the handshake.
+ */
+
+static ssize_t
+wants(const struct tls *t)
+{
+	return gnutls_record_get_direction(t->session) ? IO_WANT_WRITE :
+	    IO_WANT_READ;
+}
+
+static int
+record_error(struct tls *t, ssize_t ret, struct error *err)
+{
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		alert_error(t, err);
+		if (err->kind != ERR_CERT)
+			error_set(err, ERR_NETWORK, "the server ended the TLS "
+			    "session with the alert \"%s\"",
+			    gnutls_alert_get_name(gnutls_alert_get(t->session)));
+		return -1;
+	}
+	if (ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR)
+		return error_set(err, ERR_NETWORK, "connection lost: %s",
+		    strerror(errno));
+	return error_set(err, ERR_NETWORK, "TLS connection failed: %s",
+	    gnutls_strerror((int)ret));
+}
+
+static ssize_t
+tls_io_read(void *ctx, void *buf, size_t len, struct error *err)
+{
+	struct tls *t = ctx;
+	ssize_t n;
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		n = gnutls_record_recv(t->session, buf, len);
+		if (n > 0)
+			ticket_save(t);
+		if (n >= 0)
+			return n;
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return wants(t);
+		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+			return 0;	/* closed without close_notify */
+		if (gnutls_error_is_fatal((int)n))
+			return record_error(t, n, err);
+		/* A warning alert or renegotiation request: ignore it. */
+	}
+	return error_set(err, ERR_PROTOCOL, "too many TLS warnings from the "
+	    "server");
+}
+
+static ssize_t
+tls_io_write(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	struct tls *t = ctx;
+	ssize_t n;
+
+	/* After AGAIN GnuTLS holds the record: finish it before new data. */
+	if (t->send_again)
+		n = gnutls_record_send(t->session, NULL, 0);
+	else
+		n = gnutls_record_send(t->session, buf, len);
+	t->send_again = (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+	if (t->send_again)
+		return wants(t);
+	if (n < 0)
+		return record_error(t, n, err);
+	return n;
+}
+
+static size_t
+tls_io_pending(void *ctx)
+{
+	struct tls *t = ctx;
+
+	return gnutls_record_check_pending(t->session);
+}
+
+static void
+tls_io_close(void *ctx)
+{
+	struct tls *t = ctx;
+
+	ticket_save(t);
+	if (t->active)
+		gnutls_bye(t->session, GNUTLS_SHUT_WR);	/* best effort */
+	t->active = 0;
+}
+
+static const struct io_ops tls_io_ops = {
+	tls_io_read, tls_io_write, tls_io_pending, tls_io_close
+};
+
+/*
+ * Queries.
+ */
+
+int
+tls_channel_binding(struct tls *t, char **b64, const char **type,
+    struct error *err)
+{
+	gnutls_datum_t cb = { NULL, 0 }, enc = { NULL, 0 };
+	gnutls_channel_binding_t kind = GNUTLS_CB_TLS_UNIQUE;
+	int ret;
+
+	*b64 = NULL;
+	*type = "tls-unique";
+	if (t == NULL || !t->active)
+		return error_set(err, ERR_TLS, "no TLS session for channel "
+		    "binding");
+	if (gnutls_protocol_get_version(t->session) == GNUTLS_TLS1_3) {
+		kind = GNUTLS_CB_TLS_EXPORTER;
+		*type = "tls-exporter";
+	}
+	ret = gnutls_session_channel_binding(t->session, kind, &cb);
+	if (ret < 0)
+		return error_set(err, ERR_TLS, "no %s channel binding: %s",
+		    *type, gnutls_strerror(ret));
+	ret = gnutls_base64_encode2(&cb, &enc);
+	gnutls_free(cb.data);
+	if (ret < 0)
+		return error_set(err, ERR_TLS, "channel binding: %s",
+		    gnutls_strerror(ret));
+	*b64 = strndup((char *)enc.data, enc.size);
+	gnutls_free(enc.data);
+	if (*b64 == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+int
+tls_client_cert_missing(const struct tls *t)
+{
+	return t != NULL && t->session != NULL && !t->have_client_cert &&
+	    gnutls_certificate_client_get_request_status(t->session) != 0;
+}
+
+int
+tls_active(const struct tls *t)
+{
+	return t != NULL && t->active;
+}
+
+const char *
+tls_summary(const struct tls *t)
+{
+	if (t == NULL || t->summary[0] == '\0')
+		return "off";
+	return t->summary;
+}
+
+void
+tls_print_info(const struct tls *t, FILE *fp)
+{
+	const gnutls_datum_t *der = NULL;
+	gnutls_x509_crt_t crt;
+	char buf[1024];
+
+	if (t == NULL || t->summary[0] == '\0') {
+		fprintf(fp, "TLS: off\n");
+		return;
+	}
+	fprintf(fp, "TLS:\n");
+	fprintf(fp, "    version:      %s\n", gnutls_protocol_get_name(
+	    gnutls_protocol_get_version(t->session)));
+	fprintf(fp, "    cipher suite: %s\n", gnutls_ciphersuite_get(t->session));
+	fprintf(fp, "    session:      %s\n", t->resumed ? "resumed" :
+	    "full handshake");
+	crt = peer_cert(t, &der);
+	if (crt == NULL) {
+		fprintf(fp, "Certificate: none\n");
+		return;
+	}
+	fprintf(fp, "Certificate:\n");
+	cert_dn(crt, 0, buf, sizeof(buf));
+	fprintf(fp, "    subject:      %s\n", buf);
+	cert_names(crt, buf, sizeof(buf));
+	fprintf(fp, "    names:        %s\n", buf);
+	cert_dn(crt, 1, buf, sizeof(buf));
+	fprintf(fp, "    issuer:       %s\n", buf);
+	format_time(gnutls_x509_crt_get_activation_time(crt), buf, sizeof(buf));
+	fprintf(fp, "    valid from:   %s\n", buf);
+	format_time(gnutls_x509_crt_get_expiration_time(crt), buf, sizeof(buf));
+	fprintf(fp, "    valid until:  %s\n", buf);
+	cert_fingerprint(der, GNUTLS_DIG_SHA256, buf, sizeof(buf));
+	fprintf(fp, "    SHA-256:      %s\n", buf);
+	cert_fingerprint(der, GNUTLS_DIG_SHA1, buf, sizeof(buf));
+	fprintf(fp, "    SHA-1:        %s (deprecated)\n", buf);
+	fprintf(fp, "    verified:     %s\n", t->pinlen > 0 ?
+	    "by tls_fingerprint" : t->certcheck ? "yes" :
+	    "NO (tls_certcheck off)");
+	gnutls_x509_crt_deinit(crt);
+}
+
+void
+tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	if (t->session != NULL)
+		gnutls_deinit(t->session);
+	if (t->cred != NULL)
+		gnutls_certificate_free_credentials(t->cred);
+	free(t->host);
+	free(t->cache_path);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+}
