@@ -1,6 +1,6 @@
 /*
- * address.c: RFC 5322 address lists as callers really write them, duplicate
- * removal, msmtp's aliases file, and qualification of bare local names.
+ * address.c: RFC 5322 address lists as callers really write them, and
+ * duplicate removal.
  *
  * The parser tokenizes first (words, quoted strings, domain literals,
  * specials; comments and whitespace only mark a gap), then walks the tokens
@@ -8,7 +8,6 @@
  * bare local names ("root"), "Name <root>", empty list elements, a group
  * without its closing ';', obsolete routes in angle addresses.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,36 +16,27 @@
 #include "address.h"
 #include "error.h"
 
-#define ALIAS_DEPTH_MAX	16
-#define QUOTE_MAX	200
+#define QUOTE_MAX 200
 
 enum tok_type { T_WORD, T_QSTR, T_DLIT, T_SPECIAL };
 
 struct tok {
-	enum tok_type	 type;
-	const char	*p;	/* start in the input (quotes included) */
-	size_t		 len;
-	int		 gap;	/* whitespace or a comment came before it */
+	enum tok_type type;
+	const char *p; /* start in the input (quotes included) */
+	size_t len;
+	int gap; /* whitespace or a comment came before it */
 };
 
 struct parser {
-	const char	*src;
-	struct tok	*t;
-	size_t		 n;
-	size_t		 cap;
-	size_t		 i;
+	const char *src;
+	struct tok *t;
+	size_t n;
+	size_t cap;
+	size_t i;
 	struct addr_list out;
-	struct error	*err;
-};
-
-struct alias {
-	char		*name;
-	struct addr_list to;
-};
-
-struct aliases {
-	struct alias	*v;
-	size_t		 n;
+	struct error *err;
+	size_t *ins; /* offsets in src where an unqualified local part ends */
+	size_t nins;
 };
 
 /* Fail with ERR_USAGE, quoting the input (made printable, shortened). */
@@ -66,15 +56,15 @@ bad(struct parser *ps, const char *why)
 		n += 3;
 	}
 	q[n] = '\0';
-	return error_set(ps->err, ERR_USAGE, "invalid address \"%s\": %s", q,
-	    why);
+	return error_set(
+	    ps->err, ERR_USAGE, "invalid address \"%s\": %s", q, why);
 }
 
 static int
 is_atext(unsigned char c)
 {
 	if (c >= 0x80)
-		return 1;	/* UTF-8 (RFC 6532) */
+		return 1; /* UTF-8 (RFC 6532) */
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9'))
 		return 1;
@@ -88,8 +78,7 @@ is_ctl(unsigned char c)
 }
 
 static int
-push(struct parser *ps, enum tok_type type, const char *p, size_t len,
-    int gap)
+push(struct parser *ps, enum tok_type type, const char *p, size_t len, int gap)
 {
 	struct tok *nv;
 
@@ -135,6 +124,18 @@ scan_delimited(const char *p, char close, int *ctl)
 	return 0;
 }
 
+static const char *
+unbalanced(unsigned char c)
+{
+	switch (c) {
+	case '(': return "unbalanced '('";
+	case ')': return "unbalanced ')'";
+	case '"': return "unbalanced '\"'";
+	case '[': return "unbalanced '['";
+	default: return "unbalanced ']'";
+	}
+}
+
 static int
 tokenize(struct parser *ps)
 {
@@ -157,16 +158,14 @@ tokenize(struct parser *ps)
 
 			len = scan_delimited(p, close, &ctl);
 			if (len == 0)
-				return bad(ps, c == '(' ? "unbalanced '('" :
-				    c == '"' ? "unbalanced '\"'" :
-				    "unbalanced '['");
+				return bad(ps, unbalanced(c));
 			if (ctl)
 				return bad(ps, "control character");
 			if (c == '(') {
 				gap = 1;
 			} else {
-				if (push(ps, c == '"' ? T_QSTR : T_DLIT, p,
-				    len, gap) == -1)
+				if (push(ps, c == '"' ? T_QSTR : T_DLIT, p, len,
+					gap) == -1)
 					return -1;
 				gap = 0;
 			}
@@ -174,8 +173,7 @@ tokenize(struct parser *ps)
 			continue;
 		}
 		if (c == ')' || c == ']')
-			return bad(ps, c == ')' ? "unbalanced ')'" :
-			    "unbalanced ']'");
+			return bad(ps, unbalanced(c));
 		if (c == '\\')
 			return bad(ps, "backslash outside quotes");
 		if (strchr("<>@,;:.", c) != NULL) {
@@ -183,9 +181,11 @@ tokenize(struct parser *ps)
 		} else {
 			for (len = 0; is_atext((unsigned char)p[len]); len++)
 				;
+			if (len == 0)
+				return bad(ps, "unexpected character");
 		}
-		if (push(ps, len == 1 && !is_atext(c) ? T_SPECIAL : T_WORD,
-		    p, len, gap) == -1)
+		if (push(ps, len == 1 && !is_atext(c) ? T_SPECIAL : T_WORD, p,
+			len, gap) == -1)
 			return -1;
 		gap = 0;
 		p += len;
@@ -289,7 +289,8 @@ local_part(struct parser *ps, size_t a, size_t b)
 	for (k = a; k < b; k++) {
 		if (k > a && ps->t[k].type != T_SPECIAL &&
 		    ps->t[k - 1].type != T_SPECIAL) {
-			bad(ps, "words without '.' before '@' "
+			bad(ps,
+			    "words without '.' before '@' "
 			    "(a display name needs <address>)");
 			return NULL;
 		}
@@ -354,6 +355,20 @@ domain(struct parser *ps, size_t *a, size_t *b)
 	return 0;
 }
 
+/* Remember where a local part without domain ends (addr_qualify_text). */
+static int
+note_unqualified(struct parser *ps, const struct tok *last)
+{
+	size_t *nv;
+
+	nv = reallocarray(ps->ins, ps->nins + 1, sizeof(*nv));
+	if (nv == NULL)
+		return error_set(ps->err, ERR_OS, "out of memory");
+	ps->ins = nv;
+	ps->ins[ps->nins++] = (size_t)(last->p + last->len - ps->src);
+	return 0;
+}
+
 /* Build local@domain (or just local) from token ranges; then add it. */
 static int
 add_spec(struct parser *ps, size_t la, size_t lb, size_t da, size_t db,
@@ -374,6 +389,11 @@ add_spec(struct parser *ps, size_t la, size_t lb, size_t da, size_t db,
 		return error_set(ps->err, ERR_OS, "out of memory");
 	}
 	memcpy(addr, local, n);
+	if (da == db && note_unqualified(ps, &ps->t[lb - 1]) == -1) {
+		free(local);
+		free(addr);
+		return -1;
+	}
 	if (da != db)
 		addr[n++] = '@';
 	for (k = da; k < db; k++)
@@ -429,8 +449,9 @@ angle_addr(struct parser *ps, const char *name)
 	la = ps->i;
 	lb = word_run(ps);
 	if (la == lb)
-		return bad(ps, ps->i == ps->n ? "unbalanced '<'" :
-		    "expected an address after '<'");
+		return bad(ps,
+		    ps->i == ps->n ? "unbalanced '<'"
+				   : "expected an address after '<'");
 	da = db = lb;
 	if (at_special(ps, '@')) {
 		ps->i++;
@@ -438,8 +459,9 @@ angle_addr(struct parser *ps, const char *name)
 			return -1;
 	}
 	if (!at_special(ps, '>'))
-		return bad(ps, ps->i == ps->n ? "unbalanced '<'" :
-		    "unexpected text inside <...>");
+		return bad(ps,
+		    ps->i == ps->n ? "unbalanced '<'"
+				   : "unexpected text inside <...>");
 	ps->i++;
 	return add_spec(ps, la, lb, da, db, name);
 }
@@ -494,8 +516,8 @@ address(struct parser *ps, int in_group)
 		return group(ps);
 	}
 	if (a == b)
-		return bad(ps, ps->i == ps->n ? "no address" :
-		    "unexpected character");
+		return bad(
+		    ps, ps->i == ps->n ? "no address" : "unexpected character");
 	da = db = b;
 	if (at_special(ps, '@')) {
 		ps->i++;
@@ -506,8 +528,8 @@ address(struct parser *ps, int in_group)
 			ps->i++;
 			name = phrase(ps, a, db);
 			if (name == NULL)
-				return error_set(ps->err, ERR_OS,
-				    "out of memory");
+				return error_set(
+				    ps->err, ERR_OS, "out of memory");
 			ret = angle_addr(ps, name);
 			free(name);
 			return ret;
@@ -531,9 +553,10 @@ parse_all(struct parser *ps)
 		if (ps->i == ps->n)
 			return 0;
 		if (!at_special(ps, ','))
-			return bad(ps, at_special(ps, ';') ?
-			    "';' outside a group" :
-			    "expected ',' between addresses");
+			return bad(ps,
+			    at_special(ps, ';')
+				? "';' outside a group"
+				: "expected ',' between addresses");
 	}
 }
 
@@ -577,12 +600,46 @@ addr_list_parse(struct addr_list *l, const char *s, struct error *err)
 out:
 	addr_list_free(&ps.out);
 	free(ps.t);
+	free(ps.ins);
 	return ret;
 }
 
+char *
+addr_qualify_text(const char *s, const char *domain, struct error *err)
+{
+	struct parser ps;
+	char *out = NULL;
+	size_t i, pos = 0, n = 0, dl = strlen(domain);
+
+	memset(&ps, 0, sizeof(ps));
+	ps.src = s;
+	ps.err = err;
+	if (parse_all(&ps) == -1)
+		goto out;
+	out = malloc(strlen(s) + ps.nins * (dl + 1) + 1);
+	if (out == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < ps.nins; i++) {
+		memcpy(out + n, s + pos, ps.ins[i] - pos);
+		n += ps.ins[i] - pos;
+		out[n++] = '@';
+		memcpy(out + n, domain, dl);
+		n += dl;
+		pos = ps.ins[i];
+	}
+	memcpy(out + n, s + pos, strlen(s + pos) + 1);
+out:
+	addr_list_free(&ps.out);
+	free(ps.t);
+	free(ps.ins);
+	return out;
+}
+
 int
-addr_list_add(struct addr_list *l, const char *addr, const char *name,
-    struct error *err)
+addr_list_add(
+    struct addr_list *l, const char *addr, const char *name, struct error *err)
 {
 	char *a, *nm = NULL;
 
@@ -664,220 +721,4 @@ addr_domain(const char *addr)
 		return NULL;
 	at = strrchr(addr, '@');
 	return at == NULL ? NULL : at + 1;
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-	    e[-1] == '\n'))
-		e--;
-	*e = '\0';
-	return s;
-}
-
-static const struct alias *
-alias_find(const struct aliases *a, const char *name)
-{
-	size_t i;
-
-	for (i = 0; a != NULL && i < a->n; i++)
-		if (strcmp(a->v[i].name, name) == 0)
-			return &a->v[i];
-	return NULL;
-}
-
-/*
- * One line of the file, already stripped of its comment: "name: list".
- * Names are case-sensitive, have no '@' and no space (as msmtp).
- */
-static int
-alias_line(struct aliases *a, char *line, const char *path, int lnum,
-    struct error *err)
-{
-	struct alias *nv, *e;
-	char *colon, *name;
-	struct error perr;
-
-	colon = strchr(line, ':');
-	if (colon == NULL)
-		return error_set(err, ERR_CONFIG,
-		    "%s:%d: expected \"name: address, ...\"", path, lnum);
-	*colon = '\0';
-	name = trim(line);
-	if (*name == '\0' || strpbrk(name, "@ \t") != NULL)
-		return error_set(err, ERR_CONFIG, "%s:%d: invalid alias name "
-		    "\"%s\"", path, lnum, name);
-	if (alias_find(a, name) != NULL)
-		return error_set(err, ERR_CONFIG, "%s:%d: duplicate alias "
-		    "\"%s\"", path, lnum, name);
-	nv = reallocarray(a->v, a->n + 1, sizeof(*nv));
-	if (nv == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	a->v = nv;
-	e = &a->v[a->n];
-	memset(e, 0, sizeof(*e));
-	e->name = strdup(name);
-	if (e->name == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	a->n++;
-	if (addr_list_parse(&e->to, colon + 1, &perr) == -1)
-		return error_set(err, perr.kind == ERR_USAGE ? ERR_CONFIG :
-		    perr.kind, "%s:%d: %s", path, lnum, perr.msg);
-	if (e->to.n == 0)
-		return error_set(err, ERR_CONFIG, "%s:%d: alias \"%s\" has no "
-		    "address", path, lnum, name);
-	return 0;
-}
-
-int
-aliases_load(struct aliases **ap, const char *path, struct error *err)
-{
-	struct aliases *a;
-	FILE *fp;
-	char *line = NULL, *hash;
-	size_t size = 0;
-	int lnum = 0, ret = -1;
-
-	*ap = NULL;
-	if (path == NULL || *path == '\0')
-		return 0;	/* an empty "aliases" turns them off */
-	fp = fopen(path, "re");
-	if (fp == NULL)
-		return error_set(err, ERR_CONFIG, "aliases file %s: %s", path,
-		    strerror(errno));
-	a = calloc(1, sizeof(*a));
-	if (a == NULL) {
-		error_set(err, ERR_OS, "out of memory");
-		goto out;
-	}
-	while (getline(&line, &size, fp) != -1) {
-		lnum++;
-		hash = strchr(line, '#');
-		if (hash != NULL)
-			*hash = '\0';
-		if (*trim(line) == '\0')
-			continue;
-		if (alias_line(a, line, path, lnum, err) == -1)
-			goto out;
-	}
-	if (ferror(fp)) {
-		error_set(err, ERR_CONFIG, "aliases file %s: read error", path);
-		goto out;
-	}
-	*ap = a;
-	a = NULL;
-	ret = 0;
-out:
-	aliases_free(a);
-	free(line);
-	fclose(fp);
-	return ret;
-}
-
-void
-aliases_free(struct aliases *a)
-{
-	size_t i;
-
-	if (a == NULL)
-		return;
-	for (i = 0; i < a->n; i++) {
-		free(a->v[i].name);
-		addr_list_free(&a->v[i].to);
-	}
-	free(a->v);
-	free(a);
-}
-
-/* Append addr to out, with "@domain" when it has no domain. */
-static int
-qualify_add(struct addr_list *out, const char *addr, const char *name,
-    const char *dom, struct error *err)
-{
-	char *q;
-	int ret;
-
-	if (*addr == '\0' || strchr(addr, '@') != NULL || dom == NULL ||
-	    *dom == '\0')
-		return addr_list_add(out, addr, name, err);
-	if (asprintf(&q, "%s@%s", addr, dom) == -1)
-		return error_set(err, ERR_OS, "out of memory");
-	ret = addr_list_add(out, q, name, err);
-	free(q);
-	return ret;
-}
-
-/*
- * Expand one unqualified name.  The "default" entry applies only to the
- * name the caller gave, not to names inside an entry (msmtp applies it
- * there too, which turns "default: root" into a loop).  A name already
- * being expanded is taken literally ("root: root, admin@x").
- */
-static int
-expand(const struct aliases *a, const char *addr, const char *name,
-    const char *dom, const char **chain, int depth, struct addr_list *out,
-    struct error *err)
-{
-	const struct alias *e;
-	size_t i;
-	int k;
-
-	e = alias_find(a, addr);
-	if (e == NULL && depth == 0)
-		e = alias_find(a, "default");
-	for (k = 0; e != NULL && k < depth; k++)
-		if (chain[k] == e->name)
-			e = NULL;
-	if (e == NULL)
-		return qualify_add(out, addr, name, dom, err);
-	if (depth == ALIAS_DEPTH_MAX)
-		return error_set(err, ERR_CONFIG, "aliases: more than %d "
-		    "levels expanding \"%s\"", ALIAS_DEPTH_MAX, addr);
-	chain[depth] = e->name;
-	for (i = 0; i < e->to.n; i++) {
-		const struct addr *v = &e->to.v[i];
-
-		if (v->addr[0] == '\0' || strchr(v->addr, '@') != NULL) {
-			if (addr_list_add(out, v->addr, v->name, err) == -1)
-				return -1;
-		} else if (expand(a, v->addr, v->name, dom, chain, depth + 1,
-		    out, err) == -1) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int
-addr_list_resolve(struct addr_list *l, const struct aliases *a,
-    const char *domain, struct error *err)
-{
-	struct addr_list out = { 0 };
-	const char *chain[ALIAS_DEPTH_MAX + 1];
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		const struct addr *v = &l->v[i];
-
-		if (v->addr[0] == '\0' || strchr(v->addr, '@') != NULL) {
-			if (addr_list_add(&out, v->addr, v->name, err) == -1)
-				goto fail;
-		} else if (expand(a, v->addr, v->name, domain, chain, 0, &out,
-		    err) == -1) {
-			goto fail;
-		}
-	}
-	addr_list_free(l);
-	*l = out;
-	addr_list_dedupe(l);
-	return 0;
-fail:
-	addr_list_free(&out);
-	return -1;
 }

@@ -47,10 +47,20 @@ void	aliases_free(struct aliases *a);
 /*
  * Replace every unqualified address in l (no '@') by its aliases entry (or
  * the "default" entry), else qualify it with @domain.  Then dedupe.
- * a may be NULL.
+ * a may be NULL.  The null address "" is refused (ERR_USAGE).
  */
 int	addr_list_resolve(struct addr_list *l, const struct aliases *a,
 	    const char *domain, struct error *err);
+
+/*
+ * s (an address-list header value) with "@domain" inserted after every
+ * address that has none; names, comments, groups and spacing are kept
+ * ("root (Cron Daemon)" -> "root@example.org (Cron Daemon)").  Returns a
+ * malloc'ed string, or NULL with *err set (ERR_USAGE: s does not parse).
+ * Added by the message module (additive).
+ */
+char	*addr_qualify_text(const char *s, const char *domain,
+	    struct error *err);
 
 /* 1 if s has only ASCII bytes. */
 int	addr_is_ascii(const char *s);

@@ -21,8 +21,8 @@
 #include "tls.h"
 #include "xoauth.h"
 
-#define AUTH_ROUNDS_MAX	16	/* no mechanism we speak needs more 334s */
-#define AUTH_SHOWN	"****"
+#define AUTH_ROUNDS_MAX 16 /* no mechanism we speak needs more 334s */
+#define AUTH_SHOWN "****"
 
 /*
  * What "auth on" tries, strongest first.  CRAM-MD5 comes last: it is only
@@ -30,20 +30,34 @@
  * safe, and CRAM-MD5 forces the server to keep the password in clear.
  */
 static const char *const auth_order[] = {
-	"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
-	"SCRAM-SHA-1", "PLAIN", "LOGIN", "CRAM-MD5", NULL,
+    "SCRAM-SHA-256-PLUS",
+    "SCRAM-SHA-1-PLUS",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-1",
+    "PLAIN",
+    "LOGIN",
+    "CRAM-MD5",
+    NULL,
 };
 
 /* Mechanisms whose first message goes on the AUTH line itself. */
 static const char *const auth_initial[] = {
-	"PLAIN", "EXTERNAL", "OAUTHBEARER", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS",
-	"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", NULL,
+    "PLAIN",
+    "EXTERNAL",
+    "OAUTHBEARER",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-1-PLUS",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-256-PLUS",
+    NULL,
 };
 
 /* Properties that may hold a secret or something derived from one. */
 static const Gsasl_property auth_secret_props[] = {
-	GSASL_PASSWORD, GSASL_SCRAM_SALTED_PASSWORD, GSASL_SCRAM_SERVERKEY,
-	GSASL_SCRAM_STOREDKEY,
+    GSASL_PASSWORD,
+    GSASL_SCRAM_SALTED_PASSWORD,
+    GSASL_SCRAM_SERVERKEY,
+    GSASL_SCRAM_STOREDKEY,
 };
 
 static int
@@ -107,9 +121,9 @@ cleartext_ok(const char *mech, int encrypted, int loopback)
 const char *
 auth_mechanism(const struct account *acc)
 {
-	if (acc->auth == NULL || acc->auth[0] == '\0')
-		return acc->user != NULL && acc->user[0] != '\0' ? "on" : NULL;
-	if (strcasecmp(acc->auth, "off") == 0)
+	/* config_load() already turned "user without auth" into "on". */
+	if (acc->auth == NULL || acc->auth[0] == '\0' ||
+	    strcasecmp(acc->auth, "off") == 0)
 		return NULL;
 	if (strcasecmp(acc->auth, "on") == 0)
 		return "on";
@@ -127,10 +141,13 @@ auth_needs_secret(const struct account *acc)
 static int
 refuse_cleartext(const char *mech, struct error *err)
 {
-	error_set(err, ERR_UNAVAILABLE, "refusing to send credentials "
+	error_set(err, ERR_UNAVAILABLE,
+	    "refusing to send credentials "
 	    "(AUTH %s) over an unencrypted connection to a server that is "
-	    "not on this machine", mech);
-	error_hint(err, "use TLS (tls on, and tls_starttls on for port 587), "
+	    "not on this machine",
+	    mech);
+	error_hint(err,
+	    "use TLS (tls on, and tls_starttls on for port 587), "
 	    "or SCRAM-SHA-256 if the server offers it");
 	return -1;
 }
@@ -141,18 +158,22 @@ choose_named(const char *wanted, const char *offered, int encrypted,
 {
 	size_t i;
 
-	for (i = 0; wanted[i] != '\0' && i < 31; i++)
+	for (i = 0; i < 31 && wanted[i] != '\0'; i++)
 		mech[i] = toupper((unsigned char)wanted[i]);
 	mech[i] = '\0';
 	if (!offers(offered, mech)) {
-		error_set(err, ERR_UNAVAILABLE, "the server does not offer "
-		    "AUTH %s (it offers: %s)", mech, offered);
+		error_set(err, ERR_UNAVAILABLE,
+		    "the server does not offer "
+		    "AUTH %s (it offers: %s)",
+		    mech, offered);
 		error_hint(err, "set auth to one of those, or to on");
 		return -1;
 	}
 	if (is_plus(mech) && !cb) {
-		error_set(err, ERR_UNAVAILABLE, "AUTH %s needs TLS channel "
-		    "binding, which this connection does not have", mech);
+		error_set(err, ERR_UNAVAILABLE,
+		    "AUTH %s needs TLS channel "
+		    "binding, which this connection does not have",
+		    mech);
 		error_hint(err, "use TLS, or the mechanism without -PLUS");
 		return -1;
 	}
@@ -170,16 +191,18 @@ auth_choose(const char *wanted, const char *offered, int encrypted,
 
 	mech[0] = '\0';
 	if (offered == NULL || offered[0] == '\0') {
-		error_set(err, ERR_UNAVAILABLE, "authentication is configured "
+		error_set(err, ERR_UNAVAILABLE,
+		    "authentication is configured "
 		    "but the server offers no AUTH");
 		if (!encrypted)
-			error_hint(err, "most servers offer AUTH only after "
+			error_hint(err,
+			    "most servers offer AUTH only after "
 			    "STARTTLS: use tls on");
 		return -1;
 	}
 	if (strcasecmp(wanted, "on") != 0)
-		return choose_named(wanted, offered, encrypted, loopback, cb,
-		    mech, err);
+		return choose_named(
+		    wanted, offered, encrypted, loopback, cb, mech, err);
 	for (i = 0; auth_order[i] != NULL; i++) {
 		if (!offers(offered, auth_order[i]))
 			continue;
@@ -195,9 +218,12 @@ auth_choose(const char *wanted, const char *offered, int encrypted,
 	}
 	if (refused != NULL)
 		return refuse_cleartext(refused, err);
-	error_set(err, ERR_UNAVAILABLE, "no usable authentication mechanism "
-	    "(the server offers: %s)", offered);
-	error_hint(err, "name one with auth (XOAUTH2 and OAUTHBEARER are "
+	error_set(err, ERR_UNAVAILABLE,
+	    "no usable authentication mechanism "
+	    "(the server offers: %s)",
+	    offered);
+	error_hint(err,
+	    "name one with auth (XOAUTH2 and OAUTHBEARER are "
 	    "used only when named)");
 	return -1;
 }
@@ -273,13 +299,13 @@ keep_oauth_error(char *dst, size_t size, const char *src, size_t len)
 
 /* State of one AUTH dialogue. */
 struct auth_run {
-	struct smtp	*s;
-	Gsasl_session	*sess;
-	const char	*mech;
-	char		*line;		/* next line to send; wiped */
-	const char	*shown;		/* what -v prints for it */
-	int		 done;		/* GSASL said GSASL_OK */
-	char		 oauth_error[256];
+	struct smtp *s;
+	Gsasl_session *sess;
+	const char *mech;
+	char *line; /* next line to send; wiped */
+	const char *shown; /* what -v prints for it */
+	int done; /* GSASL said GSASL_OK */
+	char oauth_error[256];
 };
 
 static int
@@ -292,8 +318,16 @@ sasl_failed(struct auth_run *ar, int rc, struct error *err)
 	memset(&r, 0, sizeof(r));
 	if (smtp_command(ar->s, "*", NULL, &r, &ignored) == 0)
 		smtp_reply_free(&r);
-	error_set(err, ERR_AUTH, "AUTH %s failed on our side: %s", ar->mech,
-	    gsasl_strerror(rc));
+	/* For SCRAM after client-final, this is a wrong server signature. */
+	if (is_scram(ar->mech) && rc == GSASL_AUTHENTICATION_ERROR)
+		error_set(err, ERR_AUTH,
+		    "AUTH %s: the server could not prove "
+		    "that it knows the password (or the channel binding "
+		    "differs): not the server it claims to be?",
+		    ar->mech);
+	else
+		error_set(err, ERR_AUTH, "AUTH %s failed on our side: %s",
+		    ar->mech, gsasl_strerror(rc));
 	return -1;
 }
 
@@ -309,8 +343,10 @@ challenge(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
 	if (text[0] != '\0' &&
 	    gsasl_base64_from(text, strlen(text), &in, &inlen) != GSASL_OK) {
 		sasl_failed(ar, GSASL_BASE64_ERROR, err);
-		return error_set(err, ERR_PROTOCOL, "AUTH %s: the server sent "
-		    "a challenge that is not base64", ar->mech);
+		return error_set(err, ERR_PROTOCOL,
+		    "AUTH %s: the server sent "
+		    "a challenge that is not base64",
+		    ar->mech);
 	}
 	if (ar->done && is_oauth(ar->mech))
 		keep_oauth_error(ar->oauth_error, sizeof(ar->oauth_error),
@@ -328,13 +364,13 @@ challenge(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
 
 /* A final reply: 235 is success; anything else says why not. */
 static int
-final_reply(struct auth_run *ar, const struct smtp_reply *r,
-    struct error *err)
+final_reply(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
 {
 	if (r->code == 235) {
 		/* SCRAM's last step checks the server's proof: insist on it. */
 		if (is_scram(ar->mech) && !ar->done)
-			return error_set(err, ERR_AUTH, "AUTH %s: the server "
+			return error_set(err, ERR_AUTH,
+			    "AUTH %s: the server "
 			    "accepted without proving it knows the password",
 			    ar->mech);
 		return 0;
@@ -342,8 +378,10 @@ final_reply(struct auth_run *ar, const struct smtp_reply *r,
 	if (r->code / 100 == 4 || r->code / 100 == 5) {
 		if (ar->oauth_error[0] != '\0')
 			return error_reply(err, ERR_AUTH, "AUTH", r->code,
-			    r->status, r->text, "AUTH %s refused (server "
-			    "error: %s)", ar->mech, ar->oauth_error);
+			    r->status, r->text,
+			    "AUTH %s refused (server "
+			    "error: %s)",
+			    ar->mech, ar->oauth_error);
 		return error_reply(err, ERR_AUTH, "AUTH", r->code, r->status,
 		    r->text, "AUTH %s refused", ar->mech);
 	}
@@ -362,13 +400,16 @@ first_line(struct auth_run *ar, struct error *err)
 	snprintf(cmd, sizeof(cmd), "AUTH %s", ar->mech);
 	if (!in_list(auth_initial, ar->mech)) {
 		ar->line = strdup(cmd);
-		return ar->line == NULL ? error_set(err, ERR_OS,
-		    "out of memory") : 0;
+		return ar->line == NULL
+		    ? error_set(err, ERR_OS, "out of memory")
+		    : 0;
 	}
 	rc = sasl_step(ar->sess, NULL, 0, &ir);
 	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE)
-		return error_set(err, ERR_AUTH, "AUTH %s failed on our side: "
-		    "%s", ar->mech, gsasl_strerror(rc));
+		return error_set(err, ERR_AUTH,
+		    "AUTH %s failed on our side: "
+		    "%s",
+		    ar->mech, gsasl_strerror(rc));
 	ar->done = (rc == GSASL_OK);
 	/* An empty initial response is sent as "=" (RFC 4954 section 4). */
 	ar->line = join(cmd, ir[0] == '\0' ? "=" : ir);
@@ -389,8 +430,8 @@ dialogue(struct auth_run *ar, struct error *err)
 		return -1;
 	/* The -v transcript shows "AUTH PLAIN ****", never the response. */
 	if (in_list(auth_initial, ar->mech)) {
-		snprintf(shown, sizeof(shown), "AUTH %s %s", ar->mech,
-		    AUTH_SHOWN);
+		snprintf(
+		    shown, sizeof(shown), "AUTH %s %s", ar->mech, AUTH_SHOWN);
 		ar->shown = shown;
 	}
 	memset(&r, 0, sizeof(r));
@@ -427,8 +468,9 @@ wipe_session(Gsasl_session *sess)
 	size_t i;
 	const char *v;
 
-	for (i = 0; i < sizeof(auth_secret_props) /
-	    sizeof(auth_secret_props[0]); i++) {
+	for (i = 0;
+	     i < sizeof(auth_secret_props) / sizeof(auth_secret_props[0]);
+	     i++) {
 		v = gsasl_property_fast(sess, auth_secret_props[i]);
 		if (v != NULL)
 			explicit_bzero((char *)v, strlen(v));
@@ -445,8 +487,10 @@ start_session(Gsasl *ctx, Gsasl_session **sess, const char *mech,
 
 	rc = gsasl_client_start(ctx, mech, sess);
 	if (rc != GSASL_OK)
-		return error_set(err, ERR_UNAVAILABLE, "AUTH %s: not "
-		    "supported by GNU SASL here: %s", mech, gsasl_strerror(rc));
+		return error_set(err, ERR_UNAVAILABLE,
+		    "AUTH %s: not "
+		    "supported by GNU SASL here: %s",
+		    mech, gsasl_strerror(rc));
 	if (p->user != NULL)
 		gsasl_property_set(*sess, GSASL_AUTHID, p->user);
 	if (p->secret != NULL)
@@ -454,9 +498,15 @@ start_session(Gsasl *ctx, Gsasl_session **sess, const char *mech,
 	gsasl_property_set(*sess, GSASL_SERVICE, "smtp");
 	if (p->host != NULL)
 		gsasl_property_set(*sess, GSASL_HOSTNAME, p->host);
-	if (cb != NULL && strcmp(cbtype, "tls-exporter") == 0)
+	/*
+	 * Binding data only for -PLUS: GNU SASL 2.2's plain SCRAM client
+	 * fails at its first step when it is given any.
+	 */
+	if (cb == NULL || !is_plus(mech))
+		return 0;
+	if (strcmp(cbtype, "tls-exporter") == 0)
 		gsasl_property_set(*sess, GSASL_CB_TLS_EXPORTER, cb);
-	else if (cb != NULL)
+	else
 		gsasl_property_set(*sess, GSASL_CB_TLS_UNIQUE, cb);
 	return 0;
 }
@@ -492,8 +542,8 @@ auth_login(struct smtp *s, const struct auth_params *p, char used[32],
 	used[0] = '\0';
 	offered = (caps->flags & SMTP_CAP_AUTH) ? caps->auth : "";
 	cb = get_binding(p, &cbtype);
-	if (auth_choose(p->mech != NULL ? p->mech : "on", offered,
-	    p->encrypted, p->loopback, cb != NULL, mech, err) == -1)
+	if (auth_choose(p->mech != NULL ? p->mech : "on", offered, p->encrypted,
+		p->loopback, cb != NULL, mech, err) == -1)
 		goto done;
 	if ((p->user == NULL || p->user[0] == '\0') &&
 	    strcmp(mech, "EXTERNAL") != 0) {

@@ -11,14 +11,14 @@ struct smtp;
 struct tls;
 
 struct auth_params {
-	const char	*mech;		/* "on" = choose; or "PLAIN", "XOAUTH2", ... */
-	const char	*user;
-	const char	*secret;	/* password or token */
-	const char	*host;		/* for OAUTHBEARER and the loopback rule */
-	int		 port;
-	struct tls	*tls;		/* active TLS session or NULL (channel binding) */
-	int		 encrypted;	/* 1 if the connection is under TLS */
-	int		 loopback;	/* 1 if the peer address is loopback */
+	const char *mech; /* "on" = choose; or "PLAIN", "XOAUTH2", ... */
+	const char *user;
+	const char *secret; /* password or token */
+	const char *host; /* for OAUTHBEARER and the loopback rule */
+	int port;
+	struct tls *tls; /* active TLS session or NULL (channel binding) */
+	int encrypted; /* 1 if the connection is under TLS */
+	int loopback; /* 1 if the peer address is loopback */
 };
 
 /*
@@ -28,12 +28,12 @@ struct auth_params {
  * ERR_UNAVAILABLE (mechanism not offered: lists what is), ERR_AUTH (535:
  * 77, 4xx: temporary), ERR_PROTOCOL.
  */
-int	auth_login(struct smtp *s, const struct auth_params *p,
-	    char used[32], struct error *err);
+int auth_login(struct smtp *s, const struct auth_params *p, char used[32],
+    struct error *err);
 
 /*
- * The mechanism acc asks for: NULL for no AUTH ("auth off", or no auth and
- * no user), "on" to choose (the default when user is set), or a name.
+ * The mechanism acc asks for: NULL for no AUTH (auth unset or "off"), "on"
+ * to choose (config_load() sets it when user is given), or a name.
  */
 const char *auth_mechanism(const struct account *acc);
 
@@ -42,7 +42,7 @@ const char *auth_mechanism(const struct account *acc);
  * run: 0 for no AUTH and for EXTERNAL (the client certificate is the
  * credential; secret_get() then returns "" so that AUTH still happens).
  */
-int	auth_needs_secret(const struct account *acc);
+int auth_needs_secret(const struct account *acc);
 
 /*
  * The choice auth_login() makes, without I/O (exported for tests): wanted
@@ -52,7 +52,7 @@ int	auth_needs_secret(const struct account *acc);
  * XOAUTH2/OAUTHBEARER.  Only SCRAM may run in clear, unless loopback.
  * Errors: ERR_UNAVAILABLE (not offered, or refused in clear) with a hint.
  */
-int	auth_choose(const char *wanted, const char *offered, int encrypted,
-	    int loopback, int cb, char mech[32], struct error *err);
+int auth_choose(const char *wanted, const char *offered, int encrypted,
+    int loopback, int cb, char mech[32], struct error *err);
 
 #endif

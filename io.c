@@ -23,21 +23,21 @@
 #include "error.h"
 #include "io.h"
 
-#define IO_RBUF_SIZE	16384
-#define IO_WBUF_SIZE	65536
+#define IO_RBUF_SIZE 16384
+#define IO_WBUF_SIZE 65536
 
 struct io {
-	int			 fd;
-	int			 timeout;	/* ms per operation */
-	int			 dead;		/* io_shutdown() was called */
-	const struct io_ops	*ops;
-	void			*ctx;
-	char			*rbuf;
-	size_t			 rcap;
-	size_t			 rpos;		/* unread bytes: rbuf[rpos..rlen) */
-	size_t			 rlen;
-	char			*wbuf;
-	size_t			 wlen;
+	int fd;
+	int timeout; /* ms per operation */
+	int dead; /* io_shutdown() was called */
+	const struct io_ops *ops;
+	void *ctx;
+	char *rbuf;
+	size_t rcap;
+	size_t rpos; /* unread bytes: rbuf[rpos..rlen) */
+	size_t rlen;
+	char *wbuf;
+	size_t wlen;
 };
 
 static long long
@@ -77,11 +77,11 @@ wait_fd(int fd, short events, long long deadline, struct error *err)
 		pfd.revents = 0;
 		n = poll(&pfd, 1, left > 60000000 ? 60000000 : (int)left);
 		if (n > 0)
-			return 1;	/* POLLHUP/POLLERR: the next call says why */
+			return 1; /* POLLHUP/POLLERR: the next call says why */
 		if (n < 0 && errno != EINTR) {
 			if (err != NULL)
-				error_set(err, ERR_OS, "poll: %s",
-				    strerror(errno));
+				error_set(
+				    err, ERR_OS, "poll: %s", strerror(errno));
 			return -1;
 		}
 	}
@@ -102,8 +102,8 @@ plain_read(void *ctx, void *buf, size_t len, struct error *err)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return IO_WANT_READ;
-		error_set(err, ERR_NETWORK, "connection lost: %s",
-		    strerror(errno));
+		error_set(
+		    err, ERR_NETWORK, "connection lost: %s", strerror(errno));
 		return -1;
 	}
 }
@@ -123,8 +123,8 @@ plain_write(void *ctx, const void *buf, size_t len, struct error *err)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return IO_WANT_WRITE;
-		error_set(err, ERR_NETWORK, "connection lost: %s",
-		    strerror(errno));
+		error_set(
+		    err, ERR_NETWORK, "connection lost: %s", strerror(errno));
 		return -1;
 	}
 }
@@ -143,8 +143,7 @@ plain_close(void *ctx)
 }
 
 static const struct io_ops plain_ops = {
-	plain_read, plain_write, plain_pending, plain_close
-};
+    plain_read, plain_write, plain_pending, plain_close};
 
 struct io *
 io_new(int fd, int timeout_ms)
@@ -204,8 +203,7 @@ dead_error(struct error *err)
  * the count, 0 on EOF, -1 with *err.
  */
 static ssize_t
-transport_read(struct io *io, void *buf, size_t len, int ms,
-    struct error *err)
+transport_read(struct io *io, void *buf, size_t len, int ms, struct error *err)
 {
 	long long deadline = now_ms() + ms;
 	char secs[32];
@@ -240,8 +238,8 @@ fill(struct io *io, int ms, struct error *err)
 	}
 	if (io->rlen == io->rcap)
 		return error_set(err, ERR_INTERNAL, "io: read buffer full");
-	return transport_read(io, io->rbuf + io->rlen, io->rcap - io->rlen,
-	    ms, err);
+	return transport_read(
+	    io, io->rbuf + io->rlen, io->rcap - io->rlen, ms, err);
 }
 
 static int
@@ -266,8 +264,8 @@ too_long(size_t max, struct error *err)
 }
 
 int
-io_readline(struct io *io, char **line, size_t *len, size_t max,
-    struct error *err)
+io_readline(
+    struct io *io, char **line, size_t *len, size_t max, struct error *err)
 {
 	char *start, *nl;
 	size_t avail, n;
@@ -294,13 +292,14 @@ io_readline(struct io *io, char **line, size_t *len, size_t max,
 				*len = n;
 			return 0;
 		}
-		if (avail > max + 1)	/* room for the CR of CRLF */
+		if (avail > max + 1) /* room for the CR of CRLF */
 			return too_long(max, err);
 		got = fill(io, io->timeout, err);
 		if (got < 0)
 			return -1;
 		if (got == 0)
-			return error_set(err, ERR_NETWORK, "connection lost: "
+			return error_set(err, ERR_NETWORK,
+			    "connection lost: "
 			    "the server closed the connection");
 		io->rlen += (size_t)got;
 	}
@@ -345,8 +344,8 @@ io_flush(struct io *io, struct error *err)
 	if (io->dead)
 		return dead_error(err);
 	while (off < io->wlen) {
-		n = io->ops->write(io->ctx, io->wbuf + off, io->wlen - off,
-		    err);
+		n = io->ops->write(
+		    io->ctx, io->wbuf + off, io->wlen - off, err);
 		if (n > 0) {
 			off += (size_t)n;
 			deadline = now_ms() + io->timeout;
@@ -359,7 +358,8 @@ io_flush(struct io *io, struct error *err)
 		if (r < 0)
 			return -1;
 		if (r == 0)
-			return error_set(err, ERR_NETWORK, "timed out: the "
+			return error_set(err, ERR_NETWORK,
+			    "timed out: the "
 			    "server took no data for %s",
 			    fmt_secs(secs, sizeof(secs), io->timeout));
 	}
@@ -446,8 +446,8 @@ connect_one(const struct addrinfo *ai, int timeout_ms, int *fdp)
 	socklen_t sl = sizeof(int);
 	int fd, soerr = 0, r;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		return errno;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
@@ -493,7 +493,7 @@ resolve_error(int rc, const char *host, struct error *err)
 		    gai_strerror(rc));
 		break;
 	}
-	err->temporary = 1;	/* EAI_AGAIN and friends: DNS may come back */
+	err->temporary = 1; /* EAI_AGAIN and friends: DNS may come back */
 	return -1;
 }
 
@@ -526,8 +526,8 @@ io_connect(const char *host, int port, int timeout_ms, struct error *err)
 	}
 	freeaddrinfo(res);
 	if (fd != -1) {
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
+		(void)setsockopt(
+		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		return fd;
 	}
 	fmt_where(where, sizeof(where), host, port);
@@ -540,10 +540,12 @@ io_connect(const char *host, int port, int timeout_ms, struct error *err)
 		error_set(err, ERR_NETWORK, "cannot connect to %s (%s): %s",
 		    where, addr, why);
 	else
-		error_set(err, ERR_NETWORK, "cannot connect to %s: %s", where,
-		    why);
+		error_set(
+		    err, ERR_NETWORK, "cannot connect to %s: %s", where, why);
 	if (saved == ECONNREFUSED)
-		error_hint(err, "nothing listens on %s: check \"host\" and "
-		    "\"port\" in the account", where);
+		error_hint(err,
+		    "nothing listens on %s: check \"host\" and "
+		    "\"port\" in the account",
+		    where);
 	return -1;
 }

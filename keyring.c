@@ -30,70 +30,77 @@
 #include "keyring.h"
 #include "secret.h"
 
-#define KEYRING_LIB		"libsecret-1.so.0"
-#define KEYRING_STORE_TIMEOUT	120	/* s: storing may show an unlock prompt */
+#define KEYRING_LIB "libsecret-1.so.0"
+#define KEYRING_STORE_TIMEOUT 120 /* s: storing may show an unlock prompt */
 
 /* Status bytes from the child. */
-#define ST_FOUND	'F'
-#define ST_NOTFOUND	'N'
-#define ST_LOCKED	'L'
-#define ST_UNREACHABLE	'U'
-#define ST_ABSENT	'A'
-#define ST_STORED	'S'
+#define ST_FOUND 'F'
+#define ST_NOTFOUND 'N'
+#define ST_LOCKED 'L'
+#define ST_UNREACHABLE 'U'
+#define ST_ABSENT 'A'
+#define ST_STORED 'S'
 
 /* The few libsecret and GLib functions used, resolved with dlsym(). */
 struct lsec {
-	SecretService	*(*service_get_sync)(SecretServiceFlags, GCancellable *,
-			    GError **);
-	GList		*(*search_sync)(SecretService *, const SecretSchema *,
-			    GHashTable *, SecretSearchFlags, GCancellable *,
-			    GError **);
-	gboolean	 (*item_get_locked)(SecretItem *);
-	SecretValue	*(*item_get_secret)(SecretItem *);
-	const gchar	*(*value_get)(SecretValue *, gsize *);
-	void		 (*value_unref)(gpointer);
-	gboolean	 (*storev_sync)(const SecretSchema *, GHashTable *,
-			    const gchar *, const gchar *, const gchar *,
-			    GCancellable *, GError **);
-	GHashTable	*(*hash_new)(GHashFunc, GEqualFunc);
-	gboolean	 (*hash_insert)(GHashTable *, gpointer, gpointer);
-	void		 (*hash_unref)(GHashTable *);
-	guint		 (*str_hash)(gconstpointer);
-	gboolean	 (*str_equal)(gconstpointer, gconstpointer);
-	void		 (*list_free_full)(GList *, GDestroyNotify);
-	void		 (*object_unref)(gpointer);
+	SecretService *(*service_get_sync)(
+	    SecretServiceFlags, GCancellable *, GError **);
+	GList *(*search_sync)(SecretService *, const SecretSchema *,
+	    GHashTable *, SecretSearchFlags, GCancellable *, GError **);
+	gboolean (*item_get_locked)(SecretItem *);
+	SecretValue *(*item_get_secret)(SecretItem *);
+	const gchar *(*value_get)(SecretValue *, gsize *);
+	void (*value_unref)(gpointer);
+	gboolean (*storev_sync)(const SecretSchema *, GHashTable *,
+	    const gchar *, const gchar *, const gchar *, GCancellable *,
+	    GError **);
+	GHashTable *(*hash_new)(GHashFunc, GEqualFunc);
+	gboolean (*hash_insert)(GHashTable *, gpointer, gpointer);
+	void (*hash_unref)(GHashTable *);
+	guint (*str_hash)(gconstpointer);
+	gboolean (*str_equal)(gconstpointer, gconstpointer);
+	void (*list_free_full)(GList *, GDestroyNotify);
+	void (*object_unref)(gpointer);
 };
 
 static const struct {
-	const char	*name;
-	size_t		 off;
+	const char *name;
+	size_t off;
 } lsec_syms[] = {
-	{ "secret_service_get_sync", offsetof(struct lsec, service_get_sync) },
-	{ "secret_service_search_sync", offsetof(struct lsec, search_sync) },
-	{ "secret_item_get_locked", offsetof(struct lsec, item_get_locked) },
-	{ "secret_item_get_secret", offsetof(struct lsec, item_get_secret) },
-	{ "secret_value_get", offsetof(struct lsec, value_get) },
-	{ "secret_value_unref", offsetof(struct lsec, value_unref) },
-	{ "secret_password_storev_sync", offsetof(struct lsec, storev_sync) },
-	{ "g_hash_table_new", offsetof(struct lsec, hash_new) },
-	{ "g_hash_table_insert", offsetof(struct lsec, hash_insert) },
-	{ "g_hash_table_unref", offsetof(struct lsec, hash_unref) },
-	{ "g_str_hash", offsetof(struct lsec, str_hash) },
-	{ "g_str_equal", offsetof(struct lsec, str_equal) },
-	{ "g_list_free_full", offsetof(struct lsec, list_free_full) },
-	{ "g_object_unref", offsetof(struct lsec, object_unref) },
+    {"secret_service_get_sync", offsetof(struct lsec, service_get_sync)},
+    {"secret_service_search_sync", offsetof(struct lsec, search_sync)},
+    {"secret_item_get_locked", offsetof(struct lsec, item_get_locked)},
+    {"secret_item_get_secret", offsetof(struct lsec, item_get_secret)},
+    {"secret_value_get", offsetof(struct lsec, value_get)},
+    {"secret_value_unref", offsetof(struct lsec, value_unref)},
+    {"secret_password_storev_sync", offsetof(struct lsec, storev_sync)},
+    {"g_hash_table_new", offsetof(struct lsec, hash_new)},
+    {"g_hash_table_insert", offsetof(struct lsec, hash_insert)},
+    {"g_hash_table_unref", offsetof(struct lsec, hash_unref)},
+    {"g_str_hash", offsetof(struct lsec, str_hash)},
+    {"g_str_equal", offsetof(struct lsec, str_equal)},
+    {"g_list_free_full", offsetof(struct lsec, list_free_full)},
+    {"g_object_unref", offsetof(struct lsec, object_unref)},
 };
 
 /* msmtp's schema, so that msmtp finds what --store-password stored. */
 static const SecretSchema keyring_schema = {
-	"de.marlam.msmtp.password", SECRET_SCHEMA_NONE,
-	{
-		{ "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ "service", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ NULL, 0 },
-	},
-	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    "de.marlam.msmtp.password",
+    SECRET_SCHEMA_NONE,
+    {
+	{"host", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"service", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{NULL, 0},
+    },
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* 1 and the address when the user's bus socket exists and is ours. */
@@ -176,15 +183,15 @@ lsec_load(struct lsec *ls, int fd)
 }
 
 static GHashTable *
-attrs_new(const struct lsec *ls, const char *k1, const char *v1,
-    const char *k2, const char *v2, const char *user)
+attrs_new(const struct lsec *ls, const char *k1, const char *v1, const char *k2,
+    const char *v2, const char *user)
 {
 	GHashTable *a = ls->hash_new(ls->str_hash, ls->str_equal);
 
 	ls->hash_insert(a, (gpointer)k1, (gpointer)v1);
 	ls->hash_insert(a, (gpointer)k2, (gpointer)v2);
 	if (user != NULL)
-		ls->hash_insert(a, (gpointer)"user", (gpointer)user);
+		ls->hash_insert(a, (gpointer) "user", (gpointer)user);
 	return a;
 }
 
@@ -195,8 +202,8 @@ attrs_new(const struct lsec *ls, const char *k1, const char *v1,
  * only locked items did).
  */
 static int
-search(const struct lsec *ls, SecretService *svc, GHashTable *attrs,
-    int fd, int *locked)
+search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
+    int *locked)
 {
 	GError *gerr = NULL;
 	GList *items, *l;
@@ -205,8 +212,8 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs,
 	gsize len;
 	int done = 0;
 
-	items = ls->search_sync(svc, NULL, attrs, SECRET_SEARCH_ALL |
-	    SECRET_SEARCH_LOAD_SECRETS, NULL, &gerr);
+	items = ls->search_sync(svc, NULL, attrs,
+	    SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, NULL, &gerr);
 	if (gerr != NULL) {
 		report_str(fd, ST_UNREACHABLE, gerr->message);
 		return 1;
@@ -243,8 +250,8 @@ child_lookup(int fd, const char *host, const char *user)
 		return;
 	svc = ls.service_get_sync(SECRET_SERVICE_OPEN_SESSION, NULL, &gerr);
 	if (svc == NULL) {
-		report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
-		    "no Secret Service");
+		report_str(fd, ST_UNREACHABLE,
+		    gerr != NULL ? gerr->message : "no Secret Service");
 		return;
 	}
 	a = attrs_new(&ls, "host", host, "service", "smtp", user);
@@ -271,12 +278,12 @@ child_store(int fd, const char *host, const char *user, const char *secret)
 		return;
 	snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
 	a = attrs_new(&ls, "host", host, "service", "smtp", user);
-	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT,
-	    label, secret, NULL, &gerr))
+	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
+		secret, NULL, &gerr))
 		report(fd, ST_STORED, NULL, 0);
 	else
-		report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
-		    "storing failed");
+		report_str(fd, ST_UNREACHABLE,
+		    gerr != NULL ? gerr->message : "storing failed");
 	ls.hash_unref(a);
 }
 
@@ -285,8 +292,8 @@ child_store(int fd, const char *host, const char *user, const char *secret)
  * collect what it reports.  Returns 0 with *b filled, 1 on timeout, -1.
  */
 static int
-run_child(const char *host, const char *user, const char *secret,
-    int timeout, struct secret_buf *b, struct error *err)
+run_child(const char *host, const char *user, const char *secret, int timeout,
+    struct secret_buf *b, struct error *err)
 {
 	int fds[2], status = 0, rc;
 	pid_t pid;
@@ -313,7 +320,8 @@ run_child(const char *host, const char *user, const char *secret,
 	rc = secret_collect(fds[0], pid, timeout * 1000, b, &status);
 	close(fds[0]);
 	if (rc == -1)
-		return error_set(err, ERR_KEYRING, "keyring: cannot read the "
+		return error_set(err, ERR_KEYRING,
+		    "keyring: cannot read the "
 		    "lookup's answer");
 	return rc;
 }
@@ -322,7 +330,8 @@ static int
 keyring_error(struct error *err, const char *what, const char *detail)
 {
 	error_set(err, ERR_KEYRING, "%s%s", what, detail);
-	error_hint(err, "run smtpsend from a login session where the keyring "
+	error_hint(err,
+	    "run smtpsend from a login session where the keyring "
 	    "is unlocked, use passwordeval instead, or store the password "
 	    "again with smtpsend --store-password");
 	return -1;
@@ -336,18 +345,21 @@ check_bus(struct error *err)
 
 	if (bus_env_set() || user_bus(addr, sizeof(addr)))
 		return 0;
-	snprintf(what, sizeof(what), "DBUS_SESSION_BUS_ADDRESS is unset and "
+	snprintf(what, sizeof(what),
+	    "DBUS_SESSION_BUS_ADDRESS is unset and "
 	    "/run/user/%u/bus does not exist (cron without a login session?)",
 	    (unsigned)getuid());
-	return keyring_error(err, "keyring unreachable: no D-Bus session "
-	    "bus: ", what);
+	return keyring_error(err,
+	    "keyring unreachable: no D-Bus session "
+	    "bus: ",
+	    what);
 }
 
 int
-keyring_lookup(const char *host, const char *user, int timeout,
-    char **secret, char *note, size_t notesize, struct error *err)
+keyring_lookup(const char *host, const char *user, int timeout, char **secret,
+    char *note, size_t notesize, struct error *err)
 {
-	struct secret_buf b = { 0 };
+	struct secret_buf b = {0};
 	char secs[16];
 	int rc;
 
@@ -369,10 +381,12 @@ keyring_lookup(const char *host, const char *user, int timeout,
 	else if (b.p[0] == ST_FOUND) {
 		*secret = strdup(b.p + 1);
 		rc = *secret == NULL ? error_set(err, ERR_OS, "out of memory")
-		    : 1;
+				     : 1;
 	} else if (b.p[0] == ST_LOCKED)
-		rc = keyring_error(err, "keyring locked: the password is in a "
-		    "locked collection", " and smtpsend does not prompt");
+		rc = keyring_error(err,
+		    "keyring locked: the password is in a "
+		    "locked collection",
+		    " and smtpsend does not prompt");
 	else if (b.p[0] == ST_UNREACHABLE)
 		rc = keyring_error(err, "keyring unreachable: ", b.p + 1);
 	else {
@@ -386,24 +400,29 @@ keyring_lookup(const char *host, const char *user, int timeout,
 }
 
 int
-keyring_store(const char *host, const char *user, const char *secret,
-    struct error *err)
+keyring_store(
+    const char *host, const char *user, const char *secret, struct error *err)
 {
-	struct secret_buf b = { 0 };
+	struct secret_buf b = {0};
 	int rc;
 
 	if (check_bus(err) == -1)
 		return -1;
 	rc = run_child(host, user, secret, KEYRING_STORE_TIMEOUT, &b, err);
 	if (rc == 1)
-		rc = error_set(err, ERR_KEYRING, "keyring did not answer within "
-		    "%d s", KEYRING_STORE_TIMEOUT);
+		rc = error_set(err, ERR_KEYRING,
+		    "keyring did not answer within "
+		    "%d s",
+		    KEYRING_STORE_TIMEOUT);
 	else if (rc == 0 && (b.len == 0 || b.p[0] != ST_STORED)) {
 		if (b.len > 0 && b.p[0] == ST_ABSENT)
-			rc = error_set(err, ERR_KEYRING, "keyring unavailable: "
-			    "%s", b.p + 1);
+			rc = error_set(err, ERR_KEYRING,
+			    "keyring unavailable: "
+			    "%s",
+			    b.p + 1);
 		else
-			rc = error_set(err, ERR_KEYRING, "cannot store the "
+			rc = error_set(err, ERR_KEYRING,
+			    "cannot store the "
 			    "password in the keyring: %s",
 			    b.len > 1 ? b.p + 1 : "no answer");
 	}

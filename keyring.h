@@ -20,17 +20,17 @@ struct error;
  * unavailable: why)" when libsecret is missing), -1 with ERR_KEYRING when
  * the keyring is unreachable, locked or does not answer within timeout s.
  */
-int	keyring_lookup(const char *host, const char *user, int timeout,
-	    char **secret, char *note, size_t notesize, struct error *err);
+int keyring_lookup(const char *host, const char *user, int timeout,
+    char **secret, char *note, size_t notesize, struct error *err);
 
 /* Store secret under host/service "smtp"/user, label "smtpsend: user@host". */
-int	keyring_store(const char *host, const char *user, const char *secret,
-	    struct error *err);
+int keyring_store(
+    const char *host, const char *user, const char *secret, struct error *err);
 
 /*
  * In a child process only: when DBUS_SESSION_BUS_ADDRESS is unset (cron)
  * and /run/user/UID/bus is a socket owned by us, set it.
  */
-void	keyring_fix_bus_env(void);
+void keyring_fix_bus_env(void);
 
 #endif

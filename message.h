@@ -35,6 +35,13 @@ void	message_drain(int fd);
 int	message_recipients(const struct message *m, struct addr_list *l,
 	    struct error *err);
 
+/*
+ * Append the addresses of the first header field called name ("From");
+ * nothing if there is none.  Errors: ERR_DATA when it does not parse.
+ */
+int	message_header_addrs(const struct message *m, const char *name,
+	    struct addr_list *l, struct error *err);
+
 /* 1 if the message has a header field called name (case-insensitive). */
 int	message_has_header(const struct message *m, const char *name);
 
@@ -49,6 +56,9 @@ struct message_fixes {
 	int		 add_date;	/* add Date when missing */
 	const char	*msgid_domain;	/* add Message-ID <rand@domain> when missing; NULL = no */
 	int		 remove_bcc;	/* drop Bcc and Resent-Bcc */
+	/* Added (additive): bare names in a kept From field ("root",
+	   "Anacron <root>") get @domain; NULL = the domain of from_addr. */
+	const char	*domain;
 };
 
 /*

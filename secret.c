@@ -25,8 +25,8 @@
 #include "keyring.h"
 #include "secret.h"
 
-#define SECRET_MAX		(1024 * 1024)	/* longest output kept */
-#define PROMPT_TIMEOUT_MS	(300 * 1000)
+#define SECRET_MAX (1024 * 1024) /* longest output kept */
+#define PROMPT_TIMEOUT_MS (300 * 1000)
 
 void
 secret_free(char *secret)
@@ -104,6 +104,13 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void
+kill_reap(pid_t pid, int *status)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+}
+
 /*
  * Read fd into b until EOF, or until the child pid has exited and has
  * printed a whole line (a background grandchild may keep the pipe open),
@@ -111,8 +118,8 @@ now_ms(void)
  * Returns 0, 1 on timeout (child killed), -1 on error.
  */
 int
-secret_collect(int fd, pid_t pid, int timeout_ms, struct secret_buf *b,
-    int *status)
+secret_collect(
+    int fd, pid_t pid, int timeout_ms, struct secret_buf *b, int *status)
 {
 	long long deadline = now_ms() + timeout_ms;
 	struct pollfd pfd;
@@ -128,38 +135,38 @@ secret_collect(int fd, pid_t pid, int timeout_ms, struct secret_buf *b,
 		pfd.events = POLLIN;
 		rc = poll(&pfd, 1, ms < 100 ? ms : 100);
 		if (rc == -1 && errno != EINTR)
-			return -1;
+			goto fail;
 		if (rc == 1) {
 			n = read(fd, chunk, sizeof(chunk));
 			if (n == 0)
 				break;
 			if (n > 0 && secret_buf_add(b, chunk, (size_t)n) == -1)
-				return -1;
+				goto fail;
 			explicit_bzero(chunk, sizeof(chunk));
 		}
 		if (!reaped && waitpid(pid, status, WNOHANG) == pid)
 			reaped = 1;
-		if (reaped && (rc == 0 ||
-		    (b->len > 0 && memchr(b->p, '\n', b->len) != NULL)))
+		if (reaped &&
+		    (rc == 0 ||
+			(b->len > 0 && memchr(b->p, '\n', b->len) != NULL)))
 			return 0;
 	}
-	if (!reaped && now_ms() >= deadline) {
-		kill(pid, SIGKILL);
-		waitpid(pid, status, 0);
-		return 1;
-	}
-	if (!reaped) {
-		/* EOF: the child closed stdout; give it the rest of the time. */
-		while (waitpid(pid, status, WNOHANG) == 0) {
-			if (now_ms() >= deadline) {
-				kill(pid, SIGKILL);
-				waitpid(pid, status, 0);
-				return 1;
-			}
-			poll(NULL, 0, 10);
+	if (reaped)
+		return 0;
+	/* EOF: the child closed stdout; give it the rest of the time. */
+	while (waitpid(pid, status, WNOHANG) == 0) {
+		if (now_ms() >= deadline) {
+			kill_reap(pid, status);
+			return 1;
 		}
+		poll(NULL, 0, 10);
 	}
 	return 0;
+fail:
+	explicit_bzero(chunk, sizeof(chunk));
+	if (!reaped)
+		kill_reap(pid, status);
+	return -1;
 }
 
 static void
@@ -182,24 +189,34 @@ eval_child(const char *cmd, int out)
 }
 
 static int
-eval_error(const struct account *acc, int status, int timed_out,
-    struct error *err)
+eval_error(
+    const struct account *acc, int status, int timed_out, struct error *err)
 {
 	if (timed_out)
-		error_set(err, ERR_SECRET, "passwordeval of account %s did not "
-		    "finish within %d s", acc->name, acc->timeout);
+		error_set(err, ERR_SECRET,
+		    "passwordeval of account %s did not "
+		    "finish within %d s",
+		    acc->name, acc->timeout);
 	else if (WIFSIGNALED(status))
-		error_set(err, ERR_SECRET, "passwordeval of account %s was "
-		    "killed by signal %d", acc->name, WTERMSIG(status));
+		error_set(err, ERR_SECRET,
+		    "passwordeval of account %s was "
+		    "killed by signal %d",
+		    acc->name, WTERMSIG(status));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		error_set(err, ERR_SECRET, "passwordeval of account %s failed "
-		    "with exit status %d", acc->name, WEXITSTATUS(status));
+		error_set(err, ERR_SECRET,
+		    "passwordeval of account %s failed "
+		    "with exit status %d",
+		    acc->name, WEXITSTATUS(status));
 	else
-		error_set(err, ERR_SECRET, "passwordeval of account %s printed "
-		    "no password", acc->name);
+		error_set(err, ERR_SECRET,
+		    "passwordeval of account %s printed "
+		    "no password",
+		    acc->name);
 	/* Not quoting the command: it may hold a secret itself. */
-	error_hint(err, "run the passwordeval command of account %s by hand "
-	    "to see why", acc->name);
+	error_hint(err,
+	    "run the passwordeval command of account %s by hand "
+	    "to see why",
+	    acc->name);
 	return -1;
 }
 
@@ -207,7 +224,7 @@ eval_error(const struct account *acc, int status, int timed_out,
 static int
 run_eval(const struct account *acc, char **secret, struct error *err)
 {
-	struct secret_buf b = { 0 };
+	struct secret_buf b = {0};
 	int fds[2], status = 0, rc, timeout;
 	pid_t pid;
 
@@ -228,9 +245,10 @@ run_eval(const struct account *acc, char **secret, struct error *err)
 	close(fds[0]);
 	if (rc == -1) {
 		secret_buf_free(&b);
-		return error_set(err, ERR_SECRET, "passwordeval of account %s: "
-		    "cannot read its output (over %d bytes?)", acc->name,
-		    SECRET_MAX);
+		return error_set(err, ERR_SECRET,
+		    "passwordeval of account %s: "
+		    "cannot read its output (over %d bytes?)",
+		    acc->name, SECRET_MAX);
 	}
 	if (rc == 1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    b.len == 0 || b.p[0] == '\n' || b.p[0] == '\r') {
@@ -291,10 +309,10 @@ read_line(int fd, int timeout_ms, struct secret_buf *b)
 int
 secret_prompt(const char *what, char **secret, struct error *err)
 {
-	struct secret_buf b = { 0 };
+	struct secret_buf b = {0};
 	struct termios t;
 	struct sigaction sa, old[3];
-	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
 	int fd, i, rc;
 
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -333,12 +351,20 @@ secret_prompt(const char *what, char **secret, struct error *err)
 static int
 no_secret(const struct account *acc, const char *note, struct error *err)
 {
-	error_set(err, ERR_SECRET, "no password for account %s (user %s at "
+	error_set(err, ERR_SECRET,
+	    "no password for account %s (user %s at "
 	    "%s): none in the config, from the keyring%s, or a terminal",
 	    acc->name, acc->user != NULL ? acc->user : "?",
 	    acc->host != NULL ? acc->host : "?", note);
-	error_hint(err, "store one with smtpsend --store-password -a %s, or "
-	    "set passwordeval", acc->name);
+	if (note[0] != '\0')
+		error_hint(err,
+		    "set passwordeval, or install libsecret "
+		    "(Debian: libsecret-1-0) and a keyring");
+	else
+		error_hint(err,
+		    "store one with smtpsend --store-password -a "
+		    "%s, or set passwordeval",
+		    acc->name);
 	return -1;
 }
 
@@ -390,7 +416,7 @@ secret_get(const struct account *acc, char **secret, struct error *err)
 static int
 read_new_secret(const struct account *acc, char **secret, struct error *err)
 {
-	struct secret_buf b = { 0 };
+	struct secret_buf b = {0};
 	char what[512];
 	int rc;
 
@@ -399,7 +425,8 @@ read_new_secret(const struct account *acc, char **secret, struct error *err)
 		    acc->user, acc->host);
 		rc = secret_prompt(what, secret, err);
 		if (rc == 0)
-			return error_set(err, ERR_SECRET, "cannot read the "
+			return error_set(err, ERR_SECRET,
+			    "cannot read the "
 			    "password: /dev/tty is not usable");
 		return rc == 1 ? 0 : -1;
 	}
@@ -422,13 +449,16 @@ secret_store(const struct account *acc, struct error *err)
 	int rc;
 
 	if (acc->host == NULL || acc->user == NULL)
-		return error_set(err, ERR_CONFIG, "account %s: --store-password "
-		    "needs host and user", acc->name);
+		return error_set(err, ERR_CONFIG,
+		    "account %s: --store-password "
+		    "needs host and user",
+		    acc->name);
 	if (read_new_secret(acc, &secret, err) == -1)
 		return -1;
 	if (secret[0] == '\0') {
 		secret_free(secret);
-		return error_set(err, ERR_SECRET, "empty password: nothing "
+		return error_set(err, ERR_SECRET,
+		    "empty password: nothing "
 		    "stored");
 	}
 	rc = keyring_store(acc->host, acc->user, secret, err);

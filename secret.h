@@ -17,40 +17,40 @@ struct account;
  * ERR_SECRET (78: passwordeval failed, none found), ERR_KEYRING (75:
  * keyring unreachable or locked, with a hint).
  */
-int	secret_get(const struct account *acc, char **secret, struct error *err);
+int secret_get(const struct account *acc, char **secret, struct error *err);
 
 /* Wipe and free. NULL is fine. */
-void	secret_free(char *secret);
+void secret_free(char *secret);
 
 /* --store-password: read the secret (no echo on a tty) and store it. */
-int	secret_store(const struct account *acc, struct error *err);
+int secret_store(const struct account *acc, struct error *err);
 
 /*
  * Helpers shared with keyring.c.  A secret_buf grows without realloc() (no
  * unwiped copies) up to 1 MiB; secret_buf_free() wipes it.
  */
 struct secret_buf {
-	char	*p;
-	size_t	 len;
-	size_t	 size;
+	char *p;
+	size_t len;
+	size_t size;
 };
 
-int	secret_buf_add(struct secret_buf *b, const char *data, size_t n);
-void	secret_buf_free(struct secret_buf *b);
+int secret_buf_add(struct secret_buf *b, const char *data, size_t n);
+void secret_buf_free(struct secret_buf *b);
 
 /*
  * Read a child's pipe fd into b until EOF, or until it has exited and
  * printed a line, within timeout_ms; on timeout the child is killed.
  * *status: its wait status.  Returns 0, 1 on timeout, -1 on error.
  */
-int	secret_collect(int fd, pid_t pid, int timeout_ms, struct secret_buf *b,
-	    int *status);
+int secret_collect(
+    int fd, pid_t pid, int timeout_ms, struct secret_buf *b, int *status);
 
 /*
  * Ask on /dev/tty without echo ("smtpsend: <what>: ").  Returns 1 with
  * *secret malloc'ed, 0 when no terminal can answer (none, or we are not in
  * its foreground process group), -1 with ERR_SECRET.
  */
-int	secret_prompt(const char *what, char **secret, struct error *err);
+int secret_prompt(const char *what, char **secret, struct error *err);
 
 #endif

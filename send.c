@@ -26,26 +26,26 @@
 
 /* One connection and what the steps need to know about it. */
 struct conn {
-	const struct account	*acc;
-	const char		*host;
-	int			 port;
-	int			 starttls;	/* TLS via STARTTLS */
-	int			 implicit;	/* TLS from the first byte */
-	int			 timeout;	/* ms */
-	FILE			*verbose;
-	FILE			*info;		/* --serverinfo output, or NULL */
-	struct io		*io;
-	struct smtp		*smtp;
-	struct tls		*tls;
-	char			 cache_dir[1024];
-	char			 cache_key[512];
+	const struct account *acc;
+	const char *host;
+	int port;
+	int starttls; /* TLS via STARTTLS */
+	int implicit; /* TLS from the first byte */
+	int timeout; /* ms */
+	FILE *verbose;
+	FILE *info; /* --serverinfo output, or NULL */
+	struct io *io;
+	struct smtp *smtp;
+	struct tls *tls;
+	char cache_dir[1024];
+	char cache_key[512];
 };
 
 static void
 conn_close(struct conn *c)
 {
 	smtp_free(c->smtp);
-	io_free(c->io);	/* ends the TLS transport, closes the fd */
+	io_free(c->io); /* ends the TLS transport, closes the fd */
 	tls_free(c->tls);
 	c->smtp = NULL;
 	c->io = NULL;
@@ -80,8 +80,8 @@ start_tls(struct conn *c, int implicit, struct error *err)
 	struct tls_params p;
 
 	memset(&p, 0, sizeof(p));
-	p.host = acc->tls_host_override != NULL ? acc->tls_host_override :
-	    c->host;
+	p.host =
+	    acc->tls_host_override != NULL ? acc->tls_host_override : c->host;
 	p.trust_file = acc->tls_trust_file;
 	p.fingerprint = acc->tls_fingerprint;
 	p.certcheck = acc->tls_certcheck != CFG_OFF;
@@ -132,8 +132,12 @@ connect_greet(struct conn *c, struct error *err)
 		smtp_set_probe(c->smtp, !c->implicit && attempt == 0);
 		if (smtp_greet(c->smtp, err) == 0)
 			return 0;
-		if (!smtp_greet_late(c->smtp))
+		if (!smtp_greet_late(c->smtp) || attempt == 1)
 			return -1;
+		if (c->verbose != NULL)
+			fprintf(
+			    c->verbose, "--- %s; connecting again\n", err->msg);
+		error_clear(err);
 		conn_close(c);
 	}
 	return -1;
@@ -150,8 +154,8 @@ print_caps(FILE *fp, const char *title, const char *ehlo)
 	for (; p != NULL; p = nl) {
 		p++;
 		nl = strchr(p, '\n');
-		fprintf(fp, "    %.*s\n", (int)(nl != NULL ? nl - p :
-		    (long)strlen(p)), p);
+		fprintf(fp, "    %.*s\n",
+		    (int)(nl != NULL ? nl - p : (long)strlen(p)), p);
 	}
 }
 
@@ -175,8 +179,11 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 	if (smtp_ehlo(c->smtp, domain, allow_helo, err) == -1)
 		return -1;
 	if (c->info != NULL)
-		print_caps(c->info, c->starttls ? "Capabilities (before "
-		    "STARTTLS)" : "Capabilities", smtp_ehlo_text(c->smtp));
+		print_caps(c->info,
+		    c->starttls ? "Capabilities (before "
+				  "STARTTLS)"
+				: "Capabilities",
+		    smtp_ehlo_text(c->smtp));
 	if (!c->starttls)
 		return 0;
 	if (smtp_starttls(c->smtp, err) == -1)
@@ -192,8 +199,7 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 }
 
 static void
-conn_init(struct conn *c, const struct account *acc, FILE *verbose,
-    FILE *info)
+conn_init(struct conn *c, const struct account *acc, FILE *verbose, FILE *info)
 {
 	memset(c, 0, sizeof(*c));
 	c->acc = acc;
@@ -219,8 +225,7 @@ peer_is_loopback(int fd)
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 		return 0;
 	switch (ss.ss_family) {
-	case AF_UNIX:
-		return 1;
+	case AF_UNIX: return 1;
 	case AF_INET:
 		s4 = (const struct sockaddr_in *)&ss;
 		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
@@ -268,16 +273,14 @@ polite(const struct error *err)
 	case ERR_CERT:
 	case ERR_INTERNAL:
 	case ERR_OS:
-	case ERR_IO:
-		return 0;
-	default:
-		return 1;
+	case ERR_IO: return 0;
+	default: return 1;
 	}
 }
 
 int
-send_message(const struct send_job *job, struct send_result *res,
-    struct error *err)
+send_message(
+    const struct send_job *job, struct send_result *res, struct error *err)
 {
 	struct smtp_envelope env;
 	struct conn c;
@@ -300,10 +303,10 @@ send_message(const struct send_job *job, struct send_result *res,
 	if (smtp_send(c.smtp, &env, job->msg, err) == -1)
 		goto out;
 	rc = 0;
+	error_clear(err);
 out:
 	if (c.tls != NULL && tls_active(c.tls))
-		snprintf(res->tls, sizeof(res->tls), "%s",
-		    tls_summary(c.tls));
+		snprintf(res->tls, sizeof(res->tls), "%s", tls_summary(c.tls));
 	if (c.smtp != NULL) {
 		snprintf(res->reply, sizeof(res->reply), "%s",
 		    smtp_last_reply(c.smtp));
@@ -322,8 +325,10 @@ send_serverinfo(const struct account *acc, FILE *fp, struct error *err)
 
 	conn_init(&c, acc, NULL, fp);
 	fprintf(fp, "SMTP server at %s, port %d (%s):\n",
-	    acc->host != NULL ? acc->host : "?", c.port, c.implicit ?
-	    "implicit TLS" : c.starttls ? "STARTTLS" : "no TLS");
+	    acc->host != NULL ? acc->host : "?", c.port,
+	    c.implicit       ? "implicit TLS"
+		: c.starttls ? "STARTTLS"
+			     : "no TLS");
 	if (open_session(&c, 0, err) == -1)
 		goto out;
 	rc = 0;

@@ -104,6 +104,29 @@ parse_body(const char *arg, int *body, struct error *err)
 	return 0;
 }
 
+/* -N: "never", or a comma list of success, failure, delay (RFC 3461). */
+static int
+check_dsn_notify(const char *arg, struct error *err)
+{
+	const char *p = arg, *end;
+	size_t n;
+
+	if (strcasecmp(arg, "never") == 0)
+		return 0;
+	for (;;) {
+		end = strchr(p, ',');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (!((n == 7 && strncasecmp(p, "success", n) == 0) ||
+		    (n == 7 && strncasecmp(p, "failure", n) == 0) ||
+		    (n == 5 && strncasecmp(p, "delay", n) == 0)))
+			return error_set(err, ERR_USAGE, "-N %s: give never, "
+			    "or a list of success, failure and delay", arg);
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
 /* -b<mode>: only -bm (send), -bi (newaliases) and -bp (mailq) exist here. */
 static int
 parse_mode(const char *arg, struct opts *o, struct error *err)
@@ -150,9 +173,12 @@ parse_option(int c, const char *arg, struct opts *o, struct error *err)
 		break;
 	case 'N':
 		o->dsn_notify = arg;
-		break;
+		return check_dsn_notify(arg, err);
 	case 'R':
 		o->dsn_return = arg;
+		if (strcasecmp(arg, "hdrs") != 0 && strcasecmp(arg, "full") != 0)
+			return error_set(err, ERR_USAGE,
+			    "-R %s: give hdrs or full", arg);
 		break;
 	case 'V':
 		o->dsn_envid = arg;
@@ -267,26 +293,48 @@ pick_account(const struct config *cf, const struct opts *o,
 }
 
 /*
+ * The domain for unqualified names: that of the account's from, else that
+ * of the envelope sender, else the account's domain (EHLO name).
+ */
+static const char *
+qualify_domain(const struct account *acc, const char *from)
+{
+	const char *d = acc->from != NULL ? addr_domain(acc->from) : NULL;
+
+	if (d == NULL && from != NULL)
+		d = addr_domain(from);
+	return d != NULL ? d : acc->domain;
+}
+
+/*
  * The envelope sender: -f when given and allowed ("" and "<>" are the null
  * sender), else the account's from.  Unqualified names get the domain of
  * the account's from.  *out is malloc'ed.
  */
 static int
-envelope_from(const struct account *acc, const struct opts *o, char **out,
-    struct error *err)
+envelope_from(const struct account *acc, const struct opts *o,
+    const struct message *msg, char **out, struct error *err)
 {
 	struct addr_list l = { 0 };
-	const char *domain = acc->from != NULL ? addr_domain(acc->from) : NULL;
+	const char *domain = qualify_domain(acc, NULL);
 	int ret = -1;
 
 	*out = NULL;
 	if (o->from == NULL || acc->allow_from_override == CFG_OFF) {
-		if (acc->from == NULL || acc->from[0] == '\0')
-			return error_set(err, ERR_CONFIG,
-			    "account %s has no from address and no -f was given",
-			    acc->name);
-		*out = strdup(acc->from);
-		return *out == NULL ? error_set(err, ERR_OS, "out of memory") : 0;
+		/* msmtp's %F: the address in the message's From header. */
+		if (message_header_addrs(msg, "From", &l, err) == -1 ||
+		    config_from(acc, l.n > 0 ? l.v[0].addr : NULL, out,
+		    err) == -1)
+			goto out;
+		if (*out == NULL || (*out)[0] == '\0') {
+			error_set(err, ERR_CONFIG, "account %s has no from "
+			    "address and no -f was given", acc->name);
+			error_hint(err, "add a line \"from you@example.org\" "
+			    "to the account");
+			goto out;
+		}
+		ret = 0;
+		goto out;
 	}
 	if (o->from[0] == '\0' || strcmp(o->from, "<>") == 0) {
 		*out = strdup("");
@@ -299,7 +347,7 @@ envelope_from(const struct account *acc, const struct opts *o, char **out,
 		    o->from);
 		goto out;
 	}
-	if (strchr(l.v[0].addr, '@') == NULL && domain != NULL) {
+	if (strchr(l.v[0].addr, '@') == NULL) {
 		if (asprintf(out, "%s@%s", l.v[0].addr, domain) == -1) {
 			*out = NULL;
 			error_set(err, ERR_OS, "out of memory");
@@ -325,7 +373,6 @@ collect_recipients(const struct account *acc, const struct opts *o,
     struct error *err)
 {
 	struct aliases *al = NULL;
-	const char *domain;
 	int i, ret = -1;
 
 	for (i = 0; i < o->nrcpts; i++)
@@ -338,12 +385,7 @@ collect_recipients(const struct account *acc, const struct opts *o,
 		    "addresses as arguments, or -t to read To, Cc and Bcc");
 	if (acc->aliases != NULL && aliases_load(&al, acc->aliases, err) == -1)
 		return -1;
-	domain = acc->from != NULL ? addr_domain(acc->from) : NULL;
-	if (domain == NULL)
-		domain = addr_domain(from);
-	if (domain == NULL)
-		domain = acc->domain;
-	if (addr_list_resolve(rcpts, al, domain, err) == -1)
+	if (addr_list_resolve(rcpts, al, qualify_domain(acc, from), err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -370,6 +412,7 @@ fix_message(const struct account *acc, const struct opts *o,
 	fx.add_date = acc->set_date_header != CFG_OFF;
 	fx.msgid_domain = acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
 	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
+	fx.domain = qualify_domain(acc, from);
 	return message_fix(msg, &fx, err);
 }
 
@@ -401,7 +444,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	if (acc == NULL)
 		return -1;
 	c->acc = acc;
-	if (envelope_from(acc, o, &c->from, err) == -1 ||
+	if (envelope_from(acc, o, c->msg, &c->from, err) == -1 ||
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
 	    fix_message(acc, o, c->msg, c->from, err) == -1)
 		return -1;

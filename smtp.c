@@ -6,16 +6,13 @@
  * here knows whether the transport is TLS.
  */
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "address.h"
 #include "error.h"
 #include "io.h"
-#include "message.h"
 #include "smtp.h"
 
 /*
@@ -36,29 +33,30 @@
  * so when a greeting comes after the probe we stop cleanly and
  * smtp_greet_late() tells the caller to reconnect and wait without probing.
  */
-#define PROBE_QUIET_MS	5000
-#define PROBE_BYTES	"\r\n\r\n\r"
+#define PROBE_QUIET_MS 5000
+#define PROBE_BYTES "\r\n\r\n\r"
+#define QUIT_WAIT_MS 5000
 
 struct smtp {
-	struct io	*io;
-	FILE		*verbose;
+	struct io *io;
+	FILE *verbose;
 	struct smtp_caps caps;
-	char		*greeting;	/* "220 text" */
-	char		*ehlo_text;
-	char		*last_reply;	/* "250 2.0.0 Ok", one line */
-	int		 probe;
-	int		 late;
-	int		 quit_sent;	/* QUIT went out pipelined */
-	int		 done;		/* no more commands: QUIT answered,
-					   421 seen, or connection dropped */
+	char *greeting; /* "220 text" */
+	char *ehlo_text;
+	char *last_reply; /* "250 2.0.0 Ok", one line */
+	int probe;
+	int late;
+	int quit_sent; /* QUIT went out pipelined */
+	int done; /* no more commands: QUIT answered,
+		     421 seen, or connection dropped */
 };
 
 /* A growing string; on allocation failure it stays empty and oom is set. */
 struct sbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 oom;
+	char *p;
+	size_t len;
+	size_t cap;
+	int oom;
 };
 
 static void sb_add(struct sbuf *, const char *, ...)
@@ -94,9 +92,8 @@ sb_add(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Put "step: " before the message of an error from a lower layer. */
-static int
-in_step(struct error *err, const char *step)
+int
+smtp_error_step(struct error *err, const char *step)
 {
 	size_t n = strlen(step) + 2, len = strlen(err->msg);
 
@@ -136,8 +133,8 @@ garbage(struct error *err, const char *why, const char *line, size_t len)
 	char q[300];
 
 	quote_line(q, sizeof(q), line, len);
-	return error_set(err, ERR_PROTOCOL, "garbage from server (%s): \"%s\"",
-	    why, q);
+	return error_set(
+	    err, ERR_PROTOCOL, "garbage from server (%s): \"%s\"", why, q);
 }
 
 int
@@ -221,7 +218,8 @@ auth_has(const char *list, const char *word)
 	const char *p = list;
 
 	while ((p = strstr(p, word)) != NULL) {
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
 			return 1;
 		p += n;
 	}
@@ -242,12 +240,15 @@ caps_add_auth(struct smtp_caps *caps, const char *p)
 			return;
 		if (n < sizeof(mech)) {
 			for (i = 0; i < n; i++)
-				mech[i] = (char)((p[i] >= 'a' && p[i] <= 'z') ?
-				    p[i] - 32 : p[i]);
+				mech[i] = (char)((p[i] >= 'a' && p[i] <= 'z')
+					? p[i] - 32
+					: p[i]);
 			mech[n] = '\0';
 			have = strlen(caps->auth);
-			if (strspn(mech, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-			    == n && !auth_has(caps->auth, mech) &&
+			if (strspn(mech,
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+				n &&
+			    !auth_has(caps->auth, mech) &&
 			    have + n + 2 < sizeof(caps->auth))
 				snprintf(caps->auth + have,
 				    sizeof(caps->auth) - have, "%s%s",
@@ -268,18 +269,18 @@ static void
 caps_line(struct smtp_caps *caps, const char *p, size_t len)
 {
 	static const struct {
-		const char	*kw;
-		unsigned int	 flag;
+		const char *kw;
+		unsigned int flag;
 	} table[] = {
-		{ "PIPELINING", SMTP_CAP_PIPELINING },
-		{ "SIZE", SMTP_CAP_SIZE },
-		{ "8BITMIME", SMTP_CAP_8BITMIME },
-		{ "SMTPUTF8", SMTP_CAP_SMTPUTF8 },
-		{ "DSN", SMTP_CAP_DSN },
-		{ "CHUNKING", SMTP_CAP_CHUNKING },
-		{ "STARTTLS", SMTP_CAP_STARTTLS },
-		{ "ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCED },
-		{ "AUTH", SMTP_CAP_AUTH },
+	    {"PIPELINING", SMTP_CAP_PIPELINING},
+	    {"SIZE", SMTP_CAP_SIZE},
+	    {"8BITMIME", SMTP_CAP_8BITMIME},
+	    {"SMTPUTF8", SMTP_CAP_SMTPUTF8},
+	    {"DSN", SMTP_CAP_DSN},
+	    {"CHUNKING", SMTP_CAP_CHUNKING},
+	    {"STARTTLS", SMTP_CAP_STARTTLS},
+	    {"ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCED},
+	    {"AUTH", SMTP_CAP_AUTH},
 	};
 	char param[1024], *end;
 	unsigned long long v;
@@ -407,8 +408,8 @@ trace(struct smtp *s, const char *dir, const char *line, size_t len)
 	for (i = 0; i < len && n + 5 < sizeof(q); i++) {
 		c = (unsigned char)line[i];
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			n += (size_t)snprintf(q + n, sizeof(q) - n, "\\x%02x",
-			    c);
+			n += (size_t)snprintf(
+			    q + n, sizeof(q) - n, "\\x%02x", c);
 		else
 			q[n++] = (char)c;
 	}
@@ -420,10 +421,9 @@ trace(struct smtp *s, const char *dir, const char *line, size_t len)
 static char *
 reply_string(const struct smtp_reply *r)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct sbuf b = {NULL, 0, 0, 0};
 
-	sb_add(&b, "%d%s%s", r->code, r->text[0] != '\0' ? " " : "",
-	    r->text);
+	sb_add(&b, "%d%s%s", r->code, r->text[0] != '\0' ? " " : "", r->text);
 	return b.p;
 }
 
@@ -443,11 +443,11 @@ keep_last_reply(struct smtp *s, const struct smtp_reply *r)
  * The one reply reader: every line strictly parsed, the same code on every
  * line, bounded line and reply length.  step names the errors.
  */
-static int
-read_reply(struct smtp *s, const char *step, struct smtp_reply *r,
-    struct error *err)
+int
+smtp_read_reply(
+    struct smtp *s, const char *step, struct smtp_reply *r, struct error *err)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct sbuf b = {NULL, 0, 0, 0};
 	const char *text;
 	char *line;
 	size_t len, total = 0;
@@ -489,22 +489,21 @@ read_reply(struct smtp *s, const char *step, struct smtp_reply *r,
 		r->status[0] = '\0';
 	keep_last_reply(s, r);
 	if (r->code == 421)
-		s->done = 1;	/* the server is closing the connection */
+		s->done = 1; /* the server is closing the connection */
 	return 0;
 fail:
 	free(b.p);
 	r->text = NULL;
-	return in_step(err, step);
+	return smtp_error_step(err, step);
 }
 
 /* Queue one command line (no CR or LF inside), shown in the transcript. */
 static int
-put_cmd(struct smtp *s, const char *line, const char *shown,
-    struct error *err)
+put_cmd(struct smtp *s, const char *line, const char *shown, struct error *err)
 {
 	if (strpbrk(line, "\r\n") != NULL)
-		return error_set(err, ERR_INTERNAL,
-		    "line break inside an SMTP command");
+		return error_set(
+		    err, ERR_INTERNAL, "line break inside an SMTP command");
 	trace(s, "-->", shown != NULL ? shown : line,
 	    strlen(shown != NULL ? shown : line));
 	if (io_puts(s->io, line, err) == -1 ||
@@ -518,8 +517,17 @@ static const char *
 verb_of(const char *line)
 {
 	static const char *const verbs[] = {
-		"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO",
-		"DATA", "BDAT", "RSET", "NOOP", "QUIT",
+	    "EHLO",
+	    "HELO",
+	    "STARTTLS",
+	    "AUTH",
+	    "MAIL FROM",
+	    "RCPT TO",
+	    "DATA",
+	    "BDAT",
+	    "RSET",
+	    "NOOP",
+	    "QUIT",
 	};
 	size_t i;
 
@@ -538,28 +546,24 @@ smtp_command(struct smtp *s, const char *line, const char *shown,
 	memset(r, 0, sizeof(*r));
 	if (s->done) {
 		error_set(err, ERR_NETWORK, "connection already closed");
-		return in_step(err, step);
+		return smtp_error_step(err, step);
 	}
 	if (put_cmd(s, line, shown, err) == -1 || io_flush(s->io, err) == -1)
-		return in_step(err, step);
-	return read_reply(s, step, r, err);
+		return smtp_error_step(err, step);
+	return smtp_read_reply(s, step, r, err);
 }
 
-/*
- * A reply that is not the one wanted: 4xx temporary, 5xx permanent, and
- * anything else (a 3xx where none belongs) a protocol error.
- */
-static int
-refused(struct error *err, const char *step, const struct smtp_reply *r,
-    const char *what)
+int
+smtp_reply_error(struct error *err, const char *step,
+    const struct smtp_reply *r, const char *what)
 {
 	char *text = reply_string(r);
 	enum error_kind kind;
 
-	kind = (r->code / 100 == 4 || r->code / 100 == 5) ? ERR_REPLY :
-	    ERR_PROTOCOL;
-	error_reply(err, kind, step, r->code, r->status, text, "%s: %s", step,
-	    what);
+	kind = (r->code / 100 == 4 || r->code / 100 == 5) ? ERR_REPLY
+							  : ERR_PROTOCOL;
+	error_reply(
+	    err, kind, step, r->code, r->status, text, "%s: %s", step, what);
 	free(text);
 	return -1;
 }
@@ -569,16 +573,18 @@ static int
 probe_greeting(struct smtp *s, struct error *err)
 {
 	int timeout = io_timeout(s->io), quiet, wait, r;
-	unsigned char b[8];
+	unsigned char b[8] = {0};
 	ssize_t n;
 
 	quiet = timeout < PROBE_QUIET_MS ? timeout : PROBE_QUIET_MS;
 	r = io_wait_readable(s->io, quiet, err);
 	if (r != 0)
-		return r < 0 ? in_step(err, "greeting") : 0;
+		return r < 0 ? smtp_error_step(err, "greeting") : 0;
 	if (s->verbose != NULL)
-		fprintf(s->verbose, "--> [no greeting after %d ms: probing for "
-		    "implicit TLS]\n", quiet);
+		fprintf(s->verbose,
+		    "--> [no greeting after %d ms: probing for "
+		    "implicit TLS]\n",
+		    quiet);
 	wait = timeout - quiet < 2000 ? 2000 : timeout - quiet;
 	if (io_write(s->io, PROBE_BYTES, sizeof(PROBE_BYTES) - 1, err) == -1 ||
 	    io_flush(s->io, err) == -1)
@@ -586,27 +592,38 @@ probe_greeting(struct smtp *s, struct error *err)
 	else
 		n = io_peek(s->io, b, sizeof(b), wait, err);
 	if (n == 0 || (n > 0 && (b[0] == 0x15 || b[0] == 0x16))) {
-		error_set(err, ERR_TLS, "greeting: no SMTP greeting; the server "
+		error_set(err, ERR_TLS,
+		    "greeting: no SMTP greeting; the server "
 		    "answered like a TLS server: this port speaks implicit "
 		    "TLS (usually port 465)");
-		error_hint(err, "set \"tls_starttls off\" (with \"tls on\") "
+		error_hint(err,
+		    "set \"tls_starttls off\" (with \"tls on\") "
 		    "for this port, or use the STARTTLS port (usually 587)");
 		return -1;
 	}
 	if (n < 0) {
-		in_step(err, "greeting");
-		error_hint(err, "no greeting came within %d s: if this port "
+		if (strncmp(err->msg, "timed out", 9) == 0)
+			error_set(err, ERR_NETWORK,
+			    "timed out: no greeting "
+			    "from the server in %d s",
+			    (quiet + wait) / 1000);
+		smtp_error_step(err, "greeting");
+		error_hint(err,
+		    "no greeting came within %d s: if this port "
 		    "speaks implicit TLS (usually 465), set \"tls_starttls "
-		    "off\"", quiet / 1000);
+		    "off\"",
+		    quiet / 1000);
 		return -1;
 	}
 	if (b[0] >= '0' && b[0] <= '9') {
 		s->late = 1;
-		return error_set(err, ERR_NETWORK, "greeting: the server's "
-		    "greeting came only after more than %d ms", quiet);
+		return error_set(err, ERR_NETWORK,
+		    "greeting: the server's "
+		    "greeting came only after more than %d ms",
+		    quiet);
 	}
 	garbage(err, "not an SMTP greeting", (const char *)b, (size_t)n);
-	return in_step(err, "greeting");
+	return smtp_error_step(err, "greeting");
 }
 
 int
@@ -617,9 +634,10 @@ smtp_greet(struct smtp *s, struct error *err)
 
 	if (s->probe && probe_greeting(s, err) == -1)
 		return -1;
-	if (read_reply(s, "greeting", &r, err) == -1) {
+	if (smtp_read_reply(s, "greeting", &r, err) == -1) {
 		if (s->probe && err->kind == ERR_NETWORK)
-			error_hint(err, "if this port speaks implicit TLS "
+			error_hint(err,
+			    "if this port speaks implicit TLS "
 			    "(usually 465), set \"tls_starttls off\"");
 		return -1;
 	}
@@ -628,15 +646,15 @@ smtp_greet(struct smtp *s, struct error *err)
 	if (r.code == 220)
 		rc = 0;
 	else
-		refused(err, "greeting", &r, "the server refused the "
+		smtp_reply_error(err, "greeting", &r,
+		    "the server refused the "
 		    "connection");
 	smtp_reply_free(&r);
 	return rc;
 }
 
 int
-smtp_ehlo(struct smtp *s, const char *domain, int allow_helo,
-    struct error *err)
+smtp_ehlo(struct smtp *s, const char *domain, int allow_helo, struct error *err)
 {
 	struct smtp_reply r;
 	char line[1024];
@@ -653,19 +671,20 @@ smtp_ehlo(struct smtp *s, const char *domain, int allow_helo,
 			return -1;
 		if (r.code / 100 == 2) {
 			free(s->ehlo_text);
-			s->ehlo_text = r.text;	/* no capabilities */
+			s->ehlo_text = r.text; /* no capabilities */
 			return 0;
 		}
-		refused(err, "HELO", &r, "the server refused HELO");
+		smtp_reply_error(err, "HELO", &r, "the server refused HELO");
 	} else if (r.code / 100 == 2) {
 		smtp_caps_parse(&s->caps, r.text);
 		free(s->ehlo_text);
 		s->ehlo_text = r.text;
 		return 0;
 	} else {
-		refused(err, "EHLO", &r, "the server refused EHLO");
+		smtp_reply_error(err, "EHLO", &r, "the server refused EHLO");
 		if (r.code / 100 == 5)
-			error_hint(err, "HELO is not tried when TLS or "
+			error_hint(err,
+			    "HELO is not tried when TLS or "
 			    "authentication is required");
 	}
 	smtp_reply_free(&r);
@@ -680,10 +699,12 @@ smtp_starttls(struct smtp *s, struct error *err)
 	int rc = -1;
 
 	if ((s->caps.flags & SMTP_CAP_STARTTLS) == 0) {
-		error_set(err, ERR_UNAVAILABLE, "STARTTLS: the server does "
+		error_set(err, ERR_UNAVAILABLE,
+		    "STARTTLS: the server does "
 		    "not offer STARTTLS");
 		err->step = "STARTTLS";
-		error_hint(err, "smtpsend never falls back to cleartext: if "
+		error_hint(err,
+		    "smtpsend never falls back to cleartext: if "
 		    "the port speaks implicit TLS (usually 465) set "
 		    "\"tls_starttls off\", else ask the server's admin");
 		return -1;
@@ -692,13 +713,16 @@ smtp_starttls(struct smtp *s, struct error *err)
 		return -1;
 	extra = io_unread(s->io);
 	if (r.code != 220) {
-		refused(err, "STARTTLS", &r, "the server refused STARTTLS");
+		smtp_reply_error(
+		    err, "STARTTLS", &r, "the server refused STARTTLS");
 	} else if (extra > 0) {
-		error_set(err, ERR_PROTOCOL, "STARTTLS: command injection: "
+		error_set(err, ERR_PROTOCOL,
+		    "STARTTLS: command injection: "
 		    "the server sent %zu more bytes after its 220 reply",
 		    extra);
 		err->step = "STARTTLS";
-		error_hint(err, "someone between you and the server may be "
+		error_hint(err,
+		    "someone between you and the server may be "
 		    "tampering with the connection; nothing was sent");
 	} else {
 		memset(&s->caps, 0, sizeof(s->caps));
@@ -713,413 +737,59 @@ smtp_quit(struct smtp *s)
 {
 	struct smtp_reply r;
 	struct error e;
+	int wait;
 
 	if (s == NULL || s->done)
 		return;
 	s->done = 1;
-	if (!s->quit_sent && (put_cmd(s, "QUIT", NULL, &e) == -1 ||
-	    io_flush(s->io, &e) == -1))
+	if (!s->quit_sent &&
+	    (put_cmd(s, "QUIT", NULL, &e) == -1 || io_flush(s->io, &e) == -1))
 		return;
 	s->quit_sent = 1;
-	if (read_reply(s, "QUIT", &r, &e) == 0)
+	/* The work is done: a server slow to say goodbye costs 5 s at most. */
+	wait =
+	    io_timeout(s->io) < QUIT_WAIT_MS ? io_timeout(s->io) : QUIT_WAIT_MS;
+	if (io_wait_readable(s->io, wait, &e) == 1 &&
+	    smtp_read_reply(s, "QUIT", &r, &e) == 0)
 		smtp_reply_free(&r);
 }
 
-/* One transaction: what smtp_send decides once and the refusals it meets. */
-struct txn {
-	struct smtp			*s;
-	const struct smtp_envelope	*env;
-	const struct message		*m;
-	unsigned long long		 size;
-	int				 pipelining;
-	int				 chunking;
-	int				 dsn;	/* DSN parameters go out */
-	struct sbuf			 refused;	/* "<a>: 550 ...\n" */
-	size_t				 nrefused;
-	int				 temp_code;	/* first 4xx refusal */
-	char				 temp_status[16];
-	int				 perm_code;	/* first non-5.1.x 5xx */
-	char				 perm_status[16];
-	int				 user_code;	/* first 5.1.x */
-	char				 user_status[16];
-};
-
-static int
-is_ascii(const char *p)
+int
+smtp_queue(
+    struct smtp *s, const char *line, const char *shown, struct error *err)
 {
-	for (; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			return 0;
-	return 1;
-}
-
-/* An address that can go between < and > on a command line. */
-static int
-check_addr(const char *a, int empty_ok, struct error *err)
-{
-	const char *p;
-
-	if (a[0] == '\0' && !empty_ok)
-		return error_set(err, ERR_USAGE, "empty recipient address");
-	for (p = a; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '<' ||
-		    *p == '>')
-			return error_set(err, ERR_USAGE, "invalid address "
-			    "\"%s\"", a);
+	if (s->done) {
+		error_set(err, ERR_NETWORK, "connection already closed");
+		return smtp_error_step(err, verb_of(line));
+	}
+	if (put_cmd(s, line, shown, err) == -1)
+		return smtp_error_step(err, verb_of(line));
+	if (strcasecmp(line, "QUIT") == 0)
+		s->quit_sent = 1;
 	return 0;
 }
 
-/* RFC 3461 xtext for ENVID. */
-static void
-sb_xtext(struct sbuf *b, const char *p)
+int
+smtp_flush(struct smtp *s, const char *step, struct error *err)
 {
-	for (; *p != '\0'; p++) {
-		if (*p >= '!' && *p <= '~' && *p != '+' && *p != '=')
-			sb_add(b, "%c", *p);
-		else
-			sb_add(b, "+%02X", (unsigned char)*p);
-	}
-}
-
-/* Keyword values go out upper case ("failure,delay" -> "FAILURE,DELAY"). */
-static void
-sb_upper(struct sbuf *b, const char *p)
-{
-	for (; *p != '\0'; p++)
-		sb_add(b, "%c", (*p >= 'a' && *p <= 'z') ? *p - 32 : *p);
-}
-
-/* Checks made before anything is sent: size, SMTPUTF8, the addresses. */
-static int
-txn_check(struct txn *t, struct error *err)
-{
-	const struct smtp_envelope *env = t->env;
-	const struct smtp_caps *c = &t->s->caps;
-	int utf8 = !is_ascii(env->from);
-	size_t i;
-
-	if ((c->flags & SMTP_CAP_SIZE) && c->size > 0 && t->size > c->size) {
-		error_set(err, ERR_UNAVAILABLE, "message too large: %llu > "
-		    "%llu bytes (the server's SIZE limit)", t->size, c->size);
-		err->step = "MAIL FROM";
-		return -1;
-	}
-	if (check_addr(env->from, 1, err) == -1)
-		return -1;
-	if (env->rcpts == NULL || env->rcpts->n == 0)
-		return error_set(err, ERR_USAGE, "no recipients");
-	for (i = 0; i < env->rcpts->n; i++) {
-		if (check_addr(env->rcpts->v[i].addr, 0, err) == -1)
-			return -1;
-		if (!is_ascii(env->rcpts->v[i].addr))
-			utf8 = 1;
-	}
-	if (utf8 && (c->flags & SMTP_CAP_SMTPUTF8) == 0) {
-		error_set(err, ERR_UNAVAILABLE, "the server does not offer "
-		    "SMTPUTF8, needed for a non-ASCII address");
-		err->step = "MAIL FROM";
-		return -1;
-	}
+	if (io_flush(s->io, err) == -1)
+		return smtp_error_step(err, step);
 	return 0;
 }
 
-/* The MAIL FROM line with every parameter the server understands. */
-static char *
-mail_line(struct txn *t)
-{
-	const struct smtp_envelope *env = t->env;
-	const struct smtp_caps *c = &t->s->caps;
-	struct sbuf b = { NULL, 0, 0, 0 };
-	size_t i;
-	int utf8 = !is_ascii(env->from);
-
-	for (i = 0; i < env->rcpts->n; i++)
-		if (!is_ascii(env->rcpts->v[i].addr))
-			utf8 = 1;
-	sb_add(&b, "MAIL FROM:<%s>", env->from);
-	if (c->flags & SMTP_CAP_SIZE)
-		sb_add(&b, " SIZE=%llu", t->size);
-	/* 8-bit content without 8BITMIME goes out as is (msmtp, Postfix). */
-	if (c->flags & SMTP_CAP_8BITMIME) {
-		if (env->body == 8 || message_is_8bit(t->m))
-			sb_add(&b, " BODY=8BITMIME");
-		else if (env->body == 7)
-			sb_add(&b, " BODY=7BIT");
-	}
-	if (utf8)
-		sb_add(&b, " SMTPUTF8");
-	if (t->dsn && env->dsn_return != NULL) {
-		sb_add(&b, " RET=");
-		sb_upper(&b, env->dsn_return);
-	}
-	if (t->dsn && env->dsn_envid != NULL) {
-		sb_add(&b, " ENVID=");
-		sb_xtext(&b, env->dsn_envid);
-	}
-	return b.oom ? (free(b.p), NULL) : b.p;
-}
-
-static char *
-rcpt_line(struct txn *t, const char *addr)
-{
-	struct sbuf b = { NULL, 0, 0, 0 };
-
-	sb_add(&b, "RCPT TO:<%s>", addr);
-	if (t->dsn && t->env->dsn_notify != NULL) {
-		sb_add(&b, " NOTIFY=");
-		sb_upper(&b, t->env->dsn_notify);
-	}
-	return b.oom ? (free(b.p), NULL) : b.p;
-}
-
-/* Queue MAIL and every RCPT (pipelined, or one at a time by the caller). */
-static int
-put_line(struct txn *t, char *line, struct error *err)
-{
-	int rc;
-
-	if (line == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	rc = put_cmd(t->s, line, NULL, err);
-	free(line);
-	return rc;
-}
-
-/* Remember a refused recipient for the one error that names them all. */
-static void
-note_refusal(struct txn *t, const char *addr, const struct smtp_reply *r)
-{
-	sb_add(&t->refused, "%s<%s>: %d %s", t->nrefused > 0 ? "\n" : "",
-	    addr, r->code, r->text);
-	t->nrefused++;
-	if (r->code / 100 == 4 && t->temp_code == 0) {
-		t->temp_code = r->code;
-		memcpy(t->temp_status, r->status, sizeof(t->temp_status));
-	} else if (r->code / 100 != 4 && strncmp(r->status, "5.1.", 4) == 0) {
-		if (t->user_code == 0) {
-			t->user_code = r->code;
-			memcpy(t->user_status, r->status, 16);
-		}
-	} else if (r->code / 100 != 4 && t->perm_code == 0) {
-		t->perm_code = r->code;
-		memcpy(t->perm_status, r->status, sizeof(t->perm_status));
-	}
-}
-
-/* Any 4xx: temporary; every refusal 5.1.x: "no such user"; else 5xx. */
-static int
-refusal_error(struct txn *t, struct error *err)
-{
-	int code = t->temp_code;
-	const char *status = t->temp_status;
-
-	if (code == 0 && t->perm_code != 0) {
-		code = t->perm_code;
-		status = t->perm_status;
-	} else if (code == 0) {
-		code = t->user_code;
-		status = t->user_status;
-	}
-	error_reply(err, ERR_REPLY, "RCPT TO", code, status, t->refused.p,
-	    "RCPT TO: the server refused %zu of %zu recipients, so nothing "
-	    "was sent", t->nrefused, t->env->rcpts->n);
-	return -1;
-}
-
-/*
- * Abandon a transaction whose DATA got 354 although a recipient was
- * refused: closing without the final "." delivers nothing to anyone.
- */
-static void
-drop(struct smtp *s)
+void
+smtp_drop(struct smtp *s)
 {
 	if (s->verbose != NULL)
-		fprintf(s->verbose, "--- dropping the connection: the "
+		fprintf(s->verbose,
+		    "--- dropping the connection: the "
 		    "transaction is abandoned\n");
 	io_shutdown(s->io);
 	s->done = 1;
 }
 
-struct body_sink {
-	struct io		*io;
-	unsigned long long	 n;
-};
-
-static int
-body_write(void *ctx, const void *buf, size_t len, struct error *err)
-{
-	struct body_sink *b = ctx;
-
-	b->n += len;
-	return io_write(b->io, buf, len, err);
-}
-
-/*
- * The end of the transaction: after 354, the dot-stuffed body and ".";
- * or "BDAT n LAST" and the body as is.  QUIT rides along when pipelining.
- * A partial body is never ended: on any error the connection is dropped.
- */
-static int
-send_body(struct txn *t, int bdat, struct error *err)
-{
-	struct smtp *s = t->s;
-	struct body_sink sink = { s->io, 0 };
-	struct smtp_reply r;
-	char line[64];
-	const char *step = bdat ? "BDAT" : "end of data";
-	int rc = -1;
-
-	snprintf(line, sizeof(line), "BDAT %llu LAST", t->size);
-	if (bdat && put_cmd(s, line, NULL, err) == -1)
-		return in_step(err, step);
-	if (message_write(t->m, !bdat, body_write, &sink, err) == -1)
-		goto drop;
-	if (s->verbose != NULL)
-		fprintf(s->verbose, "--> [message body: %llu bytes]\n",
-		    sink.n);
-	if (bdat && sink.n != t->size) {
-		error_set(err, ERR_INTERNAL, "message size changed while "
-		    "sending (%llu, announced %llu)", sink.n, t->size);
-		goto drop;
-	}
-	if ((!bdat && put_cmd(s, ".", NULL, err) == -1) ||
-	    (t->pipelining && put_cmd(s, "QUIT", NULL, err) == -1) ||
-	    io_flush(s->io, err) == -1)
-		goto drop;
-	s->quit_sent = t->pipelining;
-	if (read_reply(s, step, &r, err) == -1)
-		return -1;
-	if (r.code / 100 == 2)
-		rc = 0;
-	else
-		refused(err, step, &r, "the server refused the message");
-	smtp_reply_free(&r);
-	return rc;
-drop:
-	drop(s);
-	return in_step(err, step);
-}
-
-/* Read the reply to one pipelined command, or send it and read. */
-static int
-reply_to(struct txn *t, const char *step, char *line, struct smtp_reply *r,
-    struct error *err)
-{
-	if (!t->pipelining) {
-		if (put_line(t, line, err) == -1 ||
-		    io_flush(t->s->io, err) == -1)
-			return in_step(err, step);
-	}
-	return read_reply(t->s, step, r, err);
-}
-
-/*
- * MAIL, every RCPT, and DATA unless BDAT follows: with PIPELINING all in
- * one write, then the replies in order; else one at a time.  Every RCPT is
- * tried so that every refused address can be named.
- */
-static int
-envelope(struct txn *t, struct error *err)
-{
-	const struct addr_list *l = t->env->rcpts;
-	struct smtp_reply mail = { 0 }, r;
-	size_t i;
-	int rc = -1, data = 0;
-
-	if (t->pipelining) {
-		if (put_line(t, mail_line(t), err) == -1)
-			return -1;
-		for (i = 0; i < l->n; i++)
-			if (put_line(t, rcpt_line(t, l->v[i].addr), err) == -1)
-				return -1;
-		if (!t->chunking && put_cmd(t->s, "DATA", NULL, err) == -1)
-			return -1;
-		if (io_flush(t->s->io, err) == -1)
-			return in_step(err, "MAIL FROM");
-	}
-	if (reply_to(t, "MAIL FROM", t->pipelining ? NULL : mail_line(t),
-	    &mail, err) == -1)
-		return -1;
-	if (mail.code / 100 != 2 && !t->pipelining) {
-		refused(err, "MAIL FROM", &mail, "the server refused the "
-		    "sender");
-		goto out;
-	}
-	for (i = 0; i < l->n && !t->s->done; i++) {
-		if (reply_to(t, "RCPT TO", t->pipelining ? NULL :
-		    rcpt_line(t, l->v[i].addr), &r, err) == -1)
-			goto out;
-		if (r.code / 100 != 2 && mail.code / 100 == 2)
-			note_refusal(t, l->v[i].addr, &r);
-		smtp_reply_free(&r);
-	}
-	if (t->pipelining && !t->chunking && !t->s->done) {
-		if (read_reply(t->s, "DATA", &r, err) == -1)
-			goto out;
-		data = r.code;
-		if (data == 354 && (mail.code / 100 != 2 || t->nrefused > 0))
-			drop(t->s);
-		else if (data != 354 && mail.code / 100 == 2 &&
-		    t->nrefused == 0)
-			refused(err, "DATA", &r, "the server refused DATA");
-		smtp_reply_free(&r);
-		if (data != 354 && mail.code / 100 == 2 && t->nrefused == 0)
-			goto out;
-	}
-	if (mail.code / 100 != 2)
-		refused(err, "MAIL FROM", &mail, "the server refused the "
-		    "sender");
-	else if (t->nrefused > 0)
-		refusal_error(t, err);
-	else if (t->s->done)
-		error_set(err, ERR_NETWORK, "RCPT TO: the server closed the "
-		    "connection");
-	else
-		rc = 0;
-out:
-	smtp_reply_free(&mail);
-	return rc;
-}
-
 int
-smtp_send(struct smtp *s, const struct smtp_envelope *env,
-    const struct message *m, struct error *err)
+smtp_closed(const struct smtp *s)
 {
-	struct smtp_reply r;
-	struct txn t;
-	int rc = -1, asked;
-
-	memset(&t, 0, sizeof(t));
-	t.s = s;
-	t.env = env;
-	t.m = m;
-	t.size = message_size(m);
-	t.pipelining = (s->caps.flags & SMTP_CAP_PIPELINING) != 0;
-	t.chunking = (s->caps.flags & SMTP_CAP_CHUNKING) != 0;
-	if (s->done)
-		return error_set(err, ERR_NETWORK, "connection already closed");
-	if (txn_check(&t, err) == -1)
-		return -1;
-	asked = env->dsn_notify != NULL || env->dsn_return != NULL ||
-	    env->dsn_envid != NULL;
-	t.dsn = asked && (s->caps.flags & SMTP_CAP_DSN) != 0;
-	if (asked && !t.dsn)
-		fprintf(stderr, "smtpsend: note: the server does not offer "
-		    "DSN; sending without the DSN parameters\n");
-	if (envelope(&t, err) == -1)
-		goto out;
-	if (!t.chunking && !t.pipelining) {
-		if (smtp_command(s, "DATA", NULL, &r, err) == -1)
-			goto out;
-		asked = r.code;
-		if (asked != 354)
-			refused(err, "DATA", &r, "the server refused DATA");
-		smtp_reply_free(&r);
-		if (asked != 354)
-			goto out;
-	}
-	rc = send_body(&t, t.chunking, err);
-out:
-	free(t.refused.p);
-	return rc;
+	return s->done;
 }

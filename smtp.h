@@ -120,6 +120,36 @@ int	smtp_starttls(struct smtp *s, struct error *err);
 int	smtp_command(struct smtp *s, const char *line, const char *shown,
 	    struct smtp_reply *r, struct error *err);
 
+/*
+ * Pipelining is the command primitive split in two: smtp_queue() adds a
+ * command to the next write (shown as for smtp_command; a queued QUIT
+ * counts as sent), smtp_flush() sends everything queued at once, and
+ * smtp_read_reply() reads the next reply in order.  step names errors
+ * ("RCPT TO: timed out ...").  0 or -1 with *err.
+ */
+int	smtp_queue(struct smtp *s, const char *line, const char *shown,
+	    struct error *err);
+int	smtp_flush(struct smtp *s, const char *step, struct error *err);
+int	smtp_read_reply(struct smtp *s, const char *step,
+	    struct smtp_reply *r, struct error *err);
+
+/*
+ * Fill *err from a reply that is not the one wanted, as "step: what:
+ * reply": 4xx temporary, 5xx permanent, anything else a protocol error.
+ * Returns -1.
+ */
+int	smtp_reply_error(struct error *err, const char *step,
+	    const struct smtp_reply *r, const char *what);
+
+/* Put "step: " before err's message, once.  Returns -1. */
+int	smtp_error_step(struct error *err, const char *step);
+
+/* Drop the connection at once (abandons a DATA phase); no QUIT after. */
+void	smtp_drop(struct smtp *s);
+
+/* 1 when no command can follow: 421 seen, QUIT answered, or dropped. */
+int	smtp_closed(const struct smtp *s);
+
 /* The envelope and options of one transaction. */
 struct smtp_envelope {
 	const char		*from;		/* "" = null reverse-path */
@@ -131,7 +161,7 @@ struct smtp_envelope {
 };
 
 /*
- * The transaction: MAIL, every RCPT, then DATA + body + "." (or BDAT n
+ * The transaction (smtp_send.c): MAIL, every RCPT, then DATA + body + "." (or BDAT n
  * LAST), pipelined when offered, and QUIT pipelined after the end.  SIZE
  * is checked before anything is sent.  Recipients are all-or-nothing: if
  * any RCPT is refused the transaction is abandoned (RSET, or the connection

@@ -7,31 +7,26 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 
 #include "error.h"
 #include "io.h"
 #include "tls.h"
+#include "tls_cache.h"
+#include "tls_cert.h"
 
-#define TICKET_MAX	(64 * 1024)	/* larger ticket files are not ours */
-#define FIRST_MAX	48		/* first bytes received, kept for errors */
-#define FP_TEXT_MAX	(3 * 64 + 1)	/* colon hex of a SHA-512 at most */
+#define FIRST_MAX	48	/* first bytes received, kept for errors */
 
 struct tls {
 	gnutls_certificate_credentials_t cred;
@@ -42,6 +37,7 @@ struct tls {
 	unsigned char		 pin[32];	/* pinned fingerprint */
 	size_t			 pinlen;	/* 0, 20 (SHA-1) or 32 (SHA-256) */
 	int			 certcheck;
+	int			 system_trust;	/* no tls_trust_file */
 	int			 have_client_cert;
 	int			 fd;
 	int			 timeout_ms;
@@ -59,10 +55,6 @@ struct tls {
 	char			 summary[128];
 };
 
-/*
- * Small helpers.
- */
-
 static int
 is_ip_literal(const char *host)
 {
@@ -70,162 +62,6 @@ is_ip_literal(const char *host)
 
 	return inet_pton(AF_INET, host, buf) == 1 ||
 	    inet_pton(AF_INET6, host, buf) == 1;
-}
-
-static void
-format_time(time_t when, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (when == (time_t)-1 || gmtime_r(&when, &tm) == NULL)
-		snprintf(buf, size, "(unknown)");
-	else
-		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
-static void
-hex_colon(const unsigned char *d, size_t n, char *out, size_t size)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 3 < size; i++) {
-		if (i > 0)
-			out[o++] = ':';
-		out[o++] = digits[d[i] >> 4];
-		out[o++] = digits[d[i] & 0xf];
-	}
-	out[o] = '\0';
-}
-
-static int
-hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* "AB:CD:..." (colons optional) into bytes; 0 or -1. */
-static int
-parse_fingerprint(const char *s, unsigned char *out, size_t max, size_t *len)
-{
-	size_t n = 0;
-	int hi, lo;
-
-	while (*s != '\0') {
-		if (*s == ':') {
-			s++;
-			continue;
-		}
-		hi = hex_value((unsigned char)s[0]);
-		lo = hi < 0 ? -1 : hex_value((unsigned char)s[1]);
-		if (lo < 0 || n == max)
-			return -1;
-		out[n++] = (unsigned char)(hi << 4 | lo);
-		s += 2;
-	}
-	*len = n;
-	return 0;
-}
-
-static int
-cert_fingerprint(const gnutls_datum_t *der, gnutls_digest_algorithm_t algo,
-    char *out, size_t size)
-{
-	unsigned char md[64];
-	size_t mdlen = sizeof(md);
-
-	if (gnutls_fingerprint(algo, der, md, &mdlen) < 0) {
-		snprintf(out, size, "(unknown)");
-		return -1;
-	}
-	hex_colon(md, mdlen, out, size);
-	return 0;
-}
-
-/* A DN as text into buf ("(unknown)" on failure). */
-static void
-cert_dn(gnutls_x509_crt_t crt, int issuer, char *buf, size_t size)
-{
-	gnutls_datum_t dn = { NULL, 0 };
-	int ret;
-
-	if (issuer)
-		ret = gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0);
-	else
-		ret = gnutls_x509_crt_get_dn3(crt, &dn, 0);
-	if (ret < 0)
-		snprintf(buf, size, "(unknown)");
-	else
-		snprintf(buf, size, "%.*s", (int)dn.size, (char *)dn.data);
-	gnutls_free(dn.data);
-}
-
-/* The names a certificate is valid for: DNS and IP SANs, else the CN. */
-static void
-cert_names(gnutls_x509_crt_t crt, char *buf, size_t size)
-{
-	char name[256], ip[INET6_ADDRSTRLEN];
-	size_t len, used = 0;
-	unsigned int i;
-	int type;
-
-	buf[0] = '\0';
-	for (i = 0; used + 1 < size; i++) {
-		len = sizeof(name) - 1;
-		type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len,
-		    NULL);
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (type == GNUTLS_SAN_DNSNAME) {
-			name[len] = '\0';
-		} else if (type == GNUTLS_SAN_IPADDRESS &&
-		    (len == 4 || len == 16)) {
-			inet_ntop(len == 4 ? AF_INET : AF_INET6, name, ip,
-			    sizeof(ip));
-			snprintf(name, sizeof(name), "%s", ip);
-		} else {
-			continue;
-		}
-		len = (size_t)snprintf(buf + used, size - used, "%s%s",
-		    used > 0 ? ", " : "", name);
-		used = used + len < size ? used + len : size - 1;
-	}
-	if (buf[0] != '\0')
-		return;
-	len = sizeof(name);
-	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
-	    0, name, &len) == 0)
-		snprintf(buf, size, "%s", name);
-	else
-		snprintf(buf, size, "(no names)");
-}
-
-/* The peer's leaf certificate, parsed; NULL if there is none. */
-static gnutls_x509_crt_t
-peer_cert(const struct tls *t, const gnutls_datum_t **der)
-{
-	const gnutls_datum_t *certs;
-	gnutls_x509_crt_t crt;
-	unsigned int n = 0;
-
-	certs = gnutls_certificate_get_peers(t->session, &n);
-	if (certs == NULL || n == 0)
-		return NULL;
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return NULL;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
-		gnutls_x509_crt_deinit(crt);
-		return NULL;
-	}
-	if (der != NULL)
-		*der = &certs[0];
-	return crt;
 }
 
 /*
@@ -294,140 +130,6 @@ transport_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 }
 
 /*
- * Session tickets: one file per account in a private directory, written
- * atomically.  Any problem only costs a full handshake.
- */
-
-static void
-sanitise_key(const char *key, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; key[i] != '\0' && i + 1 < size; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '@')
-			out[i] = (char)c;
-		else
-			out[i] = '_';
-	}
-	out[i] = '\0';
-}
-
-/* mkdir -p with mode 0700 for whatever is created. */
-static int
-make_private_dir(const char *dir)
-{
-	char path[4096];
-	size_t i;
-
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -1;
-	for (i = 1; path[i] != '\0'; i++) {
-		if (path[i] != '/')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return -1;
-		path[i] = '/';
-	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-/* A ticket file or directory only we can write: anything else is ignored. */
-static int
-is_private(const struct stat *st)
-{
-	return st->st_uid == geteuid() && (st->st_mode & 022) == 0;
-}
-
-static void
-ticket_load(struct tls *t)
-{
-	gnutls_datum_t d = { NULL, 0 };
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(t->cache_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || !is_private(&st) ||
-	    st.st_size <= 0 || st.st_size > TICKET_MAX)
-		goto done;
-	d.data = malloc((size_t)st.st_size);
-	if (d.data == NULL)
-		goto done;
-	n = read(fd, d.data, (size_t)st.st_size);
-	if (n != st.st_size)
-		goto done;
-	d.size = (unsigned int)n;
-	if (gnutls_session_set_data(t->session, d.data, d.size) < 0 &&
-	    t->verbose != NULL)
-		fprintf(t->verbose, "--- ignoring unusable TLS session "
-		    "ticket %s\n", t->cache_path);
-done:
-	if (d.data != NULL) {
-		explicit_bzero(d.data, (size_t)st.st_size);
-		free(d.data);
-	}
-	close(fd);
-}
-
-static int
-write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-ticket_write(const char *path, const gnutls_datum_t *d)
-{
-	char dir[4096], tmp[4096 + 16];
-	struct stat st;
-	char *slash;
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		return -1;
-	*slash = '\0';
-	if (make_private_dir(dir) == -1 || stat(dir, &st) == -1 ||
-	    !is_private(&st))
-		return -1;
-	snprintf(tmp, sizeof(tmp), "%s/.ticket.XXXXXX", dir);
-	fd = mkstemp(tmp);	/* mode 0600 */
-	if (fd == -1)
-		return -1;
-	if (fchmod(fd, 0600) == -1 || write_all(fd, d->data, d->size) == -1 ||
-	    close(fd) == -1) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * Save the session for the next run once there is something to save: with
  * TLS 1.3 the server's ticket arrives after the handshake, with the first
  * records of data, so this runs after every read until it succeeds.
@@ -435,9 +137,6 @@ ticket_write(const char *path, const gnutls_datum_t *d)
 static void
 ticket_save(struct tls *t)
 {
-	gnutls_datum_t d = { NULL, 0 };
-	int ret;
-
 	if (t->cache_path == NULL || t->ticket_saved || !t->verified)
 		return;
 	if (gnutls_protocol_get_version(t->session) == GNUTLS_TLS1_3 &&
@@ -445,137 +144,25 @@ ticket_save(struct tls *t)
 	    GNUTLS_SFLAGS_SESSION_TICKET) == 0)
 		return;
 	t->ticket_saved = 1;
-	if (gnutls_session_get_data2(t->session, &d) < 0 || d.size == 0)
-		return;
-	ret = ticket_write(t->cache_path, &d);
-	if (t->verbose != NULL)
-		fprintf(t->verbose, "--- %s TLS session ticket %s\n",
-		    ret == 0 ? "saved" : "could not save", t->cache_path);
-	explicit_bzero(d.data, d.size);
-	gnutls_free(d.data);
+	tls_cache_save(t->session, t->cache_path, t->verbose);
 }
 
 /*
  * Verification, called by GnuTLS inside the handshake (and after a resumed
- * one, whose ticket may predate a configuration change).
+ * one, which skips it: the trust store may have changed since).  0 if the
+ * peer passes, else -1 with t->verr filled.
  */
-
-static int
-verify_pin(struct tls *t, const gnutls_datum_t *der)
-{
-	char seen[FP_TEXT_MAX], seen256[FP_TEXT_MAX];
-	unsigned char md[32];
-	size_t mdlen = sizeof(md);
-	gnutls_digest_algorithm_t algo;
-
-	algo = t->pinlen == 20 ? GNUTLS_DIG_SHA1 : GNUTLS_DIG_SHA256;
-	cert_fingerprint(der, GNUTLS_DIG_SHA256, seen256, sizeof(seen256));
-	if (gnutls_fingerprint(algo, der, md, &mdlen) < 0 ||
-	    mdlen != t->pinlen || memcmp(md, t->pin, mdlen) != 0) {
-		cert_fingerprint(der, algo, seen, sizeof(seen));
-		error_set(&t->verr, ERR_CERT, "the server's certificate does "
-		    "not match tls_fingerprint: its %s fingerprint is %s",
-		    t->pinlen == 20 ? "SHA-1" : "SHA-256", seen);
-		error_hint(&t->verr, "if the server's certificate was replaced "
-		    "on purpose, check the new one and set tls_fingerprint %s",
-		    seen256);
-		return -1;
-	}
-	if (t->pinlen == 20)
-		fprintf(stderr, "smtpsend: warning: tls_fingerprint is a SHA-1 "
-		    "fingerprint, which is weak; use the SHA-256 one: "
-		    "tls_fingerprint %s\n", seen256);
-	return 0;
-}
-
-static void
-explain_untrusted(struct tls *t, gnutls_x509_crt_t crt,
-    const gnutls_datum_t *der)
-{
-	char dn[512], fp[FP_TEXT_MAX];
-
-	cert_fingerprint(der, GNUTLS_DIG_SHA256, fp, sizeof(fp));
-	if (gnutls_x509_crt_check_issuer(crt, crt)) {
-		cert_dn(crt, 0, dn, sizeof(dn));
-		error_set(&t->verr, ERR_CERT, "the server's certificate is "
-		    "self-signed (%s), not issued by a trusted authority", dn);
-		error_hint(&t->verr, "if you trust this server, set "
-		    "tls_trust_file to its certificate, or after checking it "
-		    "set tls_fingerprint %s", fp);
-		return;
-	}
-	cert_dn(crt, 1, dn, sizeof(dn));
-	error_set(&t->verr, ERR_CERT, "the server's certificate was issued by "
-	    "an authority that is not trusted: %s", dn);
-	error_hint(&t->verr, "set tls_trust_file to the certificate of that "
-	    "authority (PEM), or after checking it set tls_fingerprint %s", fp);
-}
-
-static void
-explain_status(struct tls *t, gnutls_x509_crt_t crt, const gnutls_datum_t *der,
-    unsigned int status)
-{
-	char from[40], until[40], names[512];
-	gnutls_datum_t out = { NULL, 0 };
-
-	format_time(gnutls_x509_crt_get_activation_time(crt), from,
-	    sizeof(from));
-	format_time(gnutls_x509_crt_get_expiration_time(crt), until,
-	    sizeof(until));
-	if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
-		explain_untrusted(t, crt, der);
-	} else if (status & GNUTLS_CERT_EXPIRED) {
-		error_set(&t->verr, ERR_CERT, "the server's certificate "
-		    "expired on %s (valid from %s until %s)", until, from, until);
-		error_hint(&t->verr, "the server's administrator must renew "
-		    "it; if the dates look wrong, check this machine's clock");
-	} else if (status & GNUTLS_CERT_NOT_ACTIVATED) {
-		error_set(&t->verr, ERR_CERT, "the server's certificate is not "
-		    "valid yet (valid from %s until %s)", from, until);
-		error_hint(&t->verr, "check this machine's clock, or wait "
-		    "until the certificate becomes valid");
-	} else if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
-		cert_names(crt, names, sizeof(names));
-		error_set(&t->verr, ERR_CERT, "the server's certificate is for "
-		    "%s, not for %s", names, t->host != NULL ? t->host : "?");
-		error_hint(&t->verr, "set host to a name in the certificate, "
-		    "or set tls_host_override to the name to check");
-	} else {
-		gnutls_certificate_verification_status_print(status,
-		    GNUTLS_CRT_X509, &out, 0);
-		error_set(&t->verr, ERR_CERT, "the server's certificate is "
-		    "not valid: %s", out.data != NULL ? (char *)out.data : "?");
-		gnutls_free(out.data);
-	}
-}
-
-/* 0 if the peer passes, else -1 with t->verr filled. */
 static int
 verify_peer(struct tls *t)
 {
-	const gnutls_datum_t *der = NULL;
-	gnutls_x509_crt_t crt;
-	unsigned int status = 0;
-	int ret = 0;
+	struct tls_cert_policy pol;
 
-	if (t->pinlen == 0 && !t->certcheck)
-		return 0;
-	crt = peer_cert(t, &der);
-	if (crt == NULL)
-		return error_set(&t->verr, ERR_CERT, "the server sent no "
-		    "usable certificate");
-	if (t->pinlen > 0) {
-		ret = verify_pin(t, der);
-	} else if (gnutls_certificate_verify_peers3(t->session, t->host,
-	    &status) < 0) {
-		ret = error_set(&t->verr, ERR_CERT, "cannot verify the "
-		    "server's certificate");
-	} else if (status != 0) {
-		explain_status(t, crt, der, status);
-		ret = -1;
-	}
-	gnutls_x509_crt_deinit(crt);
-	return ret;
+	pol.host = t->host;
+	pol.pin = t->pin;
+	pol.pinlen = t->pinlen;
+	pol.certcheck = t->certcheck;
+	pol.system_trust = t->system_trust;
+	return tls_cert_verify(t->session, &pol, &t->verr);
 }
 
 static int
@@ -655,14 +242,8 @@ set_trust(struct tls *t, const struct tls_params *p, struct error *err)
 		}
 		return 0;
 	}
-	ret = gnutls_certificate_set_x509_system_trust(t->cred);
-	if (ret <= 0) {
-		error_set(err, ERR_CONFIG, "the system trust store has no "
-		    "certificates");
-		error_hint(err, "install ca-certificates, or set "
-		    "tls_trust_file to the CA certificate of the server");
-		return -1;
-	}
+	/* The system CAs are read at verification, only those needed. */
+	t->system_trust = 1;
 	return 0;
 }
 
@@ -695,22 +276,12 @@ set_client_cert(struct tls *t, const struct tls_params *p, struct error *err)
 	return 0;
 }
 
-static int
+static void
 set_cache(struct tls *t, const struct tls_params *p)
 {
-	char name[256];
-	size_t len;
-
-	if (p->cache_dir == NULL || p->cache_key == NULL)
-		return 0;
-	sanitise_key(p->cache_key, name, sizeof(name));
-	len = strlen(p->cache_dir) + strlen(name) + 16;
-	t->cache_path = malloc(len);
-	if (t->cache_path == NULL)
-		return -1;
-	snprintf(t->cache_path, len, "%s/%s.tls", p->cache_dir, name);
-	ticket_load(t);
-	return 0;
+	t->cache_path = tls_cache_path(p);
+	if (t->cache_path != NULL)
+		tls_cache_load(t->session, t->cache_path, t->verbose);
 }
 
 static int
@@ -743,8 +314,7 @@ set_session(struct tls *t, const struct tls_params *p, struct error *err)
 			return error_set(err, ERR_CONFIG, "cannot send the "
 			    "server name %s: %s", t->host, gnutls_strerror(ret));
 	}
-	if (set_cache(t, p) == -1)
-		return error_set(err, ERR_OS, "out of memory");
+	set_cache(t, p);
 	return 0;
 }
 
@@ -753,7 +323,7 @@ set_pin(struct tls *t, const struct tls_params *p, struct error *err)
 {
 	if (p->fingerprint == NULL || p->fingerprint[0] == '\0')
 		return 0;
-	if (parse_fingerprint(p->fingerprint, t->pin, sizeof(t->pin),
+	if (tls_cert_parse_fingerprint(p->fingerprint, t->pin, sizeof(t->pin),
 	    &t->pinlen) == -1 || (t->pinlen != 32 && t->pinlen != 20)) {
 		t->pinlen = 0;
 		error_set(err, ERR_CONFIG, "tls_fingerprint %s: expected a "
@@ -926,6 +496,8 @@ handshake_error(struct tls *t, int ret, int implicit, struct error *err)
 			error_set(err, ERR_PROTOCOL, "the server answered "
 			    "STARTTLS with 220 but then sent clear text "
 			    "(\"%s\")", line);
+			error_hint(err, "someone between you and the server "
+			    "may be tampering with the connection");
 		}
 		return -1;
 	}
@@ -1025,7 +597,7 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 			return -1;
 		if (ready == 0)
 			return error_set(err, ERR_NETWORK, "the TLS handshake "
-			    "timed out after %d s", t->timeout_ms / 1000);
+			    "timed out after %.1f s", t->timeout_ms / 1000.0);
 	}
 	t->resumed = gnutls_session_is_resumed(t->session) != 0;
 	/* A resumed session skipped the callback: check it now. */
@@ -1200,10 +772,6 @@ tls_summary(const struct tls *t)
 void
 tls_print_info(const struct tls *t, FILE *fp)
 {
-	const gnutls_datum_t *der = NULL;
-	gnutls_x509_crt_t crt;
-	char buf[1024];
-
 	if (t == NULL || t->summary[0] == '\0') {
 		fprintf(fp, "TLS: off\n");
 		return;
@@ -1214,30 +782,10 @@ tls_print_info(const struct tls *t, FILE *fp)
 	fprintf(fp, "    cipher suite: %s\n", gnutls_ciphersuite_get(t->session));
 	fprintf(fp, "    session:      %s\n", t->resumed ? "resumed" :
 	    "full handshake");
-	crt = peer_cert(t, &der);
-	if (crt == NULL) {
-		fprintf(fp, "Certificate: none\n");
-		return;
-	}
-	fprintf(fp, "Certificate:\n");
-	cert_dn(crt, 0, buf, sizeof(buf));
-	fprintf(fp, "    subject:      %s\n", buf);
-	cert_names(crt, buf, sizeof(buf));
-	fprintf(fp, "    names:        %s\n", buf);
-	cert_dn(crt, 1, buf, sizeof(buf));
-	fprintf(fp, "    issuer:       %s\n", buf);
-	format_time(gnutls_x509_crt_get_activation_time(crt), buf, sizeof(buf));
-	fprintf(fp, "    valid from:   %s\n", buf);
-	format_time(gnutls_x509_crt_get_expiration_time(crt), buf, sizeof(buf));
-	fprintf(fp, "    valid until:  %s\n", buf);
-	cert_fingerprint(der, GNUTLS_DIG_SHA256, buf, sizeof(buf));
-	fprintf(fp, "    SHA-256:      %s\n", buf);
-	cert_fingerprint(der, GNUTLS_DIG_SHA1, buf, sizeof(buf));
-	fprintf(fp, "    SHA-1:        %s (deprecated)\n", buf);
 	fprintf(fp, "    verified:     %s\n", t->pinlen > 0 ?
 	    "by tls_fingerprint" : t->certcheck ? "yes" :
 	    "NO (tls_certcheck off)");
-	gnutls_x509_crt_deinit(crt);
+	tls_cert_print(t->session, fp);
 }
 
 void

@@ -16,14 +16,14 @@
 
 /* How many times step has been called: 0 = the token is still to send. */
 struct xoauth_state {
-	int	 step;
+	int step;
 };
 
 /* A growing output buffer of known maximum size. */
 struct outbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 size;
+	char *p;
+	size_t len;
+	size_t size;
 };
 
 static int
@@ -130,7 +130,9 @@ xoauth2_step(Gsasl_session *sctx, void *mech_data, const char *input,
 		return GSASL_MALLOC_ERROR;
 	out_str(&b, "user=");
 	out_str(&b, user);
-	out_str(&b, "\x01" "auth=Bearer ");
+	out_str(&b,
+	    "\x01"
+	    "auth=Bearer ");
 	out_str(&b, token);
 	out_str(&b, "\x01\x01");
 	*output = b.p;
@@ -210,20 +212,22 @@ oauthbearer_step(Gsasl_session *sctx, void *mech_data, const char *input,
 }
 
 static const Gsasl_mechanism xoauth2_mech = {
-	.name = "XOAUTH2",
-	.client = {
-		.start = xoauth_start,
-		.step = xoauth2_step,
-		.finish = xoauth_finish,
+    .name = "XOAUTH2",
+    .client =
+	{
+	    .start = xoauth_start,
+	    .step = xoauth2_step,
+	    .finish = xoauth_finish,
 	},
 };
 
 static const Gsasl_mechanism oauthbearer_mech = {
-	.name = "OAUTHBEARER",
-	.client = {
-		.start = xoauth_start,
-		.step = oauthbearer_step,
-		.finish = xoauth_finish,
+    .name = "OAUTHBEARER",
+    .client =
+	{
+	    .start = xoauth_start,
+	    .step = oauthbearer_step,
+	    .finish = xoauth_finish,
 	},
 };
 

@@ -13,7 +13,7 @@
  * sends "port=" only when port > 0 (RFC 7628 makes host and port optional).
  */
 struct xoauth_hook {
-	int	 port;
+	int port;
 };
 
 /*
@@ -21,6 +21,6 @@ struct xoauth_hook {
  * the user from GSASL_AUTHID, the token from GSASL_PASSWORD, OAUTHBEARER
  * the host from GSASL_HOSTNAME.  Returns a GSASL_* code.
  */
-int	xoauth_register(Gsasl *ctx);
+int xoauth_register(Gsasl *ctx);
 
 #endif

@@ -729,7 +729,9 @@ class Keyring:
 
     PASSWORD = "keyring-unlock-pw"
 
-    def __init__(self, directory=None, timeout=20):
+    def __init__(self, directory=None, timeout=20, bus_path=None):
+        """bus_path: where the bus socket goes (default: in the temporary
+        directory); a cron test can put it at /run/user/UID/bus."""
         self.dir = directory or tempfile.mkdtemp(prefix="smtpsend-keyring-")
         self._owned = directory is None
         os.chmod(self.dir, 0o700)
@@ -738,7 +740,7 @@ class Keyring:
         self.home = os.path.join(self.dir, "home")
         for d in (self.runtime, self.data, self.home):
             os.makedirs(d, mode=0o700, exist_ok=True)
-        self.bus_path = os.path.join(self.dir, "bus")
+        self.bus_path = bus_path or os.path.join(self.dir, "bus")
         self.bus_address = "unix:path=" + self.bus_path
         self.dbus_pid = None
         self.keyring_pid = None
@@ -819,6 +821,12 @@ class Keyring:
         if self.dbus_pid:
             kill_pid(self.dbus_pid)
             self.dbus_pid = None
+            # A socket placed outside our directory is removed by hand.
+            if not self.bus_path.startswith(self.dir + os.sep):
+                try:
+                    os.unlink(self.bus_path)
+                except OSError:
+                    pass
 
     def cleanup(self):
         if self._owned:
@@ -1006,6 +1014,7 @@ def _demo(binary, mode):
             args = ["-t", "-i"]
             print("demo: $ %s -C CONFIG %s < message" % (
                 " ".join(run.command()), " ".join(args)))
+            log_start = os.path.getsize(s.postfix.log_path)
             p = run(args, input=DEMO_MESSAGE % what, config=config, env=env)
             sys.stdout.write(p.stdout.decode(errors="replace"))
             sys.stdout.write(p.stderr.decode(errors="replace"))
@@ -1015,6 +1024,13 @@ def _demo(binary, mode):
                       _tail(s.postfix.log_path, 15))
                 return 1
             msgs = s.postfix.wait_messages(1, timeout=20)
+            with open(s.postfix.log_path, errors="replace") as f:
+                f.seek(log_start)
+                seen = [line.rstrip() for line in f if re.search(
+                    r"smtpd.*(TLS connection established|client=)", line)]
+            print("demo: what Postfix logged about the session:")
+            for line in seen:
+                print("    " + line)
             print("demo: the message as Postfix delivered it (its Maildir "
                   "file; virtual(8) adds Return-Path and X-Original-To):")
             print("-" * 72)

@@ -21,6 +21,7 @@ No TLS, no AUTH: this is for the cleartext core of the protocol.
 """
 
 import os
+import re
 import socket
 import threading
 import time
@@ -479,3 +480,85 @@ class Caller:
             timeout *= 4
         return subprocess.run(cmd, input=input, env=full, timeout=timeout,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+class HideChunking:
+    """A cleartext TCP proxy to a real server that renames CHUNKING in its
+    EHLO reply (to X-NOCHUNKING), so the client has to use DATA with
+    dot-stuffing: Postfix offers CHUNKING and would otherwise always get
+    BDAT.  Everything else passes unchanged."""
+
+    def __init__(self, port, host="127.0.0.1"):
+        self.upstream = (host, port)
+        self._sock = None
+        self._stop = False
+        self.port = None
+
+    def start(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop = True
+        self._thread.join(5)
+        self._sock.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _loop(self):
+        while not self._stop:
+            try:
+                c, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                s = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                c.close()
+                continue
+            for x in (c, s):
+                x.settimeout(60)
+                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._pipe, args=(c, s, False),
+                             daemon=True).start()
+            threading.Thread(target=self._pipe, args=(s, c, True),
+                             daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst, rewrite):
+        buf = b""
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                if not rewrite:
+                    dst.sendall(d)
+                    continue
+                buf += d
+                i = buf.rfind(b"\n") + 1
+                out, buf = buf[:i], buf[i:]
+                out = re.sub(rb"(?mi)^250([- ])CHUNKING\r$",
+                             rb"250\1X-NOCHUNKING\r", out)
+                dst.sendall(out)
+        except OSError:
+            pass
+        finally:
+            for x in (src, dst):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

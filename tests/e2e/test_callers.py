@@ -36,12 +36,6 @@ def plain_config(postfix, extra=""):
             "from %s\n%s" % (postfix.port("plain"), FROM, extra))
 
 
-def starttls_config(postfix, certs, extra=""):
-    return ("account default\nhost localhost\nport %d\ntls on\n"
-            "tls_starttls on\ntls_trust_file %s\nfrom %s\n%s"
-            % (postfix.port("starttls"), certs.ca, FROM, extra))
-
-
 @pytest.fixture
 def call(run, tmp_path):
     return S.Caller(run, tmp_path)
@@ -408,6 +402,16 @@ Fail2Ban
             b"<p>Total: 42.00 \xe2\x82\xac</p>\n</body>\n</html>\n",
         rcpts=["archive@example.org", "customer@example.net"],
         sender="bounce@example.org", keep=["from"]),
+    # A newsletter script: one To line of 60 addresses (1,300 octets).
+    "php-mail-60-recipients": dict(
+        args=["-t", "-i", "-fbounce@example.org"],
+        msg=b"To: " + b", ".join(b"user%02d@example.org" % i
+                                 for i in range(60)) +
+            b"\nSubject: Newsletter TOK\nFrom: News <news@example.org>\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: text/plain; "
+            b"charset=UTF-8\n\nThis month: nothing new.\n",
+        rcpts=["user%02d@example.org" % i for i in range(60)],
+        sender="bounce@example.org", keep=["from", "to"]),
     "phpmailer": dict(
         args=["-oi", "-fsender@example.org", "-t"],
         msg=b"Date: Wed, 25 Nov 2026 02:10:00 +0000\r\n"
@@ -527,9 +531,6 @@ def check_delivered(copies, c, problems):
             if (fname, faddr.lower()) != want:
                 problems.append(where + "added From %r, expected %r"
                                 % (d.one("From"), want))
-        elif "@" not in faddr:
-            problems.append(where + "From %r left unqualified"
-                            % d.one("From"))
         for h in c.get("keep", []):
             want = [v for n, v in orig if n == h]
             if [_ws(v) for v in d.get(h)] != [_ws(v) for v in want]:
@@ -544,8 +545,8 @@ def check_delivered(copies, c, problems):
         if d.body != body:
             problems.append(where + "body differs:\n%r\n%r"
                             % (d.body[:400], body[:400]))
-        if len({d.one("Message-ID") for d in copies}) != 1:
-            problems.append("copies have different Message-IDs")
+    if not problems and len({d.one("Message-ID") for d in copies}) != 1:
+        problems.append("copies have different Message-IDs")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -563,18 +564,48 @@ def test_caller_delivered(name, postfix, call):
     assert not problems, "\n".join(problems)
 
 
+def test_unqualified_from_header_qualified(postfix, call):
+    """DESIGN "Message fixes": unqualified names (`root`, `Anacron
+    <root>`) are qualified.  The From header of cron, anacron, sudo,
+    mdadm, logwatch, unattended-upgrades names a bare local user; as
+    delivered it must carry the domain of the account's from, with the
+    local part and display name kept."""
+    problems = []
+    for name in ("cron-debian", "cronie", "anacron", "sudo", "mdadm",
+                 "logwatch", "unattended-upgrades"):
+        c = _case(name)
+        p = _send(call, c, plain_config(postfix))
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+        [orig] = [v for n, v in _orig_headers(c["msg"]) if n == "from"]
+        oname, oaddr = _addr(orig.decode())
+        for d in S.delivered(postfix, c["tok"], len(c["rcpts"])):
+            fname, faddr = _addr(d.one("From"))
+            if (fname, faddr) != (oname, oaddr + "@example.org"):
+                problems.append("%s: From %r delivered as %r" % (
+                    name, orig.decode(), d.one("From")))
+    assert not problems, "\n".join(problems)
+
+
+def tls_config(postfix, certs, mode):
+    return ("account default\nhost localhost\nport %d\ntls on\n"
+            "tls_starttls %s\ntls_trust_file %s\nfrom %s\n"
+            % (postfix.port(mode), "on" if mode == "starttls" else "off",
+               certs.ca, FROM))
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit"])
 @pytest.mark.parametrize("name", ["cron-debian", "git-send-email",
                                   "php-mail", "mutt"])
-def test_caller_delivered_starttls(name, postfix, certs, call):
+def test_caller_delivered_tls(name, mode, postfix, certs, call):
     c = _case(name)
-    p = _send(call, c, starttls_config(postfix, certs))
+    p = _send(call, c, tls_config(postfix, certs, mode))
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     copies = S.delivered(postfix, c["tok"], len(c["rcpts"]))
     problems = []
     check_delivered(copies, c, problems)
     assert not problems, "\n".join(problems)
-    # The Received header says the hop was encrypted.
-    assert b"ESMTPS" in copies[0].raw or b"TLS" in copies[0].raw
+    # Postfix's Received header says the hop was encrypted.
+    assert re.search(rb"with ESMTPSA? ", copies[0].raw), copies[0].raw[:600]
 
 
 # ------------------------------------------------------- wire (the sink)
@@ -596,8 +627,7 @@ def check_wire(sk, c, problems, chunking=False):
         problems.append("RCPT %r" % t.rcpts)
     if t.mode != ("BDAT" if chunking else "DATA"):
         problems.append("sent with %s" % t.mode)
-    problems.extend(wire_problems(t.data if t.mode == "BDAT"
-                                  else t.data))
+    problems.extend(wire_problems(t.data))
     data = t.unstuffed()
     head, body = S.split_wire(data)
     want = _orig_body(c["msg"])
@@ -703,12 +733,21 @@ def _expected_lf_body(body):
     return S.lf(body)
 
 
+@pytest.mark.parametrize("via", ["BDAT", "DATA"])
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
-def test_hostile_delivered(kind, postfix, call):
+def test_hostile_delivered(kind, via, postfix, call):
+    # Postfix offers CHUNKING, so smtpsend sends BDAT; for DATA (and
+    # dot-stuffing) through the same Postfix, a proxy hides CHUNKING.
     tok = _token()
     head, body = _hostile_msg(kind, tok)
-    p = call(["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"],
-             input=head + body, config=plain_config(postfix))
+    args = ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"]
+    if via == "DATA":
+        with S.HideChunking(postfix.port("plain")) as px:
+            cfg = ("account default\nhost 127.0.0.1\nport %d\ntls off\n"
+                   "from %s\n" % (px.port, FROM))
+            p = call(args, input=head + body, config=cfg)
+    else:
+        p = call(args, input=head + body, config=plain_config(postfix))
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     settle = 1.5 if kind.startswith("smuggle") or kind == "everything" \
         else 0
@@ -720,8 +759,9 @@ def test_hostile_delivered(kind, postfix, call):
     else:
         # Lines over 998 octets arrive broken, nothing lost or reordered.
         assert S.flat(d.body) == S.flat(want)
-        assert d.body.startswith(b"before\n") and \
-            d.body.endswith(b"\nafter\n")
+        if kind.startswith("3000"):
+            assert d.body.startswith(b"before\n") and \
+                d.body.endswith(b"\nafter\n")
     if "smuggle" in kind or kind == "everything":
         # The smuggled commands are message text, and no one else got mail.
         assert b"MAIL FROM:<evil@example.org>" in d.body
@@ -818,27 +858,38 @@ def _drain_run(cmd, size=1 << 20, timeout=60):
     (exit code, stderr, the error the writer got or None)."""
     import threading
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     errs = []
+    written = []
 
     def writer():
         line = b"x" * 1023 + b"\n"
         try:
             for _ in range(size // len(line)):
                 proc.stdin.write(line)
+            proc.stdin.flush()
+            written.append(True)
             proc.stdin.close()
-        except OSError as e:       # BrokenPipeError: EPIPE
+        except (OSError, ValueError) as e:       # BrokenPipeError: EPIPE
             errs.append(e)
 
+    # Not communicate(): it closes stdin under the writer.
+    err = []
     th = threading.Thread(target=writer, daemon=True)
+    th_err = threading.Thread(target=lambda: err.append(proc.stderr.read()),
+                              daemon=True)
     th.start()
+    th_err.start()
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         raise
     th.join(timeout)
-    return proc.returncode, err, (errs[0] if errs else None)
+    th_err.join(timeout)
+    if not errs and not written:
+        errs.append("writer did not finish")
+    return proc.returncode, b"".join(err), (errs[0] if errs else None)
 
 
 @pytest.mark.parametrize("what", ["bad-option", "missing-config",

@@ -23,7 +23,7 @@
 static void
 check(const char *s, ...)
 {
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 	const char *want;
 	char got[512];
@@ -55,7 +55,7 @@ check(const char *s, ...)
 static void
 check_bad(const char *s, const char *why)
 {
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 
 	assert_int_equal(addr_list_add(&l, "keep@x", NULL, &err), 0);
@@ -105,16 +105,18 @@ test_rfc5322(void **state)
 	(void)state;
 	check("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
 	    "pete@silly.test|Pete", NULL);
-	check("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
+	check(
+	    "A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
 	    "c@a.test|Ed Jones", "joe@where.test", "jdoe@one.test|John", NULL);
 	check("undisclosed-recipients:;", NULL);
 	check("undisclosed-recipients:;, a@x", "a@x", NULL);
 	check("friends: a@x, b@y", "a@x", "b@y", NULL);
 	check("Mary Smith <mary@x.test>, jdoe@example.org, "
-	    "Who? <one@y.test>", "mary@x.test|Mary Smith",
-	    "jdoe@example.org", "one@y.test|Who?", NULL);
-	check("<@route.test,@other.test:user@dest.test>", "user@dest.test",
+	      "Who? <one@y.test>",
+	    "mary@x.test|Mary Smith", "jdoe@example.org", "one@y.test|Who?",
 	    NULL);
+	check(
+	    "<@route.test,@other.test:user@dest.test>", "user@dest.test", NULL);
 	check("\"john\"@x", "john@x", NULL);
 	check("\"john doe\"@x", "\"john doe\"@x", NULL);
 	check("\"a\\\"b\"@x", "\"a\\\"b\"@x", NULL);
@@ -153,12 +155,12 @@ test_errors(void **state)
 static void
 test_error_quote(void **state)
 {
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 	char big[600];
 
 	(void)state;
-	memset(big, 'a', sizeof(big) - 2);
+	memset(big, 'a', sizeof(big) - 1);
 	big[0] = '<';
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(addr_list_parse(&l, big, &err), -1);
@@ -172,12 +174,15 @@ test_error_quote(void **state)
 static void
 test_dedupe(void **state)
 {
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 
 	(void)state;
-	assert_int_equal(addr_list_parse(&l, "A@Example.org, a@example.org, "
-	    "a@EXAMPLE.ORG, Joe <A@example.ORG>, root, root, Root, b@x", &err),
+	assert_int_equal(
+	    addr_list_parse(&l,
+		"A@Example.org, a@example.org, "
+		"a@EXAMPLE.ORG, Joe <A@example.ORG>, root, root, Root, b@x",
+		&err),
 	    0);
 	addr_list_dedupe(&l);
 	assert_int_equal(l.n, 5);
@@ -189,6 +194,36 @@ test_dedupe(void **state)
 	addr_list_free(&l);
 	addr_list_dedupe(&l);
 	assert_int_equal(l.n, 0);
+}
+
+static void
+check_qualify(const char *in, const char *want)
+{
+	struct error err;
+	char *got = addr_qualify_text(in, "example.org", &err);
+
+	if (got == NULL)
+		fail_msg("\"%s\": %s", in, err.msg);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+test_qualify_text(void **state)
+{
+	struct error err;
+
+	(void)state;
+	check_qualify("root (Cron Daemon)", "root@example.org (Cron Daemon)");
+	check_qualify(" Anacron <root>", " Anacron <root@example.org>");
+	check_qualify("root", "root@example.org");
+	check_qualify("a@x, b ,c", "a@x, b@example.org ,c@example.org");
+	check_qualify("\"john doe\"", "\"john doe\"@example.org");
+	check_qualify("g: a, b@y;", "g: a@example.org, b@y;");
+	check_qualify("<>, x@y (c)", "<>, x@y (c)");
+	check_qualify("", "");
+	assert_null(addr_qualify_text("\"open", "example.org", &err));
+	assert_int_equal(err.kind, ERR_USAGE);
 }
 
 static void
@@ -219,11 +254,11 @@ write_file(const char *text)
 
 /* Resolve "in" with the aliases text (or none) and compare the list. */
 static void
-check_resolve(const char *aliases, const char *in, const char *domain,
-    const char *want)
+check_resolve(
+    const char *aliases, const char *in, const char *domain, const char *want)
 {
 	struct aliases *a = NULL;
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 	char got[1024];
 	char *path = NULL;
@@ -250,16 +285,16 @@ check_resolve(const char *aliases, const char *in, const char *domain,
 	}
 }
 
-#define ALIASES_TEXT \
-    "# msmtp aliases\n" \
-    "root: admin@example.org, ops@example.org # two\n" \
-    "\n" \
-    "   postmaster:root\n" \
-    "team: alice, Bob <bob@example.net>\n" \
-    "self: self, me@example.org\n" \
-    "loop1: loop2\n" \
-    "loop2: loop1\n" \
-    "Upper: upper@example.org\n"
+#define ALIASES_TEXT                                                           \
+	"# msmtp aliases\n"                                                    \
+	"root: admin@example.org, ops@example.org # two\n"                     \
+	"\n"                                                                   \
+	"   postmaster:root\n"                                                 \
+	"team: alice, Bob <bob@example.net>\n"                                 \
+	"self: self, me@example.org\n"                                         \
+	"loop1: loop2\n"                                                       \
+	"loop2: loop1\n"                                                       \
+	"Upper: upper@example.org\n"
 
 static const char aliases_text[] = ALIASES_TEXT;
 
@@ -271,18 +306,18 @@ test_resolve(void **state)
 	check_resolve(NULL, "root, Anacron <root>, a@x", "example.com",
 	    "root@example.com,a@x");
 	check_resolve(NULL, "root", NULL, "root");
-	check_resolve(NULL, "<>", "example.com", "");
+
 	check_resolve(aliases_text, "root", "d.test",
 	    "admin@example.org,ops@example.org");
 	/* values can be aliases themselves */
 	check_resolve(aliases_text, "postmaster, root", "d.test",
 	    "admin@example.org,ops@example.org");
 	/* unknown nested names are qualified, not defaulted */
-	check_resolve(aliases_text, "team", "d.test",
-	    "alice@d.test,bob@example.net");
+	check_resolve(
+	    aliases_text, "team", "d.test", "alice@d.test,bob@example.net");
 	/* a name inside its own expansion is taken literally */
-	check_resolve(aliases_text, "self", "d.test",
-	    "self@d.test,me@example.org");
+	check_resolve(
+	    aliases_text, "self", "d.test", "self@d.test,me@example.org");
 	check_resolve(aliases_text, "loop1", "d.test", "loop1@d.test");
 	/* case-sensitive like msmtp; qualified addresses untouched */
 	check_resolve(aliases_text, "upper, Upper, root@elsewhere", "d.test",
@@ -332,10 +367,25 @@ test_aliases_errors(void **state)
 }
 
 static void
+test_resolve_null(void **state)
+{
+	struct addr_list l = {0};
+	struct error err;
+
+	(void)state;
+	assert_int_equal(addr_list_parse(&l, "a@x, <>", &err), 0);
+	assert_int_equal(addr_list_resolve(&l, NULL, "d", &err), -1);
+	assert_int_equal(err.kind, ERR_USAGE);
+	assert_non_null(strstr(err.msg, "<>"));
+	assert_int_equal(l.n, 2);
+	addr_list_free(&l);
+}
+
+static void
 test_deep_aliases(void **state)
 {
 	struct aliases *a = NULL;
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 	char text[4096], *path;
 	size_t n = 0;
@@ -343,8 +393,8 @@ test_deep_aliases(void **state)
 
 	(void)state;
 	for (i = 0; i < 20; i++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n,
-		    "a%d: a%d\n", i, i + 1);
+		n += (size_t)snprintf(
+		    text + n, sizeof(text) - n, "a%d: a%d\n", i, i + 1);
 	path = write_file(text);
 	assert_int_equal(aliases_load(&a, path, &err), 0);
 	assert_int_equal(addr_list_parse(&l, "a0", &err), 0);
@@ -364,15 +414,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_callers),
-		cmocka_unit_test(test_rfc5322),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_error_quote),
-		cmocka_unit_test(test_dedupe),
-		cmocka_unit_test(test_helpers),
-		cmocka_unit_test(test_resolve),
-		cmocka_unit_test(test_aliases_errors),
-		cmocka_unit_test(test_deep_aliases),
+	    cmocka_unit_test(test_callers),
+	    cmocka_unit_test(test_rfc5322),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_error_quote),
+	    cmocka_unit_test(test_dedupe),
+	    cmocka_unit_test(test_qualify_text),
+	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_aliases_errors),
+	    cmocka_unit_test(test_resolve_null),
+	    cmocka_unit_test(test_deep_aliases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,8 @@ static struct mock {
 	const char		*srv_cb;	/* binding the server sees */
 	const char		*srv_cbtype;
 	int			 final_pending;	/* server-final sent, 235 next */
+	int			 tamper_final;	/* corrupt SCRAM's v= */
+	int			 skip_final;	/* 235 instead of server-final */
 	/* scripted mode (when script != NULL) */
 	const struct script_reply *script;
 	int			 nscript;
@@ -103,7 +105,14 @@ server_answer(int rc, char *out, struct smtp_reply *r)
 {
 	if (rc == GSASL_NEEDS_MORE)
 		reply_set(r, 334, out);
-	else if (rc == GSASL_OK && out != NULL && out[0] != '\0') {
+	else if (rc == GSASL_OK && out != NULL && out[0] != '\0' &&
+	    !M.skip_final) {
+		if (M.tamper_final) {
+			/* A well-formed v= that is not the right one. */
+			free(out);
+			out = strdup("dj1BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+			    "QUFBQUFBQUFBQUFBPQ==");
+		}
 		reply_set(r, 334, out);
 		M.final_pending = 1;
 	} else if (rc == GSASL_OK)
@@ -516,6 +525,36 @@ test_scram_cleartext(void **state)
 }
 
 static void
+test_scram_bad_server_proof(void **state)
+{
+	struct error err;
+	char used[32];
+
+	(void)state;
+	/* An impostor that accepts anything cannot compute v=: refuse. */
+	offer("SCRAM-SHA-256");
+	M.tamper_final = 1;
+	assert_int_equal(login("on", "alice", "secret", 1, 0, used, &err), -1);
+	assert_int_equal(error_exit_code(&err), 77);
+	assert_non_null(strstr(err.msg, "prove"));
+	assert_string_equal(M.sent[M.nsent - 1], "*");
+}
+
+static void
+test_scram_235_without_proof(void **state)
+{
+	struct error err;
+	char used[32];
+
+	(void)state;
+	offer("SCRAM-SHA-256");
+	M.skip_final = 1;
+	assert_int_equal(login("on", "alice", "secret", 1, 0, used, &err), -1);
+	assert_int_equal(error_exit_code(&err), 77);
+	assert_non_null(strstr(err.msg, "without proving"));
+}
+
+static void
 test_scram_sha1(void **state)
 {
 	struct error err;
@@ -555,6 +594,21 @@ run_plus(const char *type, const char *cli, const char *srv, int want)
 		assert_int_equal(err.code, 535);
 		assert_int_equal(error_exit_code(&err), 77);
 	}
+}
+
+static void
+test_scram_over_tls_without_plus(void **state)
+{
+	struct error err;
+	char used[32];
+
+	(void)state;
+	/* Binding data exists, the server offers no -PLUS: plain SCRAM. */
+	offer("PLAIN SCRAM-SHA-256");
+	M.cli_cb = "ZXhwb3J0ZXItZGF0YS0zMi1ieXRlcy1sb25nLi4uLi4=";
+	M.cli_cbtype = "tls-exporter";
+	assert_int_equal(login("on", "alice", "secret", 1, 0, used, &err), 0);
+	assert_string_equal(used, "SCRAM-SHA-256");
 }
 
 static void
@@ -647,6 +701,25 @@ test_xoauth2_dialogue(void **state)
 }
 
 static void
+test_external(void **state)
+{
+	static const struct script_reply s[] = {
+		{ 235, "2.7.0 Authentication successful" },
+	};
+	struct error err;
+	char used[32];
+
+	(void)state;
+	/* The client certificate is the credential: an empty response. */
+	offer("PLAIN EXTERNAL");
+	M.script = s;
+	M.nscript = 1;
+	assert_int_equal(login("EXTERNAL", "", "", 1, 0, used, &err), 0);
+	assert_int_equal(M.nsent, 1);
+	assert_string_equal(M.sent[0], "AUTH EXTERNAL =");
+}
+
+static void
 test_oauthbearer_error(void **state)
 {
 	/* base64 of {"status":"invalid_token"} */
@@ -697,6 +770,7 @@ test_account_helpers(void **state)
 	assert_null(auth_mechanism(&acc));
 	assert_int_equal(auth_needs_secret(&acc), 0);
 	acc.user = (char *)"alice";
+	acc.auth = (char *)"on";
 	assert_string_equal(auth_mechanism(&acc), "on");
 	assert_int_equal(auth_needs_secret(&acc), 1);
 	acc.auth = (char *)"off";
@@ -724,7 +798,10 @@ main(void)
 		T(test_login),
 		T(test_cram_md5),
 		T(test_scram_cleartext),
+		T(test_scram_bad_server_proof),
+		T(test_scram_235_without_proof),
 		T(test_scram_sha1),
+		T(test_scram_over_tls_without_plus),
 		T(test_plus_unique_ok),
 		T(test_plus_exporter_ok),
 		T(test_plus_wrong_binding),
@@ -732,6 +809,7 @@ main(void)
 		T(test_wrong_password),
 		T(test_temporary_failure),
 		T(test_xoauth2_dialogue),
+		T(test_external),
 		T(test_oauthbearer_error),
 		T(test_cleartext_refused_sends_nothing),
 		T(test_account_helpers),

@@ -20,14 +20,15 @@
 
 #include "address.h"
 #include "error.h"
+#include "header.h"
 #include "message.h"
 
 struct mem {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	size_t	 calls;
-	size_t	 fail_after;	/* fail the call after this many, 0 never */
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t calls;
+	size_t fail_after; /* fail the call after this many, 0 never */
 };
 
 static int
@@ -87,7 +88,7 @@ spool_str(const char *in)
 static char *
 wire(const struct message *m, int dotstuff, size_t *lenp)
 {
-	struct mem out = { 0 };
+	struct mem out = {0};
 	struct error err;
 
 	if (message_write(m, dotstuff, mem_sink, &out, &err) != 0)
@@ -152,8 +153,7 @@ test_line_ends(void **state)
 	check_wire("S: x", 4, 0, "S: x\r\n");
 	check_wire("", 0, 0, "");
 	/* NUL octets vanish, also between CR and LF */
-	check_wire("S: a\0b\n\nx\0y\r\0\nz", 15, 0,
-	    "S: ab\r\n\r\nxy\r\nz\r\n");
+	check_wire("S: a\0b\n\nx\0y\r\0\nz", 15, 0, "S: ab\r\n\r\nxy\r\nz\r\n");
 }
 
 /* A CR that ends one 64 KiB read and the LF that starts the next. */
@@ -172,7 +172,7 @@ test_cr_at_block_boundary(void **state)
 		in[i] = (i % 50 == 0) ? '\n' : 'x';
 	in[65535] = '\r';
 	in[65536] = '\n';
-	in[65536 * 2 - 1] = '\r';	/* bare CR at the second boundary */
+	in[65536 * 2 - 1] = '\r'; /* bare CR at the second boundary */
 	in[65536 * 2] = 'y';
 	for (i = 14; i < n; i++)
 		if (in[i] == '\n' || (in[i] == '\r' && in[i + 1] != '\n'))
@@ -318,9 +318,9 @@ test_dotstuff(void **state)
 static void
 test_smuggling(void **state)
 {
-	static const char *const seqs[] = { "\n.\n", "\n.\r\n", "\r.\r",
+	static const char *const seqs[] = {"\n.\n", "\n.\r\n", "\r.\r",
 	    "\r\n.\n", "\r\n.\r", "\r.\r\n", "\n.\r", "\r.\n", "\r\n.\r\n",
-	    "\r\n\0.\r\n", "\r\n.\0\r\n", "\n..\n", ".\r\n" };
+	    "\r\n\0.\r\n", "\r\n.\0\r\n", "\n..\n", ".\r\n"};
 	char in[64], *out, *data;
 	struct message *m;
 	size_t i, k, n, len;
@@ -352,8 +352,8 @@ test_smuggling(void **state)
 			memcpy(data, "\r\n", 2);
 			memcpy(data + 2, out, len + 1);
 			if (strstr(data, "\r\n.\r\n") != NULL)
-				fail_msg("sequence %zu case %zu ends DATA", i,
-				    k);
+				fail_msg(
+				    "sequence %zu case %zu ends DATA", i, k);
 			free(data);
 			free(out);
 			message_free(m);
@@ -365,7 +365,7 @@ static void
 recipients(const char *in, const char *want)
 {
 	struct message *m = spool_str(in);
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 	char got[1024];
 	size_t i, n = 0;
@@ -385,12 +385,13 @@ static void
 test_recipients(void **state)
 {
 	struct message *m;
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 
 	(void)state;
 	recipients("To: a@x,\n  \"Doe, J\" <b@y>,\r\n\tc@z\nSubject: s\n"
-	    "cc: d@w\nTO: e@v\nBcc: f@u\nX-To: no@x\nReply-To: no@y\n\nTo: g@h\n",
+		   "cc: d@w\nTO: e@v\nBcc: f@u\nX-To: no@x\nReply-To: "
+		   "no@y\n\nTo: g@h\n",
 	    "a@x,b@y,c@z,d@w,e@v,f@u");
 	recipients("To: undisclosed-recipients:;\nBcc: friends: a@x, b@y;\n\n",
 	    "a@x,b@y");
@@ -398,13 +399,21 @@ test_recipients(void **state)
 	recipients("To : a@x\n\n", "a@x");
 	/* Resent-*: only the topmost block */
 	recipients("Resent-From: r@x\nResent-To: r1@x\nResent-Cc: r2@x\n"
-	    "Resent-Bcc: r3@x\nResent-Date: now\nReceived: by x\n"
-	    "Resent-From: old@x\nResent-To: old1@x\nTo: orig@x\n\nb\n",
+		   "Resent-Bcc: r3@x\nResent-Date: now\nReceived: by x\n"
+		   "Resent-From: old@x\nResent-To: old1@x\nTo: orig@x\n\nb\n",
 	    "r1@x,r2@x,r3@x");
-	recipients("Received: by y\nResent-Date: 1\nResent-To: a@x\n"
+	recipients(
+	    "Received: by y\nResent-Date: 1\nResent-To: a@x\n"
 	    "Resent-To: b@x\nResent-Date: 2\nResent-To: c@x\nTo: d@x\n\n",
 	    "a@x,b@x");
 	recipients("Resent-Message-ID: <1@x>\nCc: c@x\n\n", "");
+
+	m = spool_str("To: ok@x\nBcc: Nobody <>\n\n");
+	assert_int_equal(message_recipients(m, &l, &err), -1);
+	assert_int_equal(err.kind, ERR_DATA);
+	assert_non_null(strstr(err.msg, "Bcc header: <>"));
+	addr_list_free(&l);
+	message_free(m);
 
 	m = spool_str("To: ok@x\nCc: \"broken <b@x>\n\n");
 	assert_int_equal(message_recipients(m, &l, &err), -1);
@@ -422,14 +431,17 @@ test_header_block_end(void **state)
 	(void)state;
 	/* a line that is no header starts the body; the separator is added
 	   when headers precede it */
-	CHECK_WIRE("Subject: x\nThis is body\n", "Subject: x\r\n\r\nThis is body\r\n");
+	CHECK_WIRE(
+	    "Subject: x\nThis is body\n", "Subject: x\r\n\r\nThis is body\r\n");
 	CHECK_WIRE("hi\n", "hi\r\n");
 	CHECK_WIRE(" indented\n", " indented\r\n");
 	CHECK_WIRE("\nbody\n", "\r\nbody\r\n");
 	/* mbox "From " first line is dropped; a later one is body */
-	CHECK_WIRE("From root Mon Jan  1 00:00:00 2024\nSubject: y\n\nFrom x\n", "Subject: y\r\n\r\nFrom x\r\n");
+	CHECK_WIRE("From root Mon Jan  1 00:00:00 2024\nSubject: y\n\nFrom x\n",
+	    "Subject: y\r\n\r\nFrom x\r\n");
 	CHECK_WIRE("From root\r\n\r\nb\n", "\r\nb\r\n");
-	CHECK_WIRE("Subject: y\nFrom root\n", "Subject: y\r\n\r\nFrom root\r\n");
+	CHECK_WIRE(
+	    "Subject: y\nFrom root\n", "Subject: y\r\n\r\nFrom root\r\n");
 }
 
 static void
@@ -444,8 +456,10 @@ test_header_cap(void **state)
 	(void)state;
 	assert_non_null(in);
 	for (i = 0; i < n; i++)
-		in[i] = i % 20 == 0 ? 'X' : i % 20 == 1 ? ':' :
-		    i % 20 == 19 ? '\n' : 'h';
+		in[i] = i % 20 == 0 ? 'X'
+		    : i % 20 == 1   ? ':'
+		    : i % 20 == 19  ? '\n'
+				    : 'h';
 	fd = input_fd(in, n);
 	assert_int_equal(message_read(&m, fd, NULL, &err), -1);
 	assert_null(m);
@@ -460,8 +474,10 @@ test_header_cap(void **state)
 	in = malloc(900 * 1024);
 	assert_non_null(in);
 	for (i = 0; i < 900 * 1024; i++)
-		in[i] = i % 20 == 0 ? 'X' : i % 20 == 1 ? ':' :
-		    i % 20 == 19 ? '\n' : 'h';
+		in[i] = i % 20 == 0 ? 'X'
+		    : i % 20 == 1   ? ':'
+		    : i % 20 == 19  ? '\n'
+				    : 'h';
 	m = spool(in, 900 * 1024);
 	assert_int_equal(message_size(m), 900 * 1024 + 900 * 1024 / 20);
 	message_free(m);
@@ -488,29 +504,30 @@ test_8bit(void **state)
 static void
 test_bcc_removed(void **state)
 {
-	struct message_fixes fx = { 0 };
+	struct message_fixes fx = {0};
 	struct message *m;
-	struct addr_list l = { 0 };
+	struct addr_list l = {0};
 	struct error err;
 	char *out;
 
 	(void)state;
 	m = spool_str("To: a@x\nBcc: b@x,\n c@x\nSubject: s\n"
-	    "bcc:d@x\nX-Bcc: kept\n\nBcc: body@x\n");
+		      "bcc:d@x\nX-Bcc: kept\n\nBcc: body@x\n");
 	assert_int_equal(message_recipients(m, &l, &err), 0);
 	assert_int_equal(l.n, 4);
 	assert_string_equal(l.v[2].addr, "c@x");
 	addr_list_free(&l);
 	message_free(m);
 	m = spool_str("To: a@x\nBcc: b@x,\n c@x\nSubject: s\nResent-Bcc: z@x\n"
-	    "bcc:d@x\nX-Bcc: kept\n\nBcc: body@x\n");
+		      "bcc:d@x\nX-Bcc: kept\n\nBcc: body@x\n");
 	assert_int_equal(message_recipients(m, &l, &err), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0].addr, "z@x");
 	fx.remove_bcc = 1;
 	assert_int_equal(message_fix(m, &fx, &err), 0);
 	out = wire(m, 0, NULL);
-	assert_string_equal(out, "To: a@x\r\nSubject: s\r\nX-Bcc: kept\r\n"
+	assert_string_equal(out,
+	    "To: a@x\r\nSubject: s\r\nX-Bcc: kept\r\n"
 	    "\r\nBcc: body@x\r\n");
 	free(out);
 	/* fixing again starts over */
@@ -530,9 +547,11 @@ assert_date(const char *line)
 	char wd[4], mon[4], sign;
 	int d, y, h, mi, s, zone, n = 0;
 
-	assert_int_equal(sscanf(line, "Date: %3[A-Za-z], %d %3[A-Za-z] %d "
-	    "%2d:%2d:%2d %c%4d\r\n%n", wd, &d, mon, &y, &h, &mi, &s, &sign,
-	    &zone, &n), 9);
+	assert_int_equal(sscanf(line,
+			     "Date: %3[A-Za-z], %d %3[A-Za-z] %d "
+			     "%2d:%2d:%2d %c%4d\r\n%n",
+			     wd, &d, mon, &y, &h, &mi, &s, &sign, &zone, &n),
+	    9);
 	assert_true(n > 0);
 	assert_non_null(strstr("SunMonTueWedThuFriSat", wd));
 	assert_non_null(strstr("JanFebMarAprMayJunJulAugSepOctNovDec", mon));
@@ -560,7 +579,7 @@ fixed(const char *in, const struct message_fixes *fx, uint64_t *size)
 static void
 test_added_headers(void **state)
 {
-	struct message_fixes fx = { 0 };
+	struct message_fixes fx = {0};
 	char *out, *out2, *p;
 	uint64_t size;
 
@@ -572,14 +591,14 @@ test_added_headers(void **state)
 	fx.msgid_domain = "example.org";
 	out = fixed("hi\n", &fx, &size);
 	assert_int_equal(size, strlen(out));
-	assert_memory_equal(out, "From: CronDaemon <root@example.org>\r\nDate: ",
-	    43);
+	assert_memory_equal(
+	    out, "From: CronDaemon <root@example.org>\r\nDate: ", 43);
 	assert_date(out + 37);
 	p = strstr(out, "\r\nMessage-ID: <");
 	assert_non_null(p);
 	assert_non_null(strstr(p, "@example.org>\r\n\r\nhi\r\n"));
-	assert_int_equal(strstr(p + 2, "\r\n") - p, 2 + 13 + 14 + 1 + 32 +
-	    12 + 1);
+	assert_int_equal(
+	    strstr(p + 2, "\r\n") - p, 2 + 13 + 14 + 1 + 32 + 12 + 1);
 	/* unique */
 	out2 = fixed("hi\n", &fx, NULL);
 	assert_string_not_equal(strstr(out2, "Message-ID"), p + 2);
@@ -588,7 +607,8 @@ test_added_headers(void **state)
 
 	/* present headers are kept, nothing added */
 	out = fixed("From: me@x\nDate: x\nMessage-ID: <a@b>\n\nb\n", &fx, NULL);
-	assert_string_equal(out, "From: me@x\r\nDate: x\r\nMessage-ID: <a@b>"
+	assert_string_equal(out,
+	    "From: me@x\r\nDate: x\r\nMessage-ID: <a@b>"
 	    "\r\n\r\nb\r\n");
 	free(out);
 	/* from_mode 1 replaces From, 0 never adds */
@@ -596,7 +616,8 @@ test_added_headers(void **state)
 	fx.add_date = 0;
 	fx.msgid_domain = NULL;
 	out = fixed("from: me@x,\n you@y\nSubject: s\n\nb\n", &fx, NULL);
-	assert_string_equal(out, "From: CronDaemon <root@example.org>\r\n"
+	assert_string_equal(out,
+	    "From: CronDaemon <root@example.org>\r\n"
 	    "Subject: s\r\n\r\nb\r\n");
 	free(out);
 	fx.from_mode = 0;
@@ -642,7 +663,7 @@ b64_append(char *dst, const char *p)
 		}
 	}
 	assert_true(n > 0);
-	assert_true((word[0] & 0xc0) != 0x80);	/* starts a character */
+	assert_true((word[0] & 0xc0) != 0x80); /* starts a character */
 	for (k = n; k > 0 && (word[k - 1] & 0xc0) == 0x80; k--)
 		;
 	/* the last character is complete: "a" or a 3-octet U+20AC */
@@ -650,10 +671,46 @@ b64_append(char *dst, const char *p)
 	strncat(dst, (const char *)word, n);
 }
 
+/* A kept From naming a bare local user gets the domain, nothing else. */
+static void
+test_from_qualified(void **state)
+{
+	struct message_fixes fx = {0};
+	char *out;
+
+	(void)state;
+	fx.from_addr = "root@example.org";
+	fx.from_mode = -1;
+	out = fixed("From: root (Cron Daemon)\nTo: root\n\nb\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From: root@example.org (Cron Daemon)\r\n"
+	    "To: root\r\n\r\nb\r\n");
+	free(out);
+	fx.domain = "other.test";
+	out =
+	    fixed("Subject: s\nFROM:Anacron\n <root>\nX: y\n\nb\n", &fx, NULL);
+	assert_string_equal(out,
+	    "Subject: s\r\nFROM:Anacron <root@other.test>"
+	    "\r\nX: y\r\n\r\nb\r\n");
+	free(out);
+	/* qualified, unparsable or not asked: as it was */
+	out = fixed("From: a@x (A)\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "From: a@x (A)\r\n\r\nb\r\n");
+	free(out);
+	out = fixed("From: \"open <root>\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "From: \"open <root>\r\n\r\nb\r\n");
+	free(out);
+	fx.domain = NULL;
+	fx.from_addr = NULL;
+	out = fixed("From: root\n\nb\n", &fx, NULL);
+	assert_string_equal(out, "From: root\r\n\r\nb\r\n");
+	free(out);
+}
+
 static void
 check_from(const char *name, const char *want)
 {
-	struct message_fixes fx = { 0 };
+	struct message_fixes fx = {0};
 	char *out;
 
 	fx.from_addr = "j@x";
@@ -667,7 +724,7 @@ check_from(const char *name, const char *want)
 static void
 test_from_names(void **state)
 {
-	struct message_fixes fx = { 0 };
+	struct message_fixes fx = {0};
 	struct message *m;
 	struct error err;
 	char name[200], decoded[200], *out, *p, *line;
@@ -676,19 +733,22 @@ test_from_names(void **state)
 	(void)state;
 	check_from("Doe, John", "From: \"Doe, John\" <j@x>\r\n\r\nb\r\n");
 	check_from("Cron Daemon", "From: Cron Daemon <j@x>\r\n\r\nb\r\n");
-	check_from("John Q. Public", "From: \"John Q. Public\" <j@x>\r\n\r\nb\r\n");
+	check_from(
+	    "John Q. Public", "From: \"John Q. Public\" <j@x>\r\n\r\nb\r\n");
 	check_from("a\"b\\c", "From: \"a\\\"b\\\\c\" <j@x>\r\n\r\nb\r\n");
-	check_from("J\xc3\xb6rg", "From: =?UTF-8?B?SsO2cmc=?= <j@x>\r\n\r\nb\r\n");
+	check_from(
+	    "J\xc3\xb6rg", "From: =?UTF-8?B?SsO2cmc=?= <j@x>\r\n\r\nb\r\n");
 	check_from("", "From: j@x\r\n\r\nb\r\n");
 	/* header injection through -F is defused */
-	check_from("x\r\nBcc: evil@y", "From: \"x  Bcc: evil@y\" <j@x>\r\n"
+	check_from("x\r\nBcc: evil@y",
+	    "From: \"x  Bcc: evil@y\" <j@x>\r\n"
 	    "\r\nb\r\n");
 	/* long non-ASCII names: several encoded words on short lines, no
 	   character split across words, nothing lost */
 	n = 0;
 	name[n++] = 'a';
 	for (i = 0; i < 50; i++) {
-		memcpy(name + n, "\xe2\x82\xac", 3);	/* U+20AC */
+		memcpy(name + n, "\xe2\x82\xac", 3); /* U+20AC */
 		n += 3;
 	}
 	name[n] = '\0';
@@ -698,8 +758,8 @@ test_from_names(void **state)
 	out = fixed("\nb\n", &fx, NULL);
 	assert_clean(out, strlen(out));
 	decoded[0] = '\0';
-	for (line = out, i = 0; (p = strstr(line, "\r\n")) != NULL &&
-	    p != line; line = p + 2, i++) {
+	for (line = out, i = 0; (p = strstr(line, "\r\n")) != NULL && p != line;
+	     line = p + 2, i++) {
 		assert_true(p - line <= 76);
 		assert_non_null(strstr(line, "=?UTF-8?B?"));
 		b64_append(decoded, strstr(line, "=?UTF-8?B?") + 10);
@@ -721,13 +781,67 @@ test_from_names(void **state)
 	message_free(m);
 }
 
+/* Date in a known zone: exact text, numeric zone, half-hour offsets. */
+static void
+check_date(const char *tz, const char *want)
+{
+	struct error err;
+	char *line;
+
+	assert_int_equal(setenv("TZ", tz, 1), 0);
+	tzset();
+	line = header_date(1795571319, &err); /* 2026-11-25 01:48:39 UTC */
+	assert_non_null(line);
+	assert_string_equal(line, want);
+	assert_date(line);
+	free(line);
+}
+
+static void
+test_header_lines(void **state)
+{
+	const char *tz = getenv("TZ");
+	char *saved = tz != NULL ? strdup(tz) : NULL;
+	struct error err;
+	char *line;
+
+	(void)state;
+	check_date("UTC0", "Date: Wed, 25 Nov 2026 01:48:39 +0000\r\n");
+	check_date("NST+3:30", "Date: Tue, 24 Nov 2026 22:18:39 -0330\r\n");
+	check_date("IST-5:30", "Date: Wed, 25 Nov 2026 07:18:39 +0530\r\n");
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+
+	line = header_msgid("mail.example.org", &err);
+	assert_non_null(line);
+	assert_int_equal(strlen(line), 13 + 14 + 1 + 32 + 1 + 16 + 3);
+	assert_string_equal(line + 13 + 14 + 1 + 32, "@mail.example.org>\r\n");
+	free(line);
+	line = header_msgid("", &err);
+	assert_non_null(strstr(line, "@localhost>\r\n"));
+	free(line);
+	line = header_msgid("a b", &err);
+	assert_non_null(strstr(line, "@localhost>\r\n"));
+	free(line);
+
+	assert_null(header_from("a@x\r\nBcc: y@z", NULL, &err));
+	assert_int_equal(err.kind, ERR_USAGE);
+	line = header_from("a@x", " \t ", &err);
+	assert_string_equal(line, "From: a@x\r\n");
+	free(line);
+}
+
 static void
 test_sink_chunks(void **state)
 {
 	size_t n = 1024 * 1024, i;
 	char *in = malloc(n);
 	struct message *m;
-	struct mem out = { 0 };
+	struct mem out = {0};
 	struct error err;
 
 	(void)state;
@@ -789,9 +903,9 @@ maxrss_kib(void)
 }
 
 struct counter {
-	uint64_t	 len;
-	unsigned	 crlfdot;	/* "\r\n.\r\n" seen (must stay 0) */
-	char		 last[4];	/* the last 4 octets, across calls */
+	uint64_t len;
+	unsigned crlfdot; /* "\r\n.\r\n" seen (must stay 0) */
+	char last[4]; /* the last 4 octets, across calls */
 };
 
 static int
@@ -821,8 +935,10 @@ writer(int fd, size_t mb)
 
 	memcpy(block, "Subject: big\nTo: a@x\n\n", 22);
 	for (i = 22; i < sizeof(block); i++)
-		block[i] = i % 73 == 0 ? '\n' : i % 3001 == 0 ? '\r' :
-		    i % 997 == 1 ? '.' : 'x';
+		block[i] = i % 73 == 0 ? '\n'
+		    : i % 3001 == 0    ? '\r'
+		    : i % 997 == 1     ? '.'
+				       : 'x';
 	for (i = 0; i < mb; i++) {
 		const char *p = i == 0 ? block : block + 22;
 		size_t n = i == 0 ? sizeof(block) : sizeof(block) - 22;
@@ -847,16 +963,15 @@ test_big_constant_memory(void **state)
 	    getenv("SMTPSEND_SLOW_OK") == NULL;
 	size_t mb = slow ? 3 : 100;
 	struct message *m;
-	struct counter c = { 0 };
+	struct counter c = {0};
 	struct error err;
 	long before;
 	pid_t pid;
-
-	c.last[2] = '\r';	/* DATA's own CRLF */
-	c.last[3] = '\n';
 	int p[2], status;
 
 	(void)state;
+	c.last[2] = '\r'; /* DATA's own CRLF */
+	c.last[3] = '\n';
 	before = maxrss_kib();
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
@@ -872,7 +987,7 @@ test_big_constant_memory(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(message_write(m, 1, count_sink, &c, &err), 0);
 	assert_int_equal(c.crlfdot, 0);
-	assert_true(c.len > message_size(m));	/* dots were doubled */
+	assert_true(c.len > message_size(m)); /* dots were doubled */
 	assert_true(message_size(m) > mb * 1024 * 1024);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(message_write(m, 0, count_sink, &c, &err), 0);
@@ -886,23 +1001,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line_ends),
-		cmocka_unit_test(test_cr_at_block_boundary),
-		cmocka_unit_test(test_long_body_line),
-		cmocka_unit_test(test_long_dot_line),
-		cmocka_unit_test(test_long_subject),
-		cmocka_unit_test(test_dotstuff),
-		cmocka_unit_test(test_smuggling),
-		cmocka_unit_test(test_recipients),
-		cmocka_unit_test(test_header_block_end),
-		cmocka_unit_test(test_header_cap),
-		cmocka_unit_test(test_8bit),
-		cmocka_unit_test(test_bcc_removed),
-		cmocka_unit_test(test_added_headers),
-		cmocka_unit_test(test_from_names),
-		cmocka_unit_test(test_sink_chunks),
-		cmocka_unit_test(test_spool_errors),
-		cmocka_unit_test(test_big_constant_memory),
+	    cmocka_unit_test(test_line_ends),
+	    cmocka_unit_test(test_cr_at_block_boundary),
+	    cmocka_unit_test(test_long_body_line),
+	    cmocka_unit_test(test_long_dot_line),
+	    cmocka_unit_test(test_long_subject),
+	    cmocka_unit_test(test_dotstuff),
+	    cmocka_unit_test(test_smuggling),
+	    cmocka_unit_test(test_recipients),
+	    cmocka_unit_test(test_header_block_end),
+	    cmocka_unit_test(test_header_cap),
+	    cmocka_unit_test(test_8bit),
+	    cmocka_unit_test(test_bcc_removed),
+	    cmocka_unit_test(test_added_headers),
+	    cmocka_unit_test(test_from_names),
+	    cmocka_unit_test(test_from_qualified),
+	    cmocka_unit_test(test_header_lines),
+	    cmocka_unit_test(test_sink_chunks),
+	    cmocka_unit_test(test_spool_errors),
+	    cmocka_unit_test(test_big_constant_memory),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -114,6 +114,21 @@ test_eval_failures(void **state)
 }
 
 static void
+test_eval_endless_output(void **state)
+{
+	struct error err;
+	double t0;
+	char *s;
+
+	(void)state;
+	/* More than 1 MiB: refused at once, the command killed. */
+	t0 = seconds();
+	assert_int_equal(eval("yes", &s, &err), -1);
+	assert_true(seconds() - t0 < 5);
+	assert_int_equal(error_exit_code(&err), 78);
+}
+
+static void
 test_eval_timeout(void **state)
 {
 	struct error err;
@@ -258,6 +273,7 @@ main(void)
 		T(test_eval_first_line),
 		T(test_eval_long_token),
 		T(test_eval_failures),
+		T(test_eval_endless_output),
 		T(test_eval_timeout),
 		T(test_eval_stdin_devnull),
 		T(test_eval_grandchild),

@@ -393,9 +393,8 @@ session_end(struct session *ss, int quit)
 
 #define END	{ 0, NULL }
 
-static const struct step greet_ehlo[] = {
-	{ S, "220 fake.example ESMTP" }, { C, "EHLO client.example" },
-};
+#define GREET_EHLO \
+	{ S, "220 fake.example ESMTP" }, { C, "EHLO client.example" }
 
 /* ---- greeting and EHLO ---- */
 
@@ -542,7 +541,7 @@ static void
 test_pipelined(void **state)
 {
 	static const struct step steps[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250-fake.example" },
+		GREET_EHLO, { S, "250-fake.example" },
 		{ S, "250-PIPELINING" }, { S, "250 SIZE 100000" },
 		{ C, "MAIL FROM:<me@example.org> SIZE=31" },
 		{ P, "RCPT TO:<a@x.example>" }, { P, "DATA" },
@@ -569,7 +568,7 @@ static void
 test_chunking(void **state)
 {
 	static const struct step steps[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250-fake.example" },
+		GREET_EHLO, { S, "250-fake.example" },
 		{ S, "250-PIPELINING" }, { S, "250-CHUNKING" },
 		{ S, "250 8BITMIME" },
 		{ C, "MAIL FROM:<me@example.org> BODY=8BITMIME" },
@@ -602,7 +601,7 @@ static void
 test_stepwise_partial_rcpt(void **state)
 {
 	static const struct step steps[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250 fake.example" },
+		GREET_EHLO, { S, "250 fake.example" },
 		{ C, "MAIL FROM:<me@example.org>" }, { S, "250 ok" },
 		{ C, "RCPT TO:<a@x.example>" }, { S, "250 ok" },
 		{ C, "RCPT TO:<b@y.example>" },
@@ -632,7 +631,7 @@ static void
 test_refused_rcpt_then_354(void **state)
 {
 	static const struct step steps[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250-fake.example" },
+		GREET_EHLO, { S, "250-fake.example" },
 		{ S, "250 PIPELINING" },
 		{ C, "MAIL FROM:<me@example.org>" },
 		{ P, "RCPT TO:<a@x.example>" }, { P, "RCPT TO:<b@y.example>" },
@@ -662,7 +661,7 @@ static void
 test_size_overflow(void **state)
 {
 	static const struct step steps[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250-fake.example" },
+		GREET_EHLO, { S, "250-fake.example" },
 		{ S, "250 SIZE 10" }, { C, "QUIT" }, { S, "221 bye" },
 		{ EXPECT_EOF, "" }, END };
 	struct smtp_envelope env;
@@ -686,7 +685,7 @@ static void
 test_dsn(void **state)
 {
 	static const struct step steps[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250-fake.example" },
+		GREET_EHLO, { S, "250-fake.example" },
 		{ S, "250 DSN" },
 		{ C, "MAIL FROM:<me@example.org> RET=HDRS ENVID=a+2Bb+3Dc" },
 		{ S, "250 ok" },
@@ -720,10 +719,10 @@ static void
 test_starttls_checks(void **state)
 {
 	static const struct step none[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250 fake.example" },
+		GREET_EHLO, { S, "250 fake.example" },
 		{ C, "QUIT" }, { S, "221 bye" }, { EXPECT_EOF, "" }, END };
 	static const struct step inject[] = {
-		greet_ehlo[0], greet_ehlo[1], { S, "250-fake.example" },
+		GREET_EHLO, { S, "250-fake.example" },
 		{ S, "250 STARTTLS" }, { C, "STARTTLS" },
 		{ RAWOUT, "220 go ahead\r\nMAIL FROM:<evil@x>\r\n" },
 		{ EXPECT_EOF, "" }, END };

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -435,6 +436,40 @@ test_bad_certificates(void **state)
 	expect_cert_error(&o, &p, "not trusted", "CN=Test CA");
 }
 
+/* No tls_trust_file: the system bundle, here $SSL_CERT_FILE. */
+static void
+test_system_trust(void **state)
+{
+	struct srv o = { SRV_TLS, P.good, NULL, NULL, NULL, 0, 0 };
+	char bundle[128], cmd[512];
+	struct tls_params p;
+	struct conn c;
+	struct error err;
+
+	(void)state;
+	snprintf(bundle, sizeof(bundle), "%s/bundle.pem", P.dir);
+	snprintf(cmd, sizeof(cmd), "cat '%s' '%s' > '%s'", P.ca2_file,
+	    P.ca_file, bundle);
+	assert_int_equal(system(cmd), 0);
+	setenv("SSL_CERT_FILE", bundle, 1);
+	default_params(&p);
+	p.trust_file = NULL;
+	if (conn_tls(&c, &o, &p, &err) != 0)
+		fail_msg("handshake: %s", err.msg);
+	expect_line(&c, "220 hi");
+	conn_close(&c);
+	o.crt = P.wrong;
+	expect_cert_error(&o, &p, "for wrong.example, not for localhost",
+	    NULL);
+	o.crt = P.expired;
+	expect_cert_error(&o, &p, "expired on", NULL);
+
+	setenv("SSL_CERT_FILE", P.ca2_file, 1);	/* our CA is not in it */
+	o.crt = P.good;
+	expect_cert_error(&o, &p, "not trusted", "CN=Test CA");
+	unsetenv("SSL_CERT_FILE");
+}
+
 static void
 test_host_override(void **state)
 {
@@ -582,6 +617,23 @@ file_mode(const char *path)
 	return (int)(st.st_mode & 07777);
 }
 
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	FILE *in, *out;
+	size_t n;
+
+	in = fopen(from, "r");
+	out = fopen(to, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+}
+
 /* One connection with the ticket cache; returns the -v output. */
 static char *
 resume_run(const struct srv *o, struct tls_params *p, int expect_ok)
@@ -598,6 +650,8 @@ resume_run(const struct srv *o, struct tls_params *p, int expect_ok)
 	ret = conn_tls(&c, o, p, &err);
 	if (expect_ok && ret != 0)
 		fail_msg("handshake: %s", err.msg);
+	if (!expect_ok && ret == 0)
+		fail_msg("handshake should have failed");
 	if (ret == 0)
 		expect_line(&c, "220 hi");	/* TLS 1.3 tickets come here */
 	else
@@ -612,21 +666,30 @@ static void
 resume_check(const char *prio)
 {
 	struct srv o = { SRV_TLS, P.good, NULL, NULL, NULL, 0, 0 };
-	char cache[128], file[192], *out;
+	char cache[128], pattern[192], file[256], trust[192], *out;
 	struct tls_params p;
+	glob_t g;
 	FILE *fp;
 
 	snprintf(cache, sizeof(cache), "%s/cache-%s/smtpsend", P.dir,
 	    prio != NULL ? "12" : "13");
-	snprintf(file, sizeof(file), "%s/h_465_u.tls", cache);
+	snprintf(pattern, sizeof(pattern), "%s/h_465_u-*.tls", cache);
 	o.prio = prio;
+	snprintf(trust, sizeof(trust), "%s/trust-%s.pem", P.dir,
+	    prio != NULL ? "12" : "13");
+	copy_file(P.ca_file, trust);
 	default_params(&p);
+	p.trust_file = trust;
 	p.cache_dir = cache;
 	p.cache_key = "h:465:u";
 
 	out = resume_run(&o, &p, 1);
 	assert_non_null(strstr(out, "full handshake"));
 	free(out);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	snprintf(file, sizeof(file), "%s", g.gl_pathv[0]);
+	globfree(&g);
 	assert_int_equal(file_mode(file), 0600);
 	assert_int_equal(file_mode(cache), 0700);
 
@@ -634,11 +697,18 @@ resume_check(const char *prio)
 	assert_non_null(strstr(out, "TLS session resumed"));
 	free(out);
 
-	/* A resumed session is verified again: a wrong pin still fails. */
-	p.fingerprint = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
-	    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+	/* A resumed session is verified again: trust withdrawn, refused. */
+	copy_file(P.ca2_file, trust);
 	free(resume_run(&o, &p, 0));
-	p.fingerprint = NULL;
+	copy_file(P.ca_file, trust);
+
+	/* Other settings never see this ticket. */
+	p.cert_file = P.client_cert_file;
+	p.key_file = P.client_key_file;
+	out = resume_run(&o, &p, 1);
+	assert_non_null(strstr(out, "full handshake"));
+	free(out);
+	p.cert_file = p.key_file = NULL;
 
 	/* A damaged ticket only costs a full handshake. */
 	fp = fopen(file, "w");
@@ -760,6 +830,7 @@ main(void)
 		cmocka_unit_test(test_good_exchange),
 		cmocka_unit_test(test_channel_binding),
 		cmocka_unit_test(test_bad_certificates),
+		cmocka_unit_test(test_system_trust),
 		cmocka_unit_test(test_host_override),
 		cmocka_unit_test(test_pinning),
 		cmocka_unit_test(test_certcheck_off),

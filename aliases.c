@@ -1,0 +1,254 @@
+/*
+ * aliases.c: msmtp's aliases file ("name: addr, addr", "default: addr",
+ * '#' comments) and the resolution of unqualified recipients through it,
+ * else by qualifying them with the sender's domain.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "address.h"
+#include "error.h"
+
+#define ALIAS_DEPTH_MAX 16
+
+struct alias {
+	char *name;
+	struct addr_list to;
+};
+
+struct aliases {
+	struct alias *v;
+	size_t n;
+};
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s &&
+	    (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+static const struct alias *
+alias_find(const struct aliases *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->n; i++)
+		if (strcmp(a->v[i].name, name) == 0)
+			return &a->v[i];
+	return NULL;
+}
+
+/*
+ * One line of the file, already stripped of its comment: "name: list".
+ * Names are case-sensitive, have no '@' and no space (as msmtp).
+ */
+static int
+alias_line(struct aliases *a, char *line, const char *path, int lnum,
+    struct error *err)
+{
+	struct alias *nv, *e;
+	char *colon, *name;
+	struct error perr;
+
+	colon = strchr(line, ':');
+	if (colon == NULL)
+		return error_set(err, ERR_CONFIG,
+		    "%s:%d: expected \"name: address, ...\"", path, lnum);
+	*colon = '\0';
+	name = trim(line);
+	if (*name == '\0' || strpbrk(name, "@ \t") != NULL)
+		return error_set(err, ERR_CONFIG,
+		    "%s:%d: invalid alias name "
+		    "\"%s\"",
+		    path, lnum, name);
+	if (alias_find(a, name) != NULL)
+		return error_set(err, ERR_CONFIG,
+		    "%s:%d: duplicate alias "
+		    "\"%s\"",
+		    path, lnum, name);
+	nv = reallocarray(a->v, a->n + 1, sizeof(*nv));
+	if (nv == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	a->v = nv;
+	e = &a->v[a->n];
+	memset(e, 0, sizeof(*e));
+	e->name = strdup(name);
+	if (e->name == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	a->n++;
+	if (addr_list_parse(&e->to, colon + 1, &perr) == -1)
+		return error_set(err,
+		    perr.kind == ERR_USAGE ? ERR_CONFIG : perr.kind,
+		    "%s:%d: %s", path, lnum, perr.msg);
+	if (e->to.n == 0)
+		return error_set(err, ERR_CONFIG,
+		    "%s:%d: alias \"%s\" has no "
+		    "address",
+		    path, lnum, name);
+	return 0;
+}
+
+int
+aliases_load(struct aliases **ap, const char *path, struct error *err)
+{
+	struct aliases *a;
+	FILE *fp;
+	char *line = NULL, *hash;
+	size_t size = 0;
+	int lnum = 0, ret = -1;
+
+	*ap = NULL;
+	if (path == NULL || *path == '\0')
+		return 0; /* an empty "aliases" turns them off */
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return error_set(err, ERR_CONFIG, "aliases file %s: %s", path,
+		    strerror(errno));
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	while (getline(&line, &size, fp) != -1) {
+		lnum++;
+		hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		if (*trim(line) == '\0')
+			continue;
+		if (alias_line(a, line, path, lnum, err) == -1)
+			goto out;
+	}
+	if (ferror(fp)) {
+		error_set(err, ERR_CONFIG, "aliases file %s: read error", path);
+		goto out;
+	}
+	*ap = a;
+	a = NULL;
+	ret = 0;
+out:
+	aliases_free(a);
+	free(line);
+	fclose(fp);
+	return ret;
+}
+
+void
+aliases_free(struct aliases *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n; i++) {
+		free(a->v[i].name);
+		addr_list_free(&a->v[i].to);
+	}
+	free(a->v);
+	free(a);
+}
+
+/* Append addr to out, with "@domain" when it has no domain. */
+static int
+qualify_add(struct addr_list *out, const char *addr, const char *name,
+    const char *dom, struct error *err)
+{
+	char *q;
+	int ret;
+
+	if (*addr == '\0' || strchr(addr, '@') != NULL || dom == NULL ||
+	    *dom == '\0')
+		return addr_list_add(out, addr, name, err);
+	if (asprintf(&q, "%s@%s", addr, dom) == -1)
+		return error_set(err, ERR_OS, "out of memory");
+	ret = addr_list_add(out, q, name, err);
+	free(q);
+	return ret;
+}
+
+/*
+ * Expand one unqualified name.  The "default" entry applies only to the
+ * name the caller gave, not to names inside an entry (msmtp applies it
+ * there too, which turns "default: root" into a loop).  A name already
+ * being expanded is taken literally ("root: root, admin@x").
+ */
+static int
+expand(const struct aliases *a, const char *addr, const char *name,
+    const char *dom, const char **chain, int depth, struct addr_list *out,
+    struct error *err)
+{
+	const struct alias *e;
+	size_t i;
+	int k;
+
+	e = alias_find(a, addr);
+	if (e == NULL && depth == 0)
+		e = alias_find(a, "default");
+	for (k = 0; e != NULL && k < depth; k++)
+		if (chain[k] == e->name)
+			e = NULL;
+	if (e == NULL)
+		return qualify_add(out, addr, name, dom, err);
+	if (depth == ALIAS_DEPTH_MAX)
+		return error_set(err, ERR_CONFIG,
+		    "aliases: more than %d "
+		    "levels expanding \"%s\"",
+		    ALIAS_DEPTH_MAX, addr);
+	chain[depth] = e->name;
+	for (i = 0; i < e->to.n; i++) {
+		const struct addr *v = &e->to.v[i];
+
+		if (v->addr[0] == '\0' || strchr(v->addr, '@') != NULL) {
+			if (addr_list_add(out, v->addr, v->name, err) == -1)
+				return -1;
+		} else if (expand(a, v->addr, v->name, dom, chain, depth + 1,
+			       out, err) == -1) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+addr_list_resolve(struct addr_list *l, const struct aliases *a,
+    const char *domain, struct error *err)
+{
+	struct addr_list out = {0};
+	const char *chain[ALIAS_DEPTH_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const struct addr *v = &l->v[i];
+
+		if (v->addr[0] == '\0') {
+			error_set(err, ERR_USAGE,
+			    "the null address <> cannot be a recipient");
+			goto fail;
+		}
+		if (strchr(v->addr, '@') != NULL) {
+			if (addr_list_add(&out, v->addr, v->name, err) == -1)
+				goto fail;
+		} else if (expand(a, v->addr, v->name, domain, chain, 0, &out,
+			       err) == -1) {
+			goto fail;
+		}
+	}
+	addr_list_free(l);
+	*l = out;
+	addr_list_dedupe(l);
+	return 0;
+fail:
+	addr_list_free(&out);
+	return -1;
+}

@@ -1,0 +1,279 @@
+/*
+ * message_out.c: what leaves the spool: the header changes (added From,
+ * Date, Message-ID; Bcc removed; bare From qualified), the exact size, and
+ * the streaming writer with optional dot-stuffing.  doc/wire-rules.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "error.h"
+#include "header.h"
+#include "message.h"
+#include "message_priv.h"
+
+static void
+mark_drop(struct message *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nf; i++)
+		if (message_field_is(m, &m->f[i], name))
+			m->f[i].drop = 1;
+}
+
+/*
+ * A kept From field naming bare local users ("root (Cron Daemon)",
+ * "Anacron <root>") gets @domain after each; the field is otherwise kept
+ * as written (unfolded).  A From that does not parse is left alone.
+ */
+static int
+qualify_from(
+    struct message *m, const struct message_fixes *fx, struct error *err)
+{
+	const char *dom =
+	    fx->domain != NULL ? fx->domain : addr_domain(fx->from_addr);
+	struct error perr;
+	struct field *f;
+	char *v, *q;
+	size_t i, name;
+
+	for (i = 0; dom != NULL && *dom != '\0' && i < m->nf; i++) {
+		f = &m->f[i];
+		if (!message_field_is(m, f, "From"))
+			continue;
+		v = message_field_value(m, f);
+		if (v == NULL)
+			return error_set(err, ERR_OS, "out of memory");
+		q = addr_qualify_text(v, dom, &perr);
+		if (q == NULL && perr.kind != ERR_USAGE) {
+			free(v);
+			*err = perr;
+			return -1;
+		}
+		name = (size_t)((const char *)memchr(
+				    m->hdr + f->off, ':', f->len) -
+			   (m->hdr + f->off)) +
+		    1;
+		if (q != NULL && strcmp(q, v) != 0 &&
+		    name + strlen(q) <= MESSAGE_LINE_LIMIT) {
+			f->repllen = name + strlen(q) + 2;
+			f->repl = malloc(f->repllen + 1);
+			if (f->repl == NULL) {
+				free(v);
+				free(q);
+				return error_set(err, ERR_OS, "out of memory");
+			}
+			snprintf(f->repl, f->repllen + 1, "%.*s%s\r\n",
+			    (int)name, m->hdr + f->off, q);
+		}
+		free(v);
+		free(q);
+	}
+	return 0;
+}
+
+int
+message_fix(
+    struct message *m, const struct message_fixes *fx, struct error *err)
+{
+	char *line[3] = {NULL, NULL, NULL}, *added;
+	size_t i, n = 0, len = 0;
+	int want_from, ret = -1;
+
+	want_from = fx->from_addr != NULL && fx->from_addr[0] != '\0' &&
+	    (fx->from_mode == 1 ||
+		(fx->from_mode == -1 && !message_has_header(m, "From")));
+	if (want_from) {
+		line[n] = header_from(fx->from_addr, fx->from_name, err);
+		if (line[n++] == NULL)
+			goto out;
+	}
+	if (fx->add_date && !message_has_header(m, "Date")) {
+		line[n] = header_date(time(NULL), err);
+		if (line[n++] == NULL)
+			goto out;
+	}
+	if (fx->msgid_domain != NULL && !message_has_header(m, "Message-ID")) {
+		line[n] = header_msgid(fx->msgid_domain, err);
+		if (line[n++] == NULL)
+			goto out;
+	}
+	for (i = 0; i < n; i++)
+		len += strlen(line[i]);
+	added = malloc(len + 1);
+	if (added == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	for (i = 0, len = 0; i < n; i++) {
+		memcpy(added + len, line[i], strlen(line[i]));
+		len += strlen(line[i]);
+	}
+	free(m->added);
+	m->added = added;
+	m->addedlen = len;
+	message_reset_fixes(m);
+	if (want_from && fx->from_mode == 1)
+		mark_drop(m, "From");
+	else if (qualify_from(m, fx, err) == -1)
+		goto out;
+	if (fx->remove_bcc) {
+		mark_drop(m, "Bcc");
+		mark_drop(m, "Resent-Bcc");
+	}
+	ret = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(line[i]);
+	return ret;
+}
+
+static size_t
+kept_len(const struct message *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nf; i++)
+		if (!m->f[i].drop)
+			n += m->f[i].repl != NULL ? m->f[i].repllen
+						  : m->f[i].len;
+	return n;
+}
+
+/*
+ * The empty line goes out when the input had one, or when a body follows
+ * headers (the input's header block ended at a line that was no header).
+ */
+static int
+need_sep(const struct message *m)
+{
+	if (m->sep)
+		return 1;
+	return m->bodylen > 0 && m->addedlen + kept_len(m) > 0;
+}
+
+uint64_t
+message_size(const struct message *m)
+{
+	return m->addedlen + kept_len(m) + (need_sep(m) ? 2 : 0) + m->bodylen;
+}
+
+struct writer {
+	message_sink sink;
+	void *ctx;
+	struct error *err;
+	int dotstuff;
+	int bol; /* the next octet starts a line */
+	char *out; /* 2 * MESSAGE_BLOCK: room for every dot doubled */
+};
+
+/* Send p, doubling dots at line starts when dot-stuffing. */
+static int
+emit(struct writer *w, const char *p, size_t n)
+{
+	size_t i, k, chunk, end;
+	const char *nl;
+
+	while (n > 0) {
+		chunk = n > MESSAGE_BLOCK ? MESSAGE_BLOCK : n;
+		if (!w->dotstuff) {
+			if (w->sink(w->ctx, p, chunk, w->err) == -1)
+				return -1;
+		} else {
+			for (i = 0, k = 0; i < chunk; i = end) {
+				if (w->bol && p[i] == '.')
+					w->out[k++] = '.';
+				nl = memchr(p + i, '\n', chunk - i);
+				end = nl != NULL ? (size_t)(nl - p) + 1 : chunk;
+				memcpy(w->out + k, p + i, end - i);
+				k += end - i;
+				w->bol = nl != NULL;
+			}
+			if (w->sink(w->ctx, w->out, k, w->err) == -1)
+				return -1;
+		}
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static int
+write_headers(const struct message *m, struct writer *w)
+{
+	size_t i, run = 0, runlen = 0;
+
+	if (emit(w, m->added, m->addedlen) == -1)
+		return -1;
+	/* Consecutive fields sent as read go out in one piece. */
+	for (i = 0; i <= m->nf; i++) {
+		if (i < m->nf && !m->f[i].drop && m->f[i].repl == NULL) {
+			if (runlen == 0)
+				run = m->f[i].off;
+			runlen += m->f[i].len;
+			continue;
+		}
+		if (runlen > 0 && emit(w, m->hdr + run, runlen) == -1)
+			return -1;
+		runlen = 0;
+		if (i < m->nf && !m->f[i].drop && m->f[i].repl != NULL &&
+		    emit(w, m->f[i].repl, m->f[i].repllen) == -1)
+			return -1;
+	}
+	if (need_sep(m) && emit(w, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+int
+message_write(const struct message *m, int dotstuff, message_sink sink,
+    void *ctx, struct error *err)
+{
+	struct writer w;
+	char *in;
+	uint64_t off = 0;
+	ssize_t n;
+	int ret = -1;
+
+	memset(&w, 0, sizeof(w));
+	w.sink = sink;
+	w.ctx = ctx;
+	w.err = err;
+	w.dotstuff = dotstuff;
+	w.bol = 1;
+	in = malloc(MESSAGE_BLOCK);
+	w.out = dotstuff ? malloc(2 * MESSAGE_BLOCK) : NULL;
+	if (in == NULL || (dotstuff && w.out == NULL)) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	if (write_headers(m, &w) == -1)
+		goto out;
+	while (off < m->bodylen) {
+		size_t want = m->bodylen - off > MESSAGE_BLOCK
+		    ? MESSAGE_BLOCK
+		    : (size_t)(m->bodylen - off);
+
+		n = pread(m->fd, in, want, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			error_set(err, ERR_IO, "cannot read the spool file: %s",
+			    n == 0 ? "unexpected end" : strerror(errno));
+			goto out;
+		}
+		if (emit(&w, in, (size_t)n) == -1)
+			goto out;
+		off += (uint64_t)n;
+	}
+	ret = 0;
+out:
+	free(in);
+	free(w.out);
+	return ret;
+}

@@ -1,0 +1,48 @@
+/*
+ * message_priv.h: the spool's insides, shared by message.c (reading,
+ * header index) and message_out.c (fixes, writing).  Not a contract.
+ */
+#ifndef SMTPSEND_MESSAGE_PRIV_H
+#define SMTPSEND_MESSAGE_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MESSAGE_BLOCK 65536 /* read and write unit */
+#define MESSAGE_LINE_LIMIT 998 /* octets before CRLF (RFC 5321 4.5.3.1.6) */
+
+struct field {
+	size_t off; /* in m->hdr */
+	size_t len; /* all its lines, CRLFs included */
+	size_t namelen; /* without blanks before the colon */
+	int drop; /* message_fix removes it */
+	char *repl; /* message_fix rewrote it: sent instead, CRLF included */
+	size_t repllen;
+};
+
+struct message {
+	int fd; /* spool: the body only */
+	uint64_t bodylen;
+	char *hdr; /* header block, CRLF lines, no separator */
+	size_t hdrlen;
+	size_t hdrcap;
+	struct field *f;
+	size_t nf;
+	int sep; /* the input had the empty line */
+	int eightbit;
+	char *added; /* lines message_fix adds */
+	size_t addedlen;
+};
+
+/* 1 if field f is called name (case-insensitive). */
+int message_field_is(
+    const struct message *m, const struct field *f, const char *name);
+
+/* The value of field f after the colon, unfolded; malloc'ed, NULL if out of
+   memory. */
+char *message_field_value(const struct message *m, const struct field *f);
+
+/* Undo message_fix: every field is sent as read. */
+void message_reset_fixes(struct message *m);
+
+#endif

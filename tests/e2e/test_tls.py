@@ -1,0 +1,330 @@
+"""TLS end to end: smtpsend against the real Postfix fixture over STARTTLS
+and implicit TLS, every certificate fault the fixture serves, client
+certificates, pinning, TLS versions, port/mode confusion, --serverinfo and
+session resumption across runs."""
+
+import os
+import re
+import stat
+import time
+
+import pytest
+
+MSG = (b"From: Sender <sender@localhost>\n"
+       b"To: Rcpt <rcpt@localhost>\n"
+       b"Subject: tls test %s\n"
+       b"\n"
+       b"body line\n")
+
+
+def config(postfix, listener, *extra, trust=None, certs=None):
+    """An account for one listener; tls_trust_file is the test CA unless
+    trust is given ("" for none)."""
+    lines = ["account default", "host 127.0.0.1",
+             "port %d" % postfix.port(listener),
+             "from sender@localhost", "timeout 10"]
+    if trust is None:
+        trust = certs.ca
+    if trust:
+        lines.append("tls_trust_file %s" % trust)
+    lines.extend(extra)
+    return "\n".join(lines) + "\n"
+
+
+def send(run, cfg, tag, env=None, verbose=True):
+    args = ["-v"] if verbose else []
+    args.append("rcpt@localhost")
+    start = time.monotonic()
+    p = run(args, input=MSG % tag.encode(), config=cfg, env=env, timeout=60)
+    p.elapsed = time.monotonic() - start
+    p.err = p.stderr.decode(errors="replace")
+    return p
+
+
+def delivered(postfix, tag):
+    msgs = postfix.wait_messages(1, timeout=20)
+    assert any((b"Subject: tls test %s" % tag.encode()) in m for m in msgs)
+
+
+def sent_after_starttls(p):
+    """Client lines of the -v transcript after STARTTLS was answered."""
+    lines = p.err.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("--> STARTTLS"):
+            return [x for x in lines[i + 1:] if x.startswith("--> ")]
+    return None
+
+
+def one_line_error(p):
+    """The error lines smtpsend printed (not the transcript)."""
+    return "\n".join(x for x in p.err.splitlines()
+                     if x.startswith("smtpsend:"))
+
+
+# ------------------------------------------------------------- delivery
+
+@pytest.mark.parametrize("listener,mode", [("starttls", []),
+                                           ("implicit", ["tls_starttls off"])])
+def test_delivered(run, postfix, certs, listener, mode):
+    p = send(run, config(postfix, listener, *mode, certs=certs), listener)
+    assert p.returncode == 0, p.err
+    assert "--- TLS handshake done: TLS1.3/" in p.err
+    delivered(postfix, listener)
+
+
+# ------------------------------------------------- certificate problems
+
+BAD = [
+    ("expired", ["expired on 2021-01-01", "valid from 2020-01-01"], "renew"),
+    ("notyet", ["not valid yet", "2090-01-01"], "clock"),
+    ("selfsigned", ["self-signed", "CN=localhost"], "tls_fingerprint"),
+    ("wronghost", ["wrong.example", "not for 127.0.0.1"],
+     "tls_host_override"),
+]
+
+
+@pytest.mark.parametrize("listener,words,hint", BAD)
+def test_bad_certificate(run, postfix, certs, listener, words, hint):
+    p = send(run, config(postfix, listener, certs=certs), listener)
+    assert p.returncode == 69, p.err
+    err = one_line_error(p)
+    for w in words:
+        assert w in err, err
+    assert "hint:" in err and hint in err, err
+    # Verified inside the handshake: nothing was sent after STARTTLS.
+    assert sent_after_starttls(p) == [], p.err
+    assert p.elapsed < 15
+    assert postfix.messages() == []
+
+
+def test_untrusted_issuer(run, postfix, certs):
+    # Trusting only an unrelated certificate: the test CA is unknown.
+    cfg = config(postfix, "starttls", trust=certs.selfsigned_cert)
+    p = send(run, cfg, "untrusted")
+    assert p.returncode == 69, p.err
+    err = one_line_error(p)
+    assert "not trusted" in err and "CN=smtpsend test CA" in err, err
+    assert "tls_trust_file" in err
+    assert sent_after_starttls(p) == []
+
+
+def test_system_trust(run, postfix, certs):
+    """No tls_trust_file: the system CAs ($SSL_CERT_FILE names the bundle,
+    as for OpenSSL); the test CA is not among Debian's."""
+    cfg = config(postfix, "starttls", trust="")
+    p = send(run, cfg, "sys1")
+    assert p.returncode == 69, p.err
+    assert "not trusted" in one_line_error(p)
+    p = send(run, cfg, "sys2", env={"SSL_CERT_FILE": certs.ca})
+    assert p.returncode == 0, p.err
+    delivered(postfix, "sys2")
+
+
+def test_host_override(run, postfix, certs):
+    cfg = config(postfix, "wronghost", "tls_host_override wrong.example",
+                 certs=certs)
+    p = send(run, cfg, "override")
+    assert p.returncode == 0, p.err
+    delivered(postfix, "override")
+
+
+def test_certcheck_off_warns(run, postfix, certs):
+    cfg = config(postfix, "selfsigned", "tls_certcheck off", trust="")
+    p = send(run, cfg, "nocheck")
+    assert p.returncode == 0, p.err
+    assert "warning: tls_certcheck is off" in p.err
+    delivered(postfix, "nocheck")
+
+
+# ---------------------------------------------------- client certificate
+
+def test_client_certificate_required(run, postfix, certs):
+    p = send(run, config(postfix, "clientcert", certs=certs), "nocc")
+    assert p.returncode in (69, 75), p.err
+    assert "client certificate" in one_line_error(p).lower(), p.err
+    assert postfix.messages() == []
+
+
+def test_client_certificate_given(run, postfix, certs):
+    cfg = config(postfix, "clientcert",
+                 "tls_cert_file %s" % certs.client_cert,
+                 "tls_key_file %s" % certs.client_key, certs=certs)
+    p = send(run, cfg, "cc")
+    assert p.returncode == 0, p.err
+    delivered(postfix, "cc")
+
+
+# ------------------------------------------------------------- pinning
+
+def test_fingerprint_sha256(run, postfix, certs):
+    # A pin needs no CA: no tls_trust_file at all.
+    cfg = config(postfix, "starttls",
+                 "tls_fingerprint %s" % certs.localhost_sha256, trust="")
+    p = send(run, cfg, "pin256")
+    assert p.returncode == 0, p.err
+    assert "warning" not in p.err
+    delivered(postfix, "pin256")
+
+
+def test_fingerprint_sha1_warns(run, postfix, certs):
+    cfg = config(postfix, "implicit", "tls_starttls off",
+                 "tls_fingerprint %s" % certs.localhost_sha1.lower(),
+                 trust="")
+    p = send(run, cfg, "pin1")
+    assert p.returncode == 0, p.err
+    assert "warning: tls_fingerprint is a SHA-1" in p.err
+    assert certs.localhost_sha256.upper() in p.err   # the one to use
+    delivered(postfix, "pin1")
+
+
+def test_fingerprint_wrong(run, postfix, certs):
+    wrong = ":".join(["AB"] * 32)
+    cfg = config(postfix, "starttls", "tls_fingerprint %s" % wrong, trust="")
+    p = send(run, cfg, "pinwrong")
+    assert p.returncode == 69, p.err
+    err = one_line_error(p)
+    assert "does not match tls_fingerprint" in err
+    assert certs.localhost_sha256.upper() in err     # what was seen
+    assert sent_after_starttls(p) == []
+
+
+# ---------------------------------------------------------- TLS versions
+
+@pytest.mark.parametrize("listener,version", [("tls12", "TLS1.2"),
+                                              ("tls13", "TLS1.3")])
+def test_versions(run, postfix, certs, listener, version):
+    p = send(run, config(postfix, listener, certs=certs), listener)
+    assert p.returncode == 0, p.err
+    assert "--- TLS handshake done: %s/" % version in p.err
+    delivered(postfix, listener)
+
+
+def test_min_version_13_against_12_only(run, postfix, certs):
+    cfg = config(postfix, "tls12", "tls_min_version 1.3", certs=certs)
+    p = send(run, cfg, "min13")
+    assert p.returncode == 69, p.err
+    err = one_line_error(p)
+    assert "TLS handshake failed" in err and "tls_min_version 1.2" in err
+    assert p.elapsed < 15
+
+
+def test_min_version_13_against_13(run, postfix, certs):
+    cfg = config(postfix, "tls13", "tls_min_version 1.3", certs=certs)
+    p = send(run, cfg, "min13ok")
+    assert p.returncode == 0, p.err
+
+
+def test_bad_priority_string(run, postfix, certs):
+    cfg = config(postfix, "starttls", "tls_priorities NORMAL:+BOGUS",
+                 certs=certs)
+    p = send(run, cfg, "prio")
+    assert p.returncode == 78, p.err
+    assert "+BOGUS" in one_line_error(p)
+
+
+@pytest.mark.parametrize("line,word", [
+    ("tls_trust_file /nonexistent/ca.pem", "tls_trust_file"),
+    ("tls_cert_file /nonexistent/c.pem\ntls_key_file /nonexistent/k.pem",
+     "client certificate"),
+    ("tls_fingerprint 12:34", "tls_fingerprint"),
+    ("tls_min_version 1.1", "tls_min_version")])
+def test_tls_config_errors(run, postfix, certs, line, word):
+    p = send(run, config(postfix, "starttls", line, certs=certs), "cfg")
+    assert p.returncode == 78, p.err
+    assert word in one_line_error(p)
+
+
+# -------------------------------------------------- port/mode confusion
+
+@pytest.mark.parametrize("listener", ["starttls", "plain"])
+def test_implicit_config_on_cleartext_port(run, postfix, certs, listener):
+    cfg = config(postfix, listener, "tls_starttls off", certs=certs)
+    p = send(run, cfg, "conf")
+    assert p.elapsed < 15, "hang guard"
+    assert p.returncode == 69, p.err
+    err = one_line_error(p)
+    assert "expects STARTTLS" in err and "220 localhost ESMTP" in err, err
+    assert "587" in err and "tls_starttls off" in err
+
+
+def test_starttls_config_on_implicit_port(run, postfix, certs):
+    p = send(run, config(postfix, "implicit", certs=certs), "conf2")
+    assert p.elapsed < 15, "hang guard"
+    assert p.returncode != 0
+    assert "tls_starttls off" in one_line_error(p), p.err
+
+
+# ---------------------------------------------------------- serverinfo
+
+def test_serverinfo(run, postfix, certs):
+    p = run(["--serverinfo"], config=config(postfix, "starttls",
+                                             certs=certs))
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0, p.stderr
+    assert "220 localhost ESMTP Postfix" in out
+    m = re.search(r"after STARTTLS", out, re.I)
+    assert m, out
+    before, after = out[:m.start()], out[m.start():]
+    assert "STARTTLS" in before and "AUTH" not in before.split("TLS:")[0]
+    assert "AUTH PLAIN" in after
+    assert "TLS1.3" in out and "TLS_AES_" in out
+    assert "subject:      CN=localhost" in out
+    assert "issuer:       CN=smtpsend test CA" in out
+    assert re.search(r"valid from: +20\d\d-\d\d-\d\d", out)
+    assert re.search(r"valid until: +20\d\d-\d\d-\d\d", out)
+    assert certs.localhost_sha256.upper() in out
+
+
+def test_serverinfo_implicit(run, postfix, certs):
+    cfg = config(postfix, "implicit", "tls_starttls off", certs=certs)
+    p = run(["--serverinfo"], config=cfg)
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0, p.stderr
+    assert "220 localhost ESMTP Postfix" in out
+    assert certs.localhost_sha256.upper() in out
+
+
+# ---------------------------------------------------------- resumption
+
+@pytest.mark.parametrize("listener,mode", [("starttls", []),
+                                           ("implicit", ["tls_starttls off"]),
+                                           ("tls12", [])])
+def test_resumption(run, postfix, certs, tmp_path, listener, mode):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cfg = config(postfix, listener, *mode, certs=certs)
+    first = send(run, cfg, "r1", env=env)
+    assert first.returncode == 0, first.err
+    assert "full handshake" in first.err
+    cache = tmp_path / "cache" / "smtpsend"
+    tickets = list(cache.iterdir())
+    assert len(tickets) == 1, tickets
+    assert stat.S_IMODE(os.stat(tickets[0]).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    second = send(run, cfg, "r2", env=env)
+    assert second.returncode == 0, second.err
+    assert "TLS session resumed" in second.err
+    postfix.wait_messages(2)
+
+
+def test_resumed_session_still_verified(run, postfix, certs, tmp_path):
+    """A ticket from a good session must not let a wrong pin through."""
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    good = config(postfix, "starttls", certs=certs)
+    assert send(run, good, "v1", env=env).returncode == 0
+    wrong = config(postfix, "starttls",
+                   "tls_fingerprint %s" % ":".join(["CD"] * 32), trust="")
+    p = send(run, wrong, "v2", env=env)
+    assert p.returncode == 69, p.err
+    assert "does not match tls_fingerprint" in p.err
+
+
+def test_damaged_ticket_means_full_handshake(run, postfix, certs, tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    cfg = config(postfix, "implicit", "tls_starttls off", certs=certs)
+    assert send(run, cfg, "d1", env=env).returncode == 0
+    (ticket,) = list((tmp_path / "smtpsend").iterdir())
+    ticket.write_bytes(b"\x00garbage" * 10)
+    p = send(run, cfg, "d2", env=env)
+    assert p.returncode == 0, p.err
+    assert "full handshake" in p.err
+    postfix.wait_messages(2)

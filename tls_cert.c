@@ -1,0 +1,481 @@
+/*
+ * tls_cert.c: what the server's certificate says, and why it is refused.
+ * Every refusal names the cause (dates, issuer, names, fingerprint) and
+ * the setting that fixes it.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "error.h"
+#include "tls_cert.h"
+
+#define FP_TEXT_MAX	(3 * 64 + 1)	/* colon hex of a SHA-512 at most */
+#define SYSTEM_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+#define BUNDLE_MAX	(16 * 1024 * 1024)
+#define CHAIN_MAX	16
+#define PEM_BEGIN	"-----BEGIN CERTIFICATE-----"
+#define PEM_END		"-----END CERTIFICATE-----"
+
+static void
+format_time(time_t when, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (when == (time_t)-1 || gmtime_r(&when, &tm) == NULL)
+		snprintf(buf, size, "(unknown)");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void
+hex_colon(const unsigned char *d, size_t n, char *out, size_t size)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 3 < size; i++) {
+		if (i > 0)
+			out[o++] = ':';
+		out[o++] = digits[d[i] >> 4];
+		out[o++] = digits[d[i] & 0xf];
+	}
+	out[o] = '\0';
+}
+
+static int
+hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "AB:CD:..." (colons optional) into bytes; 0 or -1. */
+int
+tls_cert_parse_fingerprint(const char *s, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = 0;
+	int hi, lo;
+
+	while (*s != '\0') {
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		hi = hex_value((unsigned char)s[0]);
+		lo = hi < 0 ? -1 : hex_value((unsigned char)s[1]);
+		if (lo < 0 || n == max)
+			return -1;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+	}
+	*len = n;
+	return 0;
+}
+
+static int
+cert_fingerprint(const gnutls_datum_t *der, gnutls_digest_algorithm_t algo,
+    char *out, size_t size)
+{
+	unsigned char md[64];
+	size_t mdlen = sizeof(md);
+
+	if (gnutls_fingerprint(algo, der, md, &mdlen) < 0) {
+		snprintf(out, size, "(unknown)");
+		return -1;
+	}
+	hex_colon(md, mdlen, out, size);
+	return 0;
+}
+
+/* A DN as text into buf ("(unknown)" on failure). */
+static void
+cert_dn(gnutls_x509_crt_t crt, int issuer, char *buf, size_t size)
+{
+	gnutls_datum_t dn = { NULL, 0 };
+	int ret;
+
+	if (issuer)
+		ret = gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0);
+	else
+		ret = gnutls_x509_crt_get_dn3(crt, &dn, 0);
+	if (ret < 0)
+		snprintf(buf, size, "(unknown)");
+	else
+		snprintf(buf, size, "%.*s", (int)dn.size, (char *)dn.data);
+	gnutls_free(dn.data);
+}
+
+/* The names a certificate is valid for: DNS and IP SANs, else the CN. */
+static void
+cert_names(gnutls_x509_crt_t crt, char *buf, size_t size)
+{
+	char name[256], ip[INET6_ADDRSTRLEN];
+	size_t len, used = 0;
+	unsigned int i;
+	int type;
+
+	buf[0] = '\0';
+	for (i = 0; used + 1 < size; i++) {
+		len = sizeof(name) - 1;
+		type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len,
+		    NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_SAN_DNSNAME) {
+			name[len] = '\0';
+		} else if (type == GNUTLS_SAN_IPADDRESS &&
+		    (len == 4 || len == 16)) {
+			inet_ntop(len == 4 ? AF_INET : AF_INET6, name, ip,
+			    sizeof(ip));
+			snprintf(name, sizeof(name), "%s", ip);
+		} else {
+			continue;
+		}
+		len = (size_t)snprintf(buf + used, size - used, "%s%s",
+		    used > 0 ? ", " : "", name);
+		used = used + len < size ? used + len : size - 1;
+	}
+	if (buf[0] != '\0')
+		return;
+	len = sizeof(name);
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    0, name, &len) == 0)
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "(no names)");
+}
+
+/* The peer's leaf certificate, parsed; NULL if there is none. */
+static gnutls_x509_crt_t
+peer_cert(gnutls_session_t s, const gnutls_datum_t **der)
+{
+	const gnutls_datum_t *certs;
+	gnutls_x509_crt_t crt;
+	unsigned int n = 0;
+
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (certs == NULL || n == 0)
+		return NULL;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return NULL;
+	}
+	*der = &certs[0];
+	return crt;
+}
+
+static int
+verify_pin(const struct tls_cert_policy *pol, const gnutls_datum_t *der,
+    struct error *err)
+{
+	char seen[FP_TEXT_MAX], seen256[FP_TEXT_MAX];
+	unsigned char md[32];
+	size_t mdlen = sizeof(md);
+	gnutls_digest_algorithm_t algo;
+
+	algo = pol->pinlen == 20 ? GNUTLS_DIG_SHA1 : GNUTLS_DIG_SHA256;
+	cert_fingerprint(der, GNUTLS_DIG_SHA256, seen256, sizeof(seen256));
+	if (gnutls_fingerprint(algo, der, md, &mdlen) < 0 ||
+	    mdlen != pol->pinlen || memcmp(md, pol->pin, mdlen) != 0) {
+		cert_fingerprint(der, algo, seen, sizeof(seen));
+		error_set(err, ERR_CERT, "the server's certificate does "
+		    "not match tls_fingerprint: its %s fingerprint is %s",
+		    pol->pinlen == 20 ? "SHA-1" : "SHA-256", seen);
+		error_hint(err, "if the server's certificate was replaced "
+		    "on purpose, check the new one and set tls_fingerprint %s",
+		    seen256);
+		return -1;
+	}
+	if (pol->pinlen == 20)
+		fprintf(stderr, "smtpsend: warning: tls_fingerprint is a SHA-1 "
+		    "fingerprint, which is weak; use the SHA-256 one: "
+		    "tls_fingerprint %s\n", seen256);
+	return 0;
+}
+
+static void
+explain_untrusted(gnutls_x509_crt_t crt, const gnutls_datum_t *der,
+    struct error *err)
+{
+	char dn[512], fp[FP_TEXT_MAX];
+
+	cert_fingerprint(der, GNUTLS_DIG_SHA256, fp, sizeof(fp));
+	if (gnutls_x509_crt_check_issuer(crt, crt)) {
+		cert_dn(crt, 0, dn, sizeof(dn));
+		error_set(err, ERR_CERT, "the server's certificate is "
+		    "self-signed (%s), not issued by a trusted authority", dn);
+		error_hint(err, "if you trust this server, set "
+		    "tls_trust_file to its certificate, or after checking it "
+		    "set tls_fingerprint %s", fp);
+		return;
+	}
+	cert_dn(crt, 1, dn, sizeof(dn));
+	error_set(err, ERR_CERT, "the server's certificate was issued by "
+	    "an authority that is not trusted: %s", dn);
+	error_hint(err, "set tls_trust_file to the certificate of that "
+	    "authority (PEM), or after checking it set tls_fingerprint %s", fp);
+}
+
+static void
+explain_status(const struct tls_cert_policy *pol, gnutls_x509_crt_t crt,
+    const gnutls_datum_t *der, unsigned int status, struct error *err)
+{
+	char from[40], until[40], names[512];
+	gnutls_datum_t out = { NULL, 0 };
+
+	format_time(gnutls_x509_crt_get_activation_time(crt), from,
+	    sizeof(from));
+	format_time(gnutls_x509_crt_get_expiration_time(crt), until,
+	    sizeof(until));
+	if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
+		explain_untrusted(crt, der, err);
+	} else if (status & GNUTLS_CERT_EXPIRED) {
+		error_set(err, ERR_CERT, "the server's certificate "
+		    "expired on %s (valid from %s until %s)", until, from, until);
+		error_hint(err, "the server's administrator must renew "
+		    "it; if the dates look wrong, check this machine's clock");
+	} else if (status & GNUTLS_CERT_NOT_ACTIVATED) {
+		error_set(err, ERR_CERT, "the server's certificate is not "
+		    "valid yet (valid from %s until %s)", from, until);
+		error_hint(err, "check this machine's clock, or wait "
+		    "until the certificate becomes valid");
+	} else if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
+		cert_names(crt, names, sizeof(names));
+		error_set(err, ERR_CERT, "the server's certificate is for "
+		    "%s, not for %s", names, pol->host != NULL ? pol->host : "?");
+		error_hint(err, "set host to a name in the certificate, "
+		    "or set tls_host_override to the name to check");
+	} else {
+		gnutls_certificate_verification_status_print(status,
+		    GNUTLS_CRT_X509, &out, 0);
+		error_set(err, ERR_CERT, "the server's certificate is "
+		    "not valid: %s", out.data != NULL ? (char *)out.data : "?");
+		gnutls_free(out.data);
+	}
+}
+
+/* The whole file, NUL-terminated and malloc'ed, or NULL. */
+static char *
+read_file(const char *path)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < BUNDLE_MAX &&
+	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
+		n = read(fd, buf, (size_t)st.st_size);
+		if (n != st.st_size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+static int
+names_any(const gnutls_datum_t *der, const gnutls_datum_t *dn, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (dn[i].size > 0 && memmem(der->data, der->size, dn[i].data,
+		    dn[i].size) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Add to tl the CAs of the system bundle that may have issued a chain
+ * member: those whose DER holds one of the issuer names.  Parsing all of
+ * them would cost ~18 ms per run.  -1 if the bundle cannot be read.
+ */
+static int
+add_system_issuers(gnutls_x509_trust_list_t tl, const gnutls_datum_t *dn,
+    unsigned n)
+{
+	gnutls_datum_t pem, der;
+	gnutls_x509_crt_t ca;
+	const char *path;
+	char *buf, *b, *e;
+
+	path = getenv("SSL_CERT_FILE");
+	if (path == NULL || path[0] == '\0')
+		path = SYSTEM_BUNDLE;
+	if ((buf = read_file(path)) == NULL)
+		return -1;
+	for (b = strstr(buf, PEM_BEGIN); b != NULL; b = strstr(e, PEM_BEGIN)) {
+		if ((e = strstr(b, PEM_END)) == NULL)
+			break;
+		e += strlen(PEM_END);
+		pem.data = (unsigned char *)b;
+		pem.size = (unsigned int)(e - b);
+		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) < 0)
+			continue;
+		if (names_any(&der, dn, n) && gnutls_x509_crt_init(&ca) == 0) {
+			if (gnutls_x509_crt_import(ca, &der,
+			    GNUTLS_X509_FMT_DER) < 0 ||
+			    gnutls_x509_trust_list_add_cas(tl, &ca, 1, 0) != 1)
+				gnutls_x509_crt_deinit(ca);
+		}
+		gnutls_free(der.data);
+	}
+	free(buf);
+	return 0;
+}
+
+/* The chain against the system CAs and the name; *status as GnuTLS's. */
+static int
+verify_system(gnutls_session_t s, const struct tls_cert_policy *pol,
+    unsigned int *status, struct error *err)
+{
+	gnutls_x509_crt_t chain[CHAIN_MAX];
+	gnutls_datum_t dn[CHAIN_MAX];
+	gnutls_typed_vdata_st vd[2];
+	gnutls_x509_trust_list_t tl = NULL;
+	const gnutls_datum_t *certs;
+	unsigned int i, n = 0, nvd = 0;
+	int ret = -1;
+
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (n > CHAIN_MAX)
+		n = CHAIN_MAX;
+	memset(dn, 0, sizeof(dn));
+	for (i = 0; i < n; i++) {
+		if (gnutls_x509_crt_init(&chain[i]) < 0)
+			break;
+		if (gnutls_x509_crt_import(chain[i], &certs[i],
+		    GNUTLS_X509_FMT_DER) < 0 ||
+		    gnutls_x509_crt_get_raw_issuer_dn(chain[i], &dn[i]) < 0) {
+			gnutls_x509_crt_deinit(chain[i]);
+			break;
+		}
+	}
+	n = i;
+	if (n == 0 || gnutls_x509_trust_list_init(&tl, 0) < 0) {
+		error_set(err, ERR_CERT, "cannot read the server's certificate");
+		goto done;
+	}
+	if (add_system_issuers(tl, dn, n) == -1 &&
+	    gnutls_x509_trust_list_add_system_trust(tl, 0, 0) <= 0) {
+		error_set(err, ERR_CONFIG, "no system trust store to check "
+		    "the server's certificate against");
+		error_hint(err, "install ca-certificates, or set "
+		    "tls_trust_file to the CA certificate of the server");
+		goto done;
+	}
+	if (pol->host != NULL) {
+		vd[nvd].type = GNUTLS_DT_DNS_HOSTNAME;
+		vd[nvd].data = (unsigned char *)(uintptr_t)pol->host;
+		vd[nvd++].size = 0;
+	}
+	vd[nvd].type = GNUTLS_DT_KEY_PURPOSE_OID;
+	vd[nvd].data = (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_SERVER;
+	vd[nvd++].size = 0;
+	if (gnutls_x509_trust_list_verify_crt2(tl, chain, n, vd, nvd, 0,
+	    status, NULL) < 0)
+		error_set(err, ERR_CERT, "cannot verify the server's "
+		    "certificate");
+	else
+		ret = 0;
+done:
+	if (tl != NULL)
+		gnutls_x509_trust_list_deinit(tl, 1);
+	for (i = 0; i < n; i++) {
+		gnutls_x509_crt_deinit(chain[i]);
+		gnutls_free(dn[i].data);
+	}
+	return ret;
+}
+
+int
+tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
+    struct error *err)
+{
+	const gnutls_datum_t *der = NULL;
+	gnutls_x509_crt_t crt;
+	unsigned int status = 0;
+	int ret = 0;
+
+	if (pol->pinlen == 0 && !pol->certcheck)
+		return 0;
+	crt = peer_cert(s, &der);
+	if (crt == NULL)
+		return error_set(err, ERR_CERT, "the server sent no usable "
+		    "certificate");
+	if (pol->pinlen > 0) {
+		ret = verify_pin(pol, der, err);
+	} else if (pol->system_trust) {
+		ret = verify_system(s, pol, &status, err);
+		if (ret == 0 && status != 0) {
+			explain_status(pol, crt, der, status, err);
+			ret = -1;
+		}
+	} else if (gnutls_certificate_verify_peers3(s, pol->host,
+	    &status) < 0) {
+		ret = error_set(err, ERR_CERT, "cannot verify the server's "
+		    "certificate");
+	} else if (status != 0) {
+		explain_status(pol, crt, der, status, err);
+		ret = -1;
+	}
+	gnutls_x509_crt_deinit(crt);
+	return ret;
+}
+
+void
+tls_cert_print(gnutls_session_t s, FILE *fp)
+{
+	const gnutls_datum_t *der = NULL;
+	gnutls_x509_crt_t crt;
+	char buf[1024];
+
+	crt = peer_cert(s, &der);
+	if (crt == NULL) {
+		fprintf(fp, "Certificate: none\n");
+		return;
+	}
+	fprintf(fp, "Certificate:\n");
+	cert_dn(crt, 0, buf, sizeof(buf));
+	fprintf(fp, "    subject:      %s\n", buf);
+	cert_names(crt, buf, sizeof(buf));
+	fprintf(fp, "    names:        %s\n", buf);
+	cert_dn(crt, 1, buf, sizeof(buf));
+	fprintf(fp, "    issuer:       %s\n", buf);
+	format_time(gnutls_x509_crt_get_activation_time(crt), buf, sizeof(buf));
+	fprintf(fp, "    valid from:   %s\n", buf);
+	format_time(gnutls_x509_crt_get_expiration_time(crt), buf, sizeof(buf));
+	fprintf(fp, "    valid until:  %s\n", buf);
+	cert_fingerprint(der, GNUTLS_DIG_SHA256, buf, sizeof(buf));
+	fprintf(fp, "    SHA-256:      %s\n", buf);
+	cert_fingerprint(der, GNUTLS_DIG_SHA1, buf, sizeof(buf));
+	fprintf(fp, "    SHA-1:        %s (deprecated)\n", buf);
+	gnutls_x509_crt_deinit(crt);
+}
