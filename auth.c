@@ -118,22 +118,10 @@ cleartext_ok(const char *mech, int encrypted, int loopback)
 	return encrypted || loopback || is_scram(mech);
 }
 
-const char *
-auth_mechanism(const struct account *acc)
-{
-	/* config_load() already turned "user without auth" into "on". */
-	if (acc->auth == NULL || acc->auth[0] == '\0' ||
-	    strcasecmp(acc->auth, "off") == 0)
-		return NULL;
-	if (strcasecmp(acc->auth, "on") == 0)
-		return "on";
-	return acc->auth;
-}
-
 int
 auth_needs_secret(const struct account *acc)
 {
-	const char *mech = auth_mechanism(acc);
+	const char *mech = config_auth(acc);
 
 	return mech != NULL && strcasecmp(mech, "EXTERNAL") != 0;
 }

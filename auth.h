@@ -32,12 +32,6 @@ int auth_login(struct smtp *s, const struct auth_params *p, char used[32],
     struct error *err);
 
 /*
- * The mechanism acc asks for: NULL for no AUTH (auth unset or "off"), "on"
- * to choose (config_load() sets it when user is given), or a name.
- */
-const char *auth_mechanism(const struct account *acc);
-
-/*
  * 1 if acc authenticates with a password or token, so secret_get() must
  * run: 0 for no AUTH and for EXTERNAL (the client certificate is the
  * credential; secret_get() then returns "" so that AUTH still happens).

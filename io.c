@@ -299,8 +299,8 @@ io_readline(
 			return -1;
 		if (got == 0)
 			return error_set(err, ERR_NETWORK,
-			    "connection lost: "
-			    "the server closed the connection");
+			    "connection lost: the server closed the "
+			    "connection");
 		io->rlen += (size_t)got;
 	}
 }
@@ -359,10 +359,11 @@ io_flush(struct io *io, struct error *err)
 			return -1;
 		if (r == 0)
 			return error_set(err, ERR_NETWORK,
-			    "timed out: the "
-			    "server took no data for %s",
+			    "timed out: the server took no data for %s",
 			    fmt_secs(secs, sizeof(secs), io->timeout));
 	}
+	/* The buffer may have held an AUTH line: leave nothing behind. */
+	explicit_bzero(io->wbuf, io->wlen);
 	io->wlen = 0;
 	return 0;
 }
@@ -544,8 +545,8 @@ io_connect(const char *host, int port, int timeout_ms, struct error *err)
 		    err, ERR_NETWORK, "cannot connect to %s: %s", where, why);
 	if (saved == ECONNREFUSED)
 		error_hint(err,
-		    "nothing listens on %s: check \"host\" and "
-		    "\"port\" in the account",
+		    "nothing listens on %s: check \"host\" and \"port\" in the "
+		    "account",
 		    where);
 	return -1;
 }

@@ -330,8 +330,9 @@ secret_prompt(const char *what, char **secret, struct error *err)
 	t = prompt_saved;
 	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	t.c_lflag |= ICANON;
-	dprintf(fd, "smtpsend: %s: ", what);
+	/* Echo off (and typeahead dropped) before the prompt is visible. */
 	tcsetattr(fd, TCSAFLUSH, &t);
+	dprintf(fd, "smtpsend: %s: ", what);
 	rc = read_line(fd, PROMPT_TIMEOUT_MS, &b);
 	tcsetattr(fd, TCSAFLUSH, &prompt_saved);
 	prompt_fd = -1;
@@ -371,7 +372,7 @@ no_secret(const struct account *acc, const char *note, struct error *err)
 int
 secret_get(const struct account *acc, char **secret, struct error *err)
 {
-	const char *mech = auth_mechanism(acc);
+	const char *mech = config_auth(acc);
 	char what[512], note[256];
 	struct error kerr;
 	int rc;
@@ -412,24 +413,46 @@ secret_get(const struct account *acc, char **secret, struct error *err)
 	return 0;
 }
 
+/* On a terminal, a typo would be stored unseen: ask twice. */
+static int
+ask_twice(const struct account *acc, char **secret, struct error *err)
+{
+	char what[512], *again = NULL;
+	int rc, same;
+
+	snprintf(what, sizeof(what), "password to store for %s at %s",
+	    acc->user, acc->host);
+	rc = secret_prompt(what, secret, err);
+	if (rc == 1) {
+		rc = secret_prompt("the same again", &again, err);
+		if (rc == 1) {
+			same = strcmp(*secret, again) == 0;
+			secret_free(again);
+			if (same)
+				return 0;
+			error_set(err, ERR_SECRET,
+			    "the two entries differ: "
+			    "nothing stored");
+		}
+		secret_free(*secret);
+		*secret = NULL;
+	}
+	if (rc == 0)
+		error_set(err, ERR_SECRET,
+		    "cannot read the password: "
+		    "/dev/tty is not usable");
+	return -1;
+}
+
 /* The secret for --store-password: the terminal, else stdin's first line. */
 static int
 read_new_secret(const struct account *acc, char **secret, struct error *err)
 {
 	struct secret_buf b = {0};
-	char what[512];
 	int rc;
 
-	if (isatty(0)) {
-		snprintf(what, sizeof(what), "password to store for %s at %s",
-		    acc->user, acc->host);
-		rc = secret_prompt(what, secret, err);
-		if (rc == 0)
-			return error_set(err, ERR_SECRET,
-			    "cannot read the "
-			    "password: /dev/tty is not usable");
-		return rc == 1 ? 0 : -1;
-	}
+	if (isatty(0))
+		return ask_twice(acc, secret, err);
 	rc = read_line(0, PROMPT_TIMEOUT_MS, &b);
 	if (rc == -1 && b.len == 0) {
 		secret_buf_free(&b);

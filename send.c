@@ -180,8 +180,7 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 		return -1;
 	if (c->info != NULL)
 		print_caps(c->info,
-		    c->starttls ? "Capabilities (before "
-				  "STARTTLS)"
+		    c->starttls ? "Capabilities (before STARTTLS)"
 				: "Capabilities",
 		    smtp_ehlo_text(c->smtp));
 	if (!c->starttls)

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "auth.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -448,7 +447,8 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
 	    fix_message(acc, o, c->msg, c->from, err) == -1)
 		return -1;
-	if (auth_needs_secret(acc) && secret_get(acc, &c->secret, err) == -1)
+	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
+	if (config_auth(acc) != NULL && secret_get(acc, &c->secret, err) == -1)
 		return -1;
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;

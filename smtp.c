@@ -582,8 +582,7 @@ probe_greeting(struct smtp *s, struct error *err)
 		return r < 0 ? smtp_error_step(err, "greeting") : 0;
 	if (s->verbose != NULL)
 		fprintf(s->verbose,
-		    "--> [no greeting after %d ms: probing for "
-		    "implicit TLS]\n",
+		    "--> [no greeting after %d ms: probing for implicit TLS]\n",
 		    quiet);
 	wait = timeout - quiet < 2000 ? 2000 : timeout - quiet;
 	if (io_write(s->io, PROBE_BYTES, sizeof(PROBE_BYTES) - 1, err) == -1 ||
@@ -593,33 +592,31 @@ probe_greeting(struct smtp *s, struct error *err)
 		n = io_peek(s->io, b, sizeof(b), wait, err);
 	if (n == 0 || (n > 0 && (b[0] == 0x15 || b[0] == 0x16))) {
 		error_set(err, ERR_TLS,
-		    "greeting: no SMTP greeting; the server "
-		    "answered like a TLS server: this port speaks implicit "
-		    "TLS (usually port 465)");
+		    "greeting: no SMTP greeting; the server answered like a "
+		    "TLS server: this port speaks implicit TLS (usually port "
+		    "465)");
 		error_hint(err,
-		    "set \"tls_starttls off\" (with \"tls on\") "
-		    "for this port, or use the STARTTLS port (usually 587)");
+		    "set \"tls_starttls off\" (with \"tls on\") for this port, "
+		    "or use the STARTTLS port (usually 587)");
 		return -1;
 	}
 	if (n < 0) {
 		if (strncmp(err->msg, "timed out", 9) == 0)
 			error_set(err, ERR_NETWORK,
-			    "timed out: no greeting "
-			    "from the server in %d s",
+			    "timed out: no greeting from the server in %d s",
 			    (quiet + wait) / 1000);
 		smtp_error_step(err, "greeting");
 		error_hint(err,
-		    "no greeting came within %d s: if this port "
-		    "speaks implicit TLS (usually 465), set \"tls_starttls "
-		    "off\"",
+		    "no greeting came within %d s: if this port speaks "
+		    "implicit TLS (usually 465), set \"tls_starttls off\"",
 		    quiet / 1000);
 		return -1;
 	}
 	if (b[0] >= '0' && b[0] <= '9') {
 		s->late = 1;
 		return error_set(err, ERR_NETWORK,
-		    "greeting: the server's "
-		    "greeting came only after more than %d ms",
+		    "greeting: the server's greeting came only after more than "
+		    "%d ms",
 		    quiet);
 	}
 	garbage(err, "not an SMTP greeting", (const char *)b, (size_t)n);
@@ -637,8 +634,8 @@ smtp_greet(struct smtp *s, struct error *err)
 	if (smtp_read_reply(s, "greeting", &r, err) == -1) {
 		if (s->probe && err->kind == ERR_NETWORK)
 			error_hint(err,
-			    "if this port speaks implicit TLS "
-			    "(usually 465), set \"tls_starttls off\"");
+			    "if this port speaks implicit TLS (usually 465), "
+			    "set \"tls_starttls off\"");
 		return -1;
 	}
 	free(s->greeting);
@@ -646,9 +643,8 @@ smtp_greet(struct smtp *s, struct error *err)
 	if (r.code == 220)
 		rc = 0;
 	else
-		smtp_reply_error(err, "greeting", &r,
-		    "the server refused the "
-		    "connection");
+		smtp_reply_error(
+		    err, "greeting", &r, "the server refused the connection");
 	smtp_reply_free(&r);
 	return rc;
 }
@@ -684,8 +680,8 @@ smtp_ehlo(struct smtp *s, const char *domain, int allow_helo, struct error *err)
 		smtp_reply_error(err, "EHLO", &r, "the server refused EHLO");
 		if (r.code / 100 == 5)
 			error_hint(err,
-			    "HELO is not tried when TLS or "
-			    "authentication is required");
+			    "HELO is not tried when TLS or authentication is "
+			    "required");
 	}
 	smtp_reply_free(&r);
 	return rc;
@@ -700,13 +696,12 @@ smtp_starttls(struct smtp *s, struct error *err)
 
 	if ((s->caps.flags & SMTP_CAP_STARTTLS) == 0) {
 		error_set(err, ERR_UNAVAILABLE,
-		    "STARTTLS: the server does "
-		    "not offer STARTTLS");
+		    "STARTTLS: the server does not offer STARTTLS");
 		err->step = "STARTTLS";
 		error_hint(err,
-		    "smtpsend never falls back to cleartext: if "
-		    "the port speaks implicit TLS (usually 465) set "
-		    "\"tls_starttls off\", else ask the server's admin");
+		    "smtpsend never falls back to cleartext: if the port "
+		    "speaks implicit TLS (usually 465) set \"tls_starttls "
+		    "off\", else ask the server's admin");
 		return -1;
 	}
 	if (smtp_command(s, "STARTTLS", NULL, &r, err) == -1)
@@ -717,13 +712,13 @@ smtp_starttls(struct smtp *s, struct error *err)
 		    err, "STARTTLS", &r, "the server refused STARTTLS");
 	} else if (extra > 0) {
 		error_set(err, ERR_PROTOCOL,
-		    "STARTTLS: command injection: "
-		    "the server sent %zu more bytes after its 220 reply",
+		    "STARTTLS: command injection: the server sent %zu more "
+		    "bytes after its 220 reply",
 		    extra);
 		err->step = "STARTTLS";
 		error_hint(err,
-		    "someone between you and the server may be "
-		    "tampering with the connection; nothing was sent");
+		    "someone between you and the server may be tampering with "
+		    "the connection; nothing was sent");
 	} else {
 		memset(&s->caps, 0, sizeof(s->caps));
 		rc = 0;
@@ -782,8 +777,8 @@ smtp_drop(struct smtp *s)
 {
 	if (s->verbose != NULL)
 		fprintf(s->verbose,
-		    "--- dropping the connection: the "
-		    "transaction is abandoned\n");
+		    "--- dropping the connection: the transaction is "
+		    "abandoned\n");
 	io_shutdown(s->io);
 	s->done = 1;
 }

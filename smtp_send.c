@@ -55,10 +55,8 @@ check_addr(const char *a, int empty_ok, struct error *err)
 	for (p = a; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '<' ||
 		    *p == '>')
-			return error_set(err, ERR_USAGE,
-			    "invalid address "
-			    "\"%s\"",
-			    a);
+			return error_set(
+			    err, ERR_USAGE, "invalid address \"%s\"", a);
 	return 0;
 }
 
@@ -103,16 +101,16 @@ txn_check(struct txn *t, struct error *err)
 	}
 	if ((c->flags & SMTP_CAP_SIZE) && c->size > 0 && t->size > c->size) {
 		error_set(err, ERR_UNAVAILABLE,
-		    "message too large: %llu > "
-		    "%llu bytes (the server's SIZE limit)",
+		    "message too large: %llu > %llu bytes (the server's SIZE "
+		    "limit)",
 		    t->size, c->size);
 		err->step = "MAIL FROM";
 		return -1;
 	}
 	if (t->utf8 && (c->flags & SMTP_CAP_SMTPUTF8) == 0) {
 		error_set(err, ERR_UNAVAILABLE,
-		    "the server does not offer "
-		    "SMTPUTF8, needed for a non-ASCII address");
+		    "the server does not offer SMTPUTF8, needed for a "
+		    "non-ASCII address");
 		err->step = "MAIL FROM";
 		return -1;
 	}
@@ -220,8 +218,8 @@ refusal_error(struct txn *t, struct error *err)
 		r = t->perm.code != 0 ? &t->perm : &t->user;
 	fflush(t->refused_fp);
 	error_reply(err, ERR_REPLY, "RCPT TO", r->code, r->status, t->refused,
-	    "RCPT TO: the server refused %zu of %zu recipients, so nothing "
-	    "was sent",
+	    "RCPT TO: the server refused %zu of %zu recipients, so nothing was "
+	    "sent",
 	    t->nrefused, t->env->rcpts->n);
 	return -1;
 }
@@ -265,8 +263,7 @@ send_body(struct txn *t, int bdat, struct error *err)
 		    sink.n);
 	if (bdat && sink.n != t->size) {
 		error_set(err, ERR_INTERNAL,
-		    "message size changed while "
-		    "sending (%llu, announced %llu)",
+		    "message size changed while sending (%llu, announced %llu)",
 		    sink.n, t->size);
 		goto drop;
 	}
@@ -279,9 +276,8 @@ send_body(struct txn *t, int bdat, struct error *err)
 	if (r.code / 100 == 2)
 		rc = 0;
 	else
-		smtp_reply_error(err, step, &r,
-		    "the server refused the "
-		    "message");
+		smtp_reply_error(
+		    err, step, &r, "the server refused the message");
 	smtp_reply_free(&r);
 	return rc;
 drop:
@@ -371,15 +367,13 @@ envelope(struct txn *t, struct error *err)
 	    data_reply(t, mail_ok, err) == -1)
 		goto out;
 	if (!mail_ok)
-		smtp_reply_error(err, "MAIL FROM", &mail,
-		    "the server "
-		    "refused the sender");
+		smtp_reply_error(
+		    err, "MAIL FROM", &mail, "the server refused the sender");
 	else if (t->nrefused > 0)
 		refusal_error(t, err);
 	else if (smtp_closed(t->s))
 		error_set(err, ERR_NETWORK,
-		    "RCPT TO: the server closed the "
-		    "connection");
+		    "RCPT TO: the server closed the connection");
 	else
 		rc = 0;
 out:
@@ -397,9 +391,8 @@ data_command(struct txn *t, struct error *err)
 	if (smtp_command(t->s, "DATA", NULL, &r, err) == -1)
 		return -1;
 	if (r.code != 354)
-		rc = smtp_reply_error(err, "DATA", &r,
-		    "the server refused "
-		    "DATA");
+		rc = smtp_reply_error(
+		    err, "DATA", &r, "the server refused DATA");
 	smtp_reply_free(&r);
 	return rc;
 }
@@ -430,8 +423,8 @@ smtp_send(struct smtp *s, const struct smtp_envelope *env,
 	t.dsn = asked && (c->flags & SMTP_CAP_DSN) != 0;
 	if (asked && !t.dsn)
 		fprintf(stderr,
-		    "smtpsend: note: the server does not offer "
-		    "DSN; sending without the DSN parameters\n");
+		    "smtpsend: note: the server does not offer DSN; sending "
+		    "without the DSN parameters\n");
 	if (envelope(&t, err) == -1)
 		goto out;
 	if (!t.chunking && !t.pipelining && data_command(&t, err) == -1)

@@ -731,6 +731,12 @@ tls_channel_binding(struct tls *t, char **b64, const char **type,
 	if (gnutls_protocol_get_version(t->session) == GNUTLS_TLS1_3) {
 		kind = GNUTLS_CB_TLS_EXPORTER;
 		*type = "tls-exporter";
+	} else if (!gnutls_session_ext_master_secret_status(t->session)) {
+		/* RFC 7627: without extended master secret, tls-unique can
+		   be the same on two connections (triple handshake). */
+		return error_set(err, ERR_TLS, "no safe tls-unique channel "
+		    "binding: the server did not negotiate extended master "
+		    "secret");
 	}
 	ret = gnutls_session_channel_binding(t->session, kind, &cb);
 	if (ret < 0)

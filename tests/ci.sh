@@ -23,6 +23,7 @@
 # Knobs: CI_BUILDS="static shared asan valgrind lint" picks builds;
 # CI_LAYER_LIMIT (s per layer run), CI_BUDGET (s after which no build starts);
 # CI_SKIP_INSTALL=1 skips the package step; PYTEST_ARGS passes to pytest.
+# Known-noise suppressions, when needed: tests/valgrind.supp, tests/lsan.supp.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -155,10 +156,15 @@ if [ "${1:-}" = --install-only ]; then
 	exit
 fi
 
+# The same variables as the Makefile's asan target, so that "make unit"
+# builds the unit tests the way "make asan" built the library.
 ASAN_VARS="SHARED=1 CC=clang"
 ASAN_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-VALGRIND="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet"
+VALGRIND="valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --quiet"
 [ -f tests/valgrind.supp ] && VALGRIND="$VALGRIND --suppressions=$PWD/tests/valgrind.supp"
+LSAN_OPTIONS="print_suppressions=0"
+[ -f tests/lsan.supp ] && LSAN_OPTIONS="$LSAN_OPTIONS:suppressions=$PWD/tests/lsan.supp"
+export LSAN_OPTIONS
 
 # A build that fails is one failure, and its binary is not tested (a stale
 # one could pass for it); its unit tests still run where they build.

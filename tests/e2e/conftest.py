@@ -45,6 +45,8 @@ def oauth():
 
 @pytest.fixture(scope="session")
 def dovecot(oauth):
+    if os.geteuid() != 0:
+        pytest.skip("Postfix and Dovecot test instances need root")
     d = servers.Dovecot(oauth.url)
     try:
         d.start()

@@ -134,6 +134,29 @@ def _read_pid(path):
         return None
 
 
+def _greeting(port, deadline, implicit_tls):
+    """Connect to PORT and return the first line it sends."""
+    sock = socket.create_connection((HOST, port), timeout=2)
+    try:
+        sock.settimeout(max(0.5, deadline - time.monotonic()))
+        if implicit_tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname="localhost")
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = sock.recv(512)
+            if not chunk:
+                break
+            line += chunk
+        if line.startswith(b"220"):
+            sock.sendall(b"QUIT\r\n")
+        return line
+    finally:
+        sock.close()
+
+
 def wait_banner(port, timeout=15, implicit_tls=False):
     """Wait until PORT answers with a 220 greeting (through TLS if
     implicit_tls); raise ServerError at the deadline."""
@@ -141,26 +164,9 @@ def wait_banner(port, timeout=15, implicit_tls=False):
     last = None
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((HOST, port), timeout=2) as s:
-                s.settimeout(max(0.5, deadline - time.monotonic()))
-                if implicit_tls:
-                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                    s = ctx.wrap_socket(s, server_hostname="localhost")
-                line = b""
-                while not line.endswith(b"\n"):
-                    chunk = s.recv(512)
-                    if not chunk:
-                        break
-                    line += chunk
-                if line.startswith(b"220"):
-                    try:
-                        s.sendall(b"QUIT\r\n")
-                    except OSError:
-                        pass
-                    return
-                last = line
+            last = _greeting(port, deadline, implicit_tls)
+            if last.startswith(b"220"):
+                return
         except (OSError, ssl.SSLError) as e:
             last = e
         time.sleep(0.1)
@@ -773,7 +779,7 @@ class Keyring:
         self._gkd = subprocess.Popen(
             ["gnome-keyring-daemon", "--foreground", "--unlock",
              "--components=secrets"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, env=self._base_env(),
             start_new_session=True)
         self.keyring_pid = self._gkd.pid
@@ -816,7 +822,6 @@ class Keyring:
                 self._gkd.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-            self._gkd.stdout.close()
             self.keyring_pid = None
         if self.dbus_pid:
             kill_pid(self.dbus_pid)

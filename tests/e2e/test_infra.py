@@ -106,6 +106,19 @@ def test_starttls_auth_required(postfix, certs):
     assert len(postfix.wait_messages(1)) == 1
 
 
+def test_plain_auth_cram_md5_without_tls(postfix):
+    with smtplib.SMTP("127.0.0.1", postfix.port("plain_auth"), timeout=30) as s:
+        s.ehlo()
+        assert not s.has_extn("starttls")
+        assert "CRAM-MD5" in s.esmtp_features["auth"].upper().split()
+        s.user, s.password = "alice", "secret"
+        code, _ = s.auth("CRAM-MD5", s.auth_cram_md5)
+        assert code == 235
+        s.sendmail("a@localhost", ["b@localhost"], MSG)
+    assert len(postfix.wait_messages(1)) == 1
+    assert "sasl_method=CRAM-MD5, sasl_username=alice" in postfix.log()
+
+
 @pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
 def test_oauth2_tokens(postfix, certs, oauth, mech):
     def blob(token):

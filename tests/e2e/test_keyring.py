@@ -297,3 +297,60 @@ def test_libsecret_missing(postfix, certs, run, kr):
     assert p.returncode == 78, p.stderr.decode()
     assert b"keyring unavailable" in p.stderr
     assert postfix.messages() == []
+
+
+def _store_on_tty(run, cfg, env, answers):
+    """--store-password with a pty as stdin and controlling terminal;
+    answers are typed one per prompt.  Returns (exit code, tty output)."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    name = os.ttyname(slave)
+
+    def take_tty():
+        os.setsid()
+        os.close(os.open(name, os.O_RDWR))     # becomes the ctty
+
+    proc = subprocess.Popen(run.command() + ["-C", run.config_file(cfg),
+                                             "--store-password"],
+                            stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env,
+                            preexec_fn=take_tty)
+    seen = b""
+    try:
+        for n, answer in enumerate(answers):
+            deadline = time.monotonic() + 30
+            while seen.count(b"smtpsend: ") < n + 1:
+                assert time.monotonic() < deadline, seen
+                r, _, _ = select.select([master], [], [], 1)
+                if r:
+                    seen += os.read(master, 4096)
+            os.write(master, answer.encode() + b"\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, seen, err
+
+
+def test_store_password_on_terminal(postfix, certs, run, kr):
+    cfg = config(postfix, certs)
+    rc, seen, err = _store_on_tty(run, cfg, client_env(kr),
+                                  ["secret", "secret"])
+    assert rc == 0, err.decode()
+    assert b"secret" not in seen        # echo was off
+    assert kr.lookup(HOST, "alice") == "secret"
+    p = detached(run, [RCPT], cfg, client_env(kr))
+    assert p.returncode == 0, p.stderr.decode()
+
+
+def test_store_password_typo_stores_nothing(postfix, certs, run, kr):
+    rc, _, err = _store_on_tty(run, config(postfix, certs), client_env(kr),
+                               ["secret", "secrte"])
+    assert rc == 78, err.decode()
+    assert b"differ" in err
+    assert kr.lookup(HOST, "alice") is None

@@ -745,6 +745,42 @@ test_starttls_checks(void **state)
 	session_end(&ss, 0);
 }
 
+/* The -v transcript shows `shown` for secrets, never the line itself. */
+static void
+test_transcript_shown(void **state)
+{
+	static const struct step steps[] = {
+		{ S, "220 fake.example" },
+		{ C, "AUTH PLAIN AGFsaWNlAHNlY3JldA==" },
+		{ S, "235 2.7.0 ok" }, { C, "QUIT" }, { S, "221 bye" },
+		{ EXPECT_EOF, "" }, END };
+	struct smtp_reply r;
+	struct session ss;
+	struct error err;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	error_clear(&err);
+	fp = open_memstream(&text, &len);
+	assert_non_null(fp);
+	session_start(&ss, steps, 3000);
+	smtp_free(ss.smtp);
+	ss.smtp = smtp_new(ss.io, fp);
+	assert_int_equal(smtp_greet(ss.smtp, &err), 0);
+	assert_int_equal(smtp_command(ss.smtp, "AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+	    "AUTH PLAIN ****", &r, &err), 0);
+	assert_int_equal(r.code, 235);
+	assert_string_equal(r.status, "2.7.0");
+	smtp_reply_free(&r);
+	session_end(&ss, 1);
+	fclose(fp);
+	assert_string_equal(text, "<-- 220 fake.example\n"
+	    "--> AUTH PLAIN ****\n<-- 235 2.7.0 ok\n--> QUIT\n<-- 221 bye\n");
+	free(text);
+}
+
 /* The implicit-TLS probe: a TLS server answers it with an alert. */
 static void
 test_probe(void **state)
@@ -794,6 +830,7 @@ main(void)
 		cmocka_unit_test(test_size_overflow),
 		cmocka_unit_test(test_dsn),
 		cmocka_unit_test(test_starttls_checks),
+		cmocka_unit_test(test_transcript_shown),
 		cmocka_unit_test(test_probe),
 	};
 
