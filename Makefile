@@ -98,4 +98,45 @@ clean:
 	rm -rf build build-asan smtpsend
 
 
+# libFuzzer harnesses (tests/fuzz/README): clang, SHARED-style libraries.
+# FUZZ_TIME seconds per harness in fuzz-run; FUZZ_FLAGS adds libFuzzer
+# options (e.g. FUZZ_FLAGS=-jobs=2).
+FUZZ_B		= build-fuzz
+FUZZ_CC		= clang
+FUZZ_TIME	?= 20
+FUZZ_FLAGS	?=
+FUZZ_NAMES	= smtp address aliases config message
+FUZZ_BINS	= $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
+FUZZ_SAN	= -fsanitize=fuzzer,address,undefined \
+		  -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRCS_smtp	= smtp.c io.c error.c
+FUZZ_SRCS_address = address.c error.c
+FUZZ_SRCS_aliases = aliases.c address.c error.c
+FUZZ_SRCS_config = $(wildcard config*.c) error.c
+FUZZ_SRCS_message = message.c message_out.c header.c address.c error.c
+
+# clang wants fall-through marked with an attribute, gcc takes a comment.
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HDRS) $(wildcard *.c)
+	@mkdir -p $(FUZZ_B)
+	$(FUZZ_CC) $(ALL_CFLAGS) -Wno-error=implicit-fallthrough $(FUZZ_SAN) \
+	    -I. -o $@ $< $(FUZZ_SRCS_$*) \
+	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl -lpthread
+
+fuzz: $(FUZZ_BINS)
+
+# New corpus entries go to $(FUZZ_B)/corpus/<name>; crashes to $(FUZZ_B)/.
+fuzz-run: fuzz
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$n; \
+	    echo "fuzz_$$n: $(FUZZ_TIME) s"; \
+	    $(FUZZ_B)/fuzz_$$n -max_total_time=$(FUZZ_TIME) -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_B)/$$n- $(FUZZ_FLAGS) \
+		$(FUZZ_B)/corpus/$$n tests/fuzz/corpus/$$n \
+		>$(FUZZ_B)/fuzz_$$n.log 2>&1 || \
+		{ tail -40 $(FUZZ_B)/fuzz_$$n.log; exit 1; }; \
+	    grep -h 'stat::number_of_executed_units' $(FUZZ_B)/fuzz_$$n.log; \
+	done
+
 .PHONY: all unit check asan lint format-check install uninstall clean demo
+.PHONY: fuzz fuzz-run

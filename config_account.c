@@ -1,0 +1,442 @@
+/*
+ * config_account.c: what the config module knows beyond the file text:
+ * the process environment (user, home, host names, /etc/mailname), the
+ * effective values of an account once its file is read (%U %H %C %M,
+ * auto_from, defaults that depend on other settings), choosing an account
+ * by name or by From address, and the resolved values callers ask for
+ * (port, STARTTLS, auth, envelope sender, the --pretend listing).
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_priv.h"
+#include "error.h"
+
+/* First line of /etc/mailname, trimmed; NULL if missing or empty. */
+static char *
+read_mailname(void)
+{
+	FILE *fp;
+	char *line = NULL, *s;
+	size_t cap = 0;
+
+	if ((fp = fopen("/etc/mailname", "r")) == NULL)
+		return NULL;
+	if (getline(&line, &cap, fp) == -1) {
+		free(line);
+		line = NULL;
+	}
+	fclose(fp);
+	if (line == NULL)
+		return NULL;
+	line[strcspn(line, "\r\n")] = '\0';
+	s = config_trim(line);
+	if (s[0] == '\0') {
+		free(line);
+		return NULL;
+	}
+	memmove(line, s, strlen(s) + 1);
+	return line;
+}
+
+int
+config_env_init(struct config_env *env, struct error *err)
+{
+	struct passwd *pw;
+	const char *home;
+	char host[HOST_NAME_MAX + 1];
+
+	memset(env, 0, sizeof(*env));
+	env->uid = (unsigned int)getuid();
+	errno = 0;
+	if ((pw = getpwuid(getuid())) == NULL)
+		return error_set(err, ERR_OS, "no passwd entry for uid %u%s%s",
+		    env->uid, errno != 0 ? ": " : "",
+		    errno != 0 ? strerror(errno) : "");
+	home = getenv("HOME");
+	if (home == NULL || home[0] == '\0')
+		home = pw->pw_dir;
+	memset(host, 0, sizeof(host));
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	env->mailname = read_mailname();
+	if ((env->user = strdup(pw->pw_name)) == NULL ||
+	    (env->home = strdup(home)) == NULL ||
+	    (env->hostname = strdup(host)) == NULL) {
+		config_env_free(env);
+		return config_nomem(err);
+	}
+	return 0;
+}
+
+void
+config_env_free(struct config_env *env)
+{
+	free((void *)(uintptr_t)env->user);
+	free((void *)(uintptr_t)env->home);
+	free((void *)(uintptr_t)env->hostname);
+	free((void *)(uintptr_t)env->fqdn);
+	free((void *)(uintptr_t)env->mailname);
+	memset(env, 0, sizeof(*env));
+}
+
+/* %C: the canonical name of the host, asked of DNS once per config. */
+static const char *
+fqdn(struct config *cf, const struct config_env *env)
+{
+	struct addrinfo hints, *res = NULL;
+
+	if (env->fqdn != NULL)
+		return env->fqdn;
+	if (cf->fqdn != NULL || env->hostname == NULL)
+		return cf->fqdn != NULL ? cf->fqdn : env->hostname;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(env->hostname, NULL, &hints, &res) == 0 &&
+	    res->ai_canonname != NULL)
+		cf->fqdn = strdup(res->ai_canonname);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return cf->fqdn != NULL ? cf->fqdn : env->hostname;
+}
+
+/* The value of %c (U, H, C or M); NULL if it has none. */
+static const char *
+pct_value(struct config *cf, const struct config_env *env, char c)
+{
+	if (c == 'U')
+		return env->user;
+	if (c == 'H')
+		return env->hostname;
+	if (c == 'C')
+		return fqdn(cf, env);
+	return env->mailname;
+}
+
+/*
+ * Replace %U %H %C %M (those listed in pats) in *sp; other % sequences,
+ * %F included, stay as they are.  -1 and *err on failure.
+ */
+static int
+substitute(struct config *cf, const struct config_env *env,
+    struct account *acc, char **sp, const char *pats, struct error *err)
+{
+	const char *s = *sp, *v;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (s == NULL || strchr(s, '%') == NULL)
+		return 0;
+	if ((m = open_memstream(&buf, &len)) == NULL)
+		return config_nomem(err);
+	for (; *s != '\0'; s++) {
+		if (s[0] != '%' || s[1] == '\0' || strchr(pats, s[1]) == NULL) {
+			fputc(*s, m);
+			continue;
+		}
+		if ((v = pct_value(cf, env, s[1])) == NULL) {
+			fclose(m);
+			free(buf);
+			return error_set(err, ERR_CONFIG, "%s:%d: account "
+			    "'%s': %%%c has no value%s", acc->file, acc->line,
+			    acc->name, s[1], s[1] == 'M' ? " (/etc/mailname "
+			    "is missing or empty)" : "");
+		}
+		fputs(v, m);
+		s++;
+	}
+	if (fclose(m) != 0) {
+		free(buf);
+		return config_nomem(err);
+	}
+	free(*sp);
+	*sp = buf;
+	return 0;
+}
+
+int
+config_account_finalize(struct config *cf, const struct config_env *env,
+    struct account *acc, struct error *err)
+{
+	char *s;
+	size_t n;
+
+	if (acc->auto_from == CFG_ON) {
+		n = 4 + (acc->maildomain != NULL ? strlen(acc->maildomain) : 0);
+		if ((s = malloc(n)) == NULL)
+			return config_nomem(err);
+		snprintf(s, n, "%%U%s%s", acc->maildomain != NULL &&
+		    acc->maildomain[0] != '\0' ? "@" : "",
+		    acc->maildomain != NULL ? acc->maildomain : "");
+		free(acc->from);
+		acc->from = s;
+	}
+	if (substitute(cf, env, acc, &acc->from, "UHCM", err) == -1 ||
+	    substitute(cf, env, acc, &acc->domain, "HCM", err) == -1)
+		return -1;
+	if (acc->domain == NULL && (acc->domain = strdup("localhost")) == NULL)
+		return config_nomem(err);
+	/* auth unset: on when a user is given (msmtp needs "auth on"). */
+	if (acc->auth == NULL && acc->user != NULL &&
+	    (acc->auth = strdup("on")) == NULL)
+		return config_nomem(err);
+	if (acc->auth != NULL && acc->auth[0] == '\0') {
+		free(acc->auth);
+		acc->auth = NULL;
+	}
+	return 0;
+}
+
+/* The error for an account name that no file defines. */
+static void
+no_account(const struct config *cf, const char *name, struct error *err)
+{
+	if (cf == NULL || cf->nfiles == 0) {
+		error_set(err, ERR_CONFIG, "no account '%s': no configuration "
+		    "file (looked for %s and ~/%s)", name, CONFIG_SYSTEM_FILE,
+		    CONFIG_USER_FILE);
+		error_hint(err, "create ~/%s (chmod 600) with an account: see "
+		    "smtpsend(1); a ~/.msmtprc works unchanged",
+		    CONFIG_USER_FILE);
+	} else if (strcmp(name, "default") == 0) {
+		error_set(err, ERR_CONFIG, "no default account in %s%s%s",
+		    cf->files[0], cf->nfiles > 1 ? " or " : "",
+		    cf->nfiles > 1 ? cf->files[1] : "");
+		error_hint(err, "add 'account default : NAME', or choose one "
+		    "with -a NAME");
+	} else
+		error_set(err, ERR_CONFIG, "no account '%s' in %s%s%s", name,
+		    cf->files[0], cf->nfiles > 1 ? " or " : "",
+		    cf->nfiles > 1 ? cf->files[1] : "");
+}
+
+const struct account *
+config_account(const struct config *cf, const char *name, struct error *err)
+{
+	const struct account *acc = NULL;
+	size_t i;
+
+	for (i = 0; cf != NULL && i < cf->nacc; i++)
+		if (strcmp(cf->accs[i]->name, name) == 0)
+			acc = cf->accs[i];
+	if (acc == NULL) {
+		no_account(cf, name, err);
+		return NULL;
+	}
+	if (acc->host == NULL) {
+		error_set(err, ERR_CONFIG, "%s:%d: account '%s' has no host",
+		    acc->file, acc->line, acc->name);
+		error_hint(err, "add a 'host' line to the account");
+		return NULL;
+	}
+	if ((acc->tls_cert_file == NULL) != (acc->tls_key_file == NULL)) {
+		error_set(err, ERR_CONFIG, "%s:%d: account '%s': tls_cert_file "
+		    "and tls_key_file go together", acc->file, acc->line,
+		    acc->name);
+		return NULL;
+	}
+	return acc;
+}
+
+/* Does from (an account's) match addr, exactly or as a glob? */
+static int
+from_matches(const char *from, const char *addr, int glob)
+{
+	if (from == NULL || from[0] == '\0' || strstr(from, "%F") != NULL)
+		return 0;
+	if (!glob)
+		return strcasecmp(from, addr) == 0;
+	return strpbrk(from, "*?[") != NULL &&
+	    fnmatch(from, addr, FNM_CASEFOLD) == 0;
+}
+
+/* Accounts of the user file before those of the system file. */
+static const struct account *
+find_from(const struct config *cf, const char *addr, int glob)
+{
+	size_t i, f;
+
+	for (f = cf->nfiles; f-- > 0;)
+		for (i = 0; i < cf->nacc; i++)
+			if (cf->fileidx[i] == (int)f &&
+			    from_matches(cf->accs[i]->from, addr, glob))
+				return cf->accs[i];
+	return NULL;
+}
+
+const struct account *
+config_account_for_from(const struct config *cf, const char *addr)
+{
+	const struct account *acc;
+	const char *plus, *at;
+	char *bare;
+	size_t n;
+
+	if (cf == NULL || addr == NULL || addr[0] == '\0')
+		return NULL;
+	if ((acc = find_from(cf, addr, 0)) != NULL ||
+	    (acc = find_from(cf, addr, 1)) != NULL)
+		return acc;
+	/* user+detail@example.org matches the account of user@example.org. */
+	at = strrchr(addr, '@');
+	plus = strchr(addr, '+');
+	if (plus == NULL || plus == addr || (at != NULL && plus > at))
+		return NULL;
+	n = strlen(addr);
+	if ((bare = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(bare, addr, (size_t)(plus - addr));
+	bare[plus - addr] = '\0';
+	if (at != NULL)
+		memcpy(bare + (plus - addr), at, n - (size_t)(at - addr) + 1);
+	if ((acc = find_from(cf, bare, 0)) == NULL)
+		acc = find_from(cf, bare, 1);
+	free(bare);
+	return acc;
+}
+
+int
+config_port(const struct account *acc)
+{
+	if (acc->port != 0)
+		return acc->port;
+	if (acc->tls != CFG_OFF && acc->tls_starttls == CFG_OFF)
+		return 465;
+	return 587;
+}
+
+int
+config_starttls(const struct account *acc)
+{
+	if (acc->tls == CFG_OFF)
+		return 0;
+	if (acc->tls_starttls != CFG_AUTO)
+		return acc->tls_starttls == CFG_ON;
+	return config_port(acc) != 465;
+}
+
+const char *
+config_auth(const struct account *acc)
+{
+	return acc->auth != NULL && acc->auth[0] != '\0' ? acc->auth : NULL;
+}
+
+int
+config_from(const struct account *acc, const char *header_from, char **out,
+    struct error *err)
+{
+	const char *s, *f;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	*out = NULL;
+	if (acc->from == NULL)
+		return 0;
+	if ((f = strstr(acc->from, "%F")) == NULL) {
+		if ((*out = strdup(acc->from)) == NULL)
+			return config_nomem(err);
+		return 0;
+	}
+	if (header_from == NULL)
+		return error_set(err, ERR_DATA, "%s:%d: account '%s': from "
+		    "uses %%F but the message has no From header", acc->file,
+		    acc->line, acc->name);
+	if ((m = open_memstream(&buf, &len)) == NULL)
+		return config_nomem(err);
+	for (s = acc->from; f != NULL; s = f + 2, f = strstr(s, "%F")) {
+		fwrite(s, 1, (size_t)(f - s), m);
+		fputs(header_from, m);
+	}
+	fputs(s, m);
+	if (fclose(m) != 0) {
+		free(buf);
+		return config_nomem(err);
+	}
+	*out = buf;
+	return 0;
+}
+
+static void
+pr(FILE *fp, const char *name, const char *value, const char *note)
+{
+	fprintf(fp, "%-20s = %s%s%s%s\n", name,
+	    value != NULL ? value : "(not set)", note != NULL ? " (" : "",
+	    note != NULL ? note : "", note != NULL ? ")" : "");
+}
+
+static const char *
+tri(int v, const char *autoname)
+{
+	return v == CFG_ON ? "on" : v == CFG_OFF ? "off" : autoname;
+}
+
+static const char *
+dflt(int is_default)
+{
+	return is_default ? "default" : NULL;
+}
+
+void
+config_print_account(const struct account *acc, FILE *fp)
+{
+	char where[PATH_MAX + 32], num[32], tmo[32];
+
+	snprintf(where, sizeof(where), "%s:%d", acc->file, acc->line);
+	snprintf(num, sizeof(num), "%d", config_port(acc));
+	snprintf(tmo, sizeof(tmo), "%d s", acc->timeout);
+	pr(fp, "account", acc->name, where);
+	pr(fp, "host", acc->host, NULL);
+	pr(fp, "port", num, dflt(acc->port == 0));
+	pr(fp, "timeout", acc->timeout == 0 ? "off" : tmo,
+	    dflt(!(acc->set & ACC_BIT(ACC_TIMEOUT)) && acc->timeout == 60));
+	pr(fp, "domain", acc->domain, NULL);
+	pr(fp, "from", acc->from, NULL);
+	pr(fp, "from_full_name", acc->from_full_name, NULL);
+	pr(fp, "allow_from_override", tri(acc->allow_from_override, ""), NULL);
+	pr(fp, "auth", config_auth(acc) != NULL ? config_auth(acc) : "off",
+	    dflt(!(acc->set & ACC_BIT(ACC_AUTH))));
+	pr(fp, "user", acc->user, NULL);
+	pr(fp, "password", acc->password != NULL ? "*" : NULL,
+	    acc->password_file);
+	pr(fp, "passwordeval", acc->passwordeval, NULL);
+	pr(fp, "tls", tri(acc->tls, ""),
+	    dflt(!(acc->set & ACC_BIT(ACC_TLS)) && acc->tls == CFG_ON));
+	pr(fp, "tls_starttls", config_starttls(acc) ? "on" : "off",
+	    dflt(acc->tls_starttls == CFG_AUTO));
+	pr(fp, "tls_trust_file", acc->tls_trust_file == NULL ? "system" :
+	    acc->tls_trust_file[0] == '\0' ? "(none)" : acc->tls_trust_file,
+	    NULL);
+	pr(fp, "tls_fingerprint", acc->tls_fingerprint, NULL);
+	pr(fp, "tls_certcheck", tri(acc->tls_certcheck, ""), NULL);
+	pr(fp, "tls_cert_file", acc->tls_cert_file, NULL);
+	pr(fp, "tls_key_file", acc->tls_key_file, NULL);
+	pr(fp, "tls_crl_file", acc->tls_crl_file, NULL);
+	pr(fp, "tls_priorities", acc->tls_priorities, NULL);
+	pr(fp, "tls_host_override", acc->tls_host_override, NULL);
+	pr(fp, "tls_min_version", acc->tls_min_version != NULL ?
+	    acc->tls_min_version : "1.2", dflt(acc->tls_min_version == NULL));
+	pr(fp, "dsn_notify", acc->dsn_notify, NULL);
+	pr(fp, "dsn_return", acc->dsn_return, NULL);
+	pr(fp, "set_from_header", tri(acc->set_from_header, "auto"), NULL);
+	pr(fp, "set_date_header", tri(acc->set_date_header, "auto"), NULL);
+	pr(fp, "set_msgid_header", tri(acc->set_msgid_header, "auto"), NULL);
+	pr(fp, "remove_bcc_headers", tri(acc->remove_bcc_headers, ""), NULL);
+	pr(fp, "logfile", acc->logfile, NULL);
+	pr(fp, "logfile_time_format", acc->logfile_time_format, NULL);
+	pr(fp, "syslog", acc->syslog != NULL ? acc->syslog : "off", NULL);
+	pr(fp, "aliases", acc->aliases, NULL);
+}
