@@ -212,6 +212,9 @@ run_eval(struct parser *p, const char *cmd, char **out)
 			continue;
 		fclose(fp);
 	}
+	/* eval output may hold a password: wipe what is not passed on. */
+	if (rest != NULL)
+		explicit_bzero(rest, rcap);
 	free(rest);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		continue;
@@ -225,6 +228,8 @@ run_eval(struct parser *p, const char *cmd, char **out)
 		line = NULL;
 		rc = 0;
 	}
+	if (line != NULL)
+		explicit_bzero(line, cap);
 	free(line);
 	return rc;
 }

@@ -1,0 +1,258 @@
+/*
+ * fuzz_message.c: the message reader and writer (message.c,
+ * message_out.c, header.c): what any local program pipes into sendmail.
+ *
+ * Input: byte 0 is the read size (1..256) for a second pass, byte 1 picks
+ * the header fixes, the rest is the message.  The message is read twice:
+ * from a regular file (one read() for up to 64 KiB) and from a
+ * SOCK_SEQPACKET socket fed by a thread, where every read() returns
+ * exactly one packet, so line ends (CR | LF) fall across reads
+ * deterministically.  Both must give the same bytes.
+ *
+ * On what message_write sends, the rules of doc/wire-rules.md are
+ * checked: every line ends in CRLF, no bare CR or LF, no NUL, no line over
+ * 998 octets before its CRLF; with dot-stuffing no line is a lone "."
+ * and undoing the stuffing gives the unstuffed stream; without it the
+ * byte count is message_size(); message_is_8bit matches the bytes.
+ */
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include "address.h"
+#include "error.h"
+#include "message.h"
+#include "fuzz.h"
+
+#define LINE_LIMIT	998
+
+struct buf {
+	char	*p;
+	size_t	 n;
+	size_t	 cap;
+};
+
+static int
+sink(void *ctx, const void *data, size_t len, struct error *err)
+{
+	struct buf *b = ctx;
+	char *np;
+
+	(void)err;
+	if (b->n + len > b->cap) {
+		b->cap = (b->n + len) * 2 + 64;
+		if ((np = realloc(b->p, b->cap)) == NULL)
+			abort();
+		b->p = np;
+	}
+	if (len > 0)
+		memcpy(b->p + b->n, data, len);
+	b->n += len;
+	return 0;
+}
+
+struct feeder {
+	int		 fd;
+	const uint8_t	*p;
+	size_t		 n;
+	size_t		 chunk;
+};
+
+static void *
+feed(void *arg)
+{
+	struct feeder *f = arg;
+	size_t off = 0, k;
+	ssize_t w;
+
+	while (off < f->n) {
+		k = f->n - off < f->chunk ? f->n - off : f->chunk;
+		w = send(f->fd, f->p + off, k, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* Read the message through a SOCK_SEQPACKET pair, chunk bytes a read. */
+static int
+read_chunked(struct message **mp, const uint8_t *p, size_t n, size_t chunk,
+    struct error *err)
+{
+	struct feeder f;
+	pthread_t t;
+	int sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		abort();
+	f.fd = sv[1];
+	f.p = p;
+	f.n = n;
+	f.chunk = chunk;
+	if (pthread_create(&t, NULL, feed, &f) != 0)
+		abort();
+	rc = message_read(mp, sv[0], NULL, err);
+	pthread_join(t, NULL);
+	close(sv[0]);
+	return rc;
+}
+
+/* The wire rules on one written stream; returns lines starting with '.'. */
+static size_t
+check_wire(const struct buf *b, int dotstuff)
+{
+	size_t i, start = 0, dots = 0;
+
+	FUZZ_ASSERT(b->n == 0 || (b->n >= 2 && b->p[b->n - 2] == '\r' &&
+	    b->p[b->n - 1] == '\n'));
+	for (i = 0; i < b->n; i++) {
+		FUZZ_ASSERT(b->p[i] != '\0');
+		if (b->p[i] == '\r')
+			FUZZ_ASSERT(i + 1 < b->n && b->p[i + 1] == '\n');
+		if (b->p[i] != '\n')
+			continue;
+		FUZZ_ASSERT(i > 0 && b->p[i - 1] == '\r');
+		/* The line is b->p[start .. i - 1), CR excluded. */
+		FUZZ_ASSERT(i - 1 - start <= LINE_LIMIT);
+		if (dotstuff)
+			FUZZ_ASSERT(!(i - 1 - start == 1 && b->p[start] == '.'));
+		if (i - 1 > start && b->p[start] == '.')
+			dots++;
+		start = i + 1;
+	}
+	return dots;
+}
+
+/* Undoing the dot-stuffing of s gives u. */
+static void
+check_unstuff(const struct buf *s, const struct buf *u)
+{
+	size_t i = 0, j = 0;
+	int bol = 1;
+
+	while (i < s->n) {
+		if (bol && s->p[i] == '.') {
+			FUZZ_ASSERT(i + 1 < s->n && s->p[i + 1] == '.');
+			i++;
+		}
+		FUZZ_ASSERT(j < u->n && s->p[i] == u->p[j]);
+		bol = s->p[i] == '\n';
+		i++;
+		j++;
+	}
+	FUZZ_ASSERT(j == u->n);
+}
+
+static void
+write_and_check(struct message *m, struct buf *plain)
+{
+	struct buf st = { NULL, 0, 0 };
+	struct error err;
+	size_t dots, i;
+	int high = 0;
+
+	error_clear(&err);
+	FUZZ_ASSERT(message_write(m, 0, sink, plain, &err) == 0);
+	FUZZ_ASSERT(plain->n == message_size(m));
+	dots = check_wire(plain, 0);
+	error_clear(&err);
+	FUZZ_ASSERT(message_write(m, 1, sink, &st, &err) == 0);
+	FUZZ_ASSERT(check_wire(&st, 1) == dots);
+	FUZZ_ASSERT(st.n == plain->n + dots);
+	check_unstuff(&st, plain);
+	for (i = 0; i < plain->n; i++)
+		if ((unsigned char)plain->p[i] >= 0x80)
+			high = 1;
+	FUZZ_ASSERT(message_is_8bit(m) == high);
+	free(st.p);
+}
+
+static void
+headers(struct message *m)
+{
+	struct addr_list l = { NULL, 0, 0 };
+	struct error err;
+
+	error_clear(&err);
+	if (message_recipients(m, &l, &err) == -1)
+		FUZZ_ASSERT(err.kind != ERR_NONE);
+	addr_list_free(&l);
+	error_clear(&err);
+	(void)message_header_addrs(m, "From", &l, &err);
+	addr_list_free(&l);
+	(void)message_has_header(m, "Subject");
+}
+
+/* Fixes that do not depend on the clock or randomness, from bits. */
+static void
+fixes(struct message_fixes *fx, unsigned bits, const char *name)
+{
+	static const int modes[] = { -1, 1, 0, -1 };
+
+	memset(fx, 0, sizeof(*fx));
+	fx->from_addr = (bits & 1) ? "user@example.org" : NULL;
+	fx->from_name = (bits & 2) ? name : NULL;
+	fx->from_mode = modes[(bits >> 2) & 3];
+	fx->remove_bcc = (bits & 16) != 0;
+	fx->domain = (bits & 32) ? "example.net" : NULL;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct message *m1 = NULL, *m2 = NULL;
+	struct message_fixes fx;
+	struct buf a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
+	struct error err;
+	char path[64], *name;
+	size_t chunk;
+	unsigned bits;
+	int fd;
+
+	if (size < 2 || size > 300000)
+		return 0;
+	chunk = (size_t)data[0] + 1;
+	bits = data[1];
+	data += 2;
+	size -= 2;
+	name = fuzz_strndup(data, size < 80 ? size : 80);
+
+	fd = fuzz_memfile(data, size, path, sizeof(path));
+	error_clear(&err);
+	FUZZ_ASSERT(message_read(&m1, fd, NULL, &err) == 0);
+	close(fd);
+	error_clear(&err);
+	FUZZ_ASSERT(read_chunked(&m2, data, size, chunk, &err) == 0);
+
+	headers(m1);
+	fixes(&fx, bits, name);
+	error_clear(&err);
+	if (message_fix(m1, &fx, &err) == 0) {
+		error_clear(&err);
+		FUZZ_ASSERT(message_fix(m2, &fx, &err) == 0);
+		write_and_check(m1, &a);
+		write_and_check(m2, &b);
+		FUZZ_ASSERT(a.n == b.n && memcmp(a.p, b.p, a.n) == 0);
+	}
+
+	/* Date and Message-ID too: not comparable, but the rules hold. */
+	if (bits & 64) {
+		fx.add_date = 1;
+		fx.msgid_domain = (bits & 128) ? "example.org" : name;
+		free(a.p);
+		a.p = NULL;
+		a.n = a.cap = 0;
+		error_clear(&err);
+		if (message_fix(m1, &fx, &err) == 0)
+			write_and_check(m1, &a);
+	}
+	message_free(m1);
+	message_free(m2);
+	free(a.p);
+	free(b.p);
+	free(name);
+	return 0;
+}
