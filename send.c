@@ -105,6 +105,26 @@ start_tls(struct conn *c, int implicit, struct error *err)
 }
 
 /*
+ * A server that wants a client certificate may finish the handshake and
+ * refuse the next command instead (Postfix: "421 4.7.1 ... No client
+ * certificate presented"): that is a certificate problem, not a
+ * temporary one.  Always returns -1.
+ */
+static int
+refused_after_tls(const struct conn *c, struct error *err)
+{
+	if (c->tls == NULL || !tls_client_cert_missing(c->tls))
+		return -1;
+	if (err->kind != ERR_REPLY && err->kind != ERR_NETWORK)
+		return -1;
+	err->kind = ERR_CERT;
+	err->temporary = 0;
+	error_hint(err, "the server requires a client certificate: set "
+	    "tls_cert_file and tls_key_file in the account");
+	return -1;
+}
+
+/*
  * TCP, implicit TLS if configured, and the greeting.  A cleartext
  * connection arms smtp.c's implicit-TLS probe; if a slow greeting came
  * after the probe, that connection is out of step: connect once more and
@@ -132,6 +152,8 @@ connect_greet(struct conn *c, struct error *err)
 		smtp_set_probe(c->smtp, !c->implicit && attempt == 0);
 		if (smtp_greet(c->smtp, err) == 0)
 			return 0;
+		if (c->implicit)
+			return refused_after_tls(c, err);
 		if (!smtp_greet_late(c->smtp) || attempt == 1)
 			return -1;
 		if (c->verbose != NULL)
@@ -190,7 +212,7 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 	if (start_tls(c, 0, err) == -1)
 		return -1;
 	if (smtp_ehlo(c->smtp, domain, 0, err) == -1)
-		return -1;
+		return refused_after_tls(c, err);
 	if (c->info != NULL)
 		print_caps(c->info, "Capabilities (after STARTTLS)",
 		    smtp_ehlo_text(c->smtp));
