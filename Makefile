@@ -115,10 +115,9 @@ FUZZ_SRCS_aliases = aliases.c address.c error.c
 FUZZ_SRCS_config = $(wildcard config*.c) error.c
 FUZZ_SRCS_message = message.c message_out.c header.c address.c error.c
 
-# clang wants fall-through marked with an attribute, gcc takes a comment.
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HDRS) $(wildcard *.c)
 	@mkdir -p $(FUZZ_B)
-	$(FUZZ_CC) $(ALL_CFLAGS) -Wno-error=implicit-fallthrough $(FUZZ_SAN) \
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) \
 	    -I. -o $@ $< $(FUZZ_SRCS_$*) \
 	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl -lpthread
 

@@ -319,7 +319,11 @@ parse_file(struct parser *p, FILE *fp)
 	if (rc == 0 && ferror(fp))
 		rc = error_set(p->err, ERR_IO, "%s: %s", p->file,
 		    strerror(errno));
-	config_free_secret(line);
+	/* The whole buffer: parse_line() cut it with NULs, and the last
+	   line read may have held a password. */
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
 	return rc;
 }
 

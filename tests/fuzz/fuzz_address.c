@@ -103,7 +103,7 @@ check_qualified(const struct addr_list *orig, const char *q)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct addr_list l = { NULL, 0, 0 };
+	struct addr_list l = { NULL, 0, 0 }, orig;
 	struct error err;
 	char *s, *q;
 	size_t i, j;
@@ -131,8 +131,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT((q != NULL) == (rc == 0));
 	if (q != NULL) {
 		/* Compare without the sentinel. */
-		struct addr_list orig = { l.v + 1, l.n - 1, l.n - 1 };
-
+		orig.v = l.v + 1;
+		orig.n = orig.cap = l.n - 1;
 		check_qualified(&orig, q);
 		free(q);
 	}

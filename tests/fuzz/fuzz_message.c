@@ -13,7 +13,7 @@
  * checked: every line ends in CRLF, no bare CR or LF, no NUL, no line over
  * 998 octets before its CRLF; with dot-stuffing no line is a lone "."
  * and undoing the stuffing gives the unstuffed stream; without it the
- * byte count is message_size(); message_is_8bit matches the bytes.
+ * byte count is message_size(); message_is_8bit is 1 if a byte sent is.
  */
 #include <sys/socket.h>
 
@@ -166,7 +166,9 @@ write_and_check(struct message *m, struct buf *plain)
 	for (i = 0; i < plain->n; i++)
 		if ((unsigned char)plain->p[i] >= 0x80)
 			high = 1;
-	FUZZ_ASSERT(message_is_8bit(m) == high);
+	/* Recorded at reading: a removed Bcc may have held the 8-bit. */
+	if (high)
+		FUZZ_ASSERT(message_is_8bit(m));
 	free(st.p);
 }
 
@@ -235,7 +237,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(message_fix(m2, &fx, &err) == 0);
 		write_and_check(m1, &a);
 		write_and_check(m2, &b);
-		FUZZ_ASSERT(a.n == b.n && memcmp(a.p, b.p, a.n) == 0);
+		FUZZ_ASSERT(a.n == b.n);
+		FUZZ_ASSERT(a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 	}
 
 	/* Date and Message-ID too: not comparable, but the rules hold. */

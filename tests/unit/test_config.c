@@ -109,6 +109,17 @@ load_fails(struct fx *fx, const char *text, const char *want)
 		fail_msg("error '%s' lacks '%s'", fx->err.msg, want);
 }
 
+/* An empty file is valid (fuzz finding: it read past getline's buffer). */
+static void
+test_empty_file(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(load(fx, ""), 0);
+	assert_null(config_account(fx->cf, "default", &fx->err));
+	assert_int_equal(fx->err.kind, ERR_CONFIG);
+}
+
 static void
 test_grammar(void **state)
 {
@@ -945,6 +956,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty_file, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_grammar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup,
 		    teardown),
