@@ -113,7 +113,13 @@ scan_delimited(const char *p, char close, int *ctl)
 		if (is_ctl((unsigned char)p[i]))
 			*ctl = 1;
 		if (p[i] == '\\' && p[i + 1] != '\0') {
+			/*
+			 * A quoted-pair does not make a control byte harmless.
+			 * Nor a TAB: RFC 5321 allows only 32..126 after '\'.
+			 */
 			i++;
+			if (is_ctl((unsigned char)p[i]) || p[i] == '\t')
+				*ctl = 1;
 			continue;
 		}
 		if (close == ')' && p[i] == '(')
@@ -662,12 +668,23 @@ addr_list_add(
 static int
 addr_same(const char *a, const char *b)
 {
-	const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
+	const char *da = addr_at(a), *db = addr_at(b);
 
 	if (da == NULL || db == NULL)
 		return da == db && strcmp(a, b) == 0;
 	return da - a == db - b && memcmp(a, b, (size_t)(da - a)) == 0 &&
 	    strcasecmp(da, db) == 0;
+}
+
+int
+addr_list_has(const struct addr_list *l, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (addr_same(l->v[i].addr, addr))
+			return 1;
+	return 0;
 }
 
 void
@@ -715,10 +732,38 @@ addr_is_ascii(const char *s)
 const char *
 addr_domain(const char *addr)
 {
-	const char *at;
+	const char *at = addr_at(addr);
+
+	return at == NULL ? NULL : at + 1;
+}
+
+/*
+ * What the parser builds is a dot-atom or one quoted string, '@', then
+ * atoms or a domain literal; addresses from elsewhere may have more '@'
+ * (the last one wins, as before).  Quoted strings and domain literals may
+ * hold '@' and backslash pairs.
+ */
+const char *
+addr_at(const char *addr)
+{
+	const char *p, *at = NULL;
+	char close = '\0';
 
 	if (addr == NULL)
 		return NULL;
-	at = strrchr(addr, '@');
-	return at == NULL ? NULL : at + 1;
+	for (p = addr; *p != '\0'; p++) {
+		if (close != '\0') {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == close)
+				close = '\0';
+		} else if (*p == '"') {
+			close = '"';
+		} else if (*p == '[') {
+			close = ']';
+		} else if (*p == '@') {
+			at = p;
+		}
+	}
+	return at;
 }

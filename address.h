@@ -36,6 +36,9 @@ int	addr_list_add(struct addr_list *l, const char *addr, const char *name,
 /* Remove duplicates (local part exact, domain case-insensitive), keeping order. */
 void	addr_list_dedupe(struct addr_list *l);
 
+/* 1 if l holds addr (compared as addr_list_dedupe does).  Additive. */
+int	addr_list_has(const struct addr_list *l, const char *addr);
+
 void	addr_list_free(struct addr_list *l);
 
 struct aliases;
@@ -45,9 +48,10 @@ int	aliases_load(struct aliases **ap, const char *path, struct error *err);
 void	aliases_free(struct aliases *a);
 
 /*
- * Replace every unqualified address in l (no '@') by its aliases entry (or
- * the "default" entry), else qualify it with @domain.  Then dedupe.
- * a may be NULL.  The null address "" is refused (ERR_USAGE).
+ * Replace every unqualified address in l (addr_at() NULL) by its aliases
+ * entry (or the "default" entry), else qualify it with @domain.  Then
+ * dedupe.  a may be NULL.  The null address "" is refused (ERR_USAGE);
+ * more than 1000 recipients out of aliases entries is ERR_CONFIG.
  */
 int	addr_list_resolve(struct addr_list *l, const struct aliases *a,
 	    const char *domain, struct error *err);
@@ -65,7 +69,14 @@ char	*addr_qualify_text(const char *s, const char *domain,
 /* 1 if s has only ASCII bytes. */
 int	addr_is_ascii(const char *s);
 
-/* The domain part of addr (after the last '@'), or NULL. */
+/*
+ * The '@' between the local part and the domain of addr (the last '@'
+ * outside quoted strings and domain literals: "\"a@b\"" has none), or
+ * NULL when addr is unqualified.  Added for the fuzz findings (additive).
+ */
+const char *addr_at(const char *addr);
+
+/* The domain part of addr (after addr_at()), or NULL. */
 const char *addr_domain(const char *addr);
 
 #endif

@@ -12,6 +12,7 @@
 #include "error.h"
 
 #define ALIAS_DEPTH_MAX 16
+#define ALIAS_EXPAND_MAX 1000 /* recipients coming out of entries */
 
 struct alias {
 	char *name;
@@ -21,6 +22,17 @@ struct alias {
 struct aliases {
 	struct alias *v;
 	size_t n;
+};
+
+/* One addr_list_resolve() run. */
+struct expansion {
+	const struct aliases *a;
+	const char *dom;
+	const char *chain[ALIAS_DEPTH_MAX + 1]; /* entries being expanded */
+	unsigned char *done; /* per entry: expanded already */
+	size_t nfrom; /* recipients added from entries */
+	struct addr_list out;
+	struct error *err;
 };
 
 static char *
@@ -60,6 +72,7 @@ alias_line(struct aliases *a, char *line, const char *path, int lnum,
 	struct alias *nv, *e;
 	char *colon, *name;
 	struct error perr;
+	size_t i;
 
 	colon = strchr(line, ':');
 	if (colon == NULL)
@@ -96,6 +109,13 @@ alias_line(struct aliases *a, char *line, const char *path, int lnum,
 		    "%s:%d: alias \"%s\" has no "
 		    "address",
 		    path, lnum, name);
+	/* As given directly, the null address cannot be a recipient. */
+	for (i = 0; i < e->to.n; i++)
+		if (e->to.v[i].addr[0] == '\0')
+			return error_set(err, ERR_CONFIG,
+			    "%s:%d: alias \"%s\": the null address <> "
+			    "cannot be a recipient",
+			    path, lnum, name);
 	return 0;
 }
 
@@ -159,20 +179,32 @@ aliases_free(struct aliases *a)
 	free(a);
 }
 
-/* Append addr to out, with "@domain" when it has no domain. */
+/*
+ * Append addr to the result, with "@domain" when it has none, unless it is
+ * there already.  from_entry: it comes out of an aliases entry (capped).
+ */
 static int
-qualify_add(struct addr_list *out, const char *addr, const char *name,
-    const char *dom, struct error *err)
+add_unique(struct expansion *x, const char *addr, const char *name,
+    int from_entry)
 {
-	char *q;
-	int ret;
+	char *q = NULL;
+	int ret = 0;
 
-	if (*addr == '\0' || strchr(addr, '@') != NULL || dom == NULL ||
-	    *dom == '\0')
-		return addr_list_add(out, addr, name, err);
-	if (asprintf(&q, "%s@%s", addr, dom) == -1)
-		return error_set(err, ERR_OS, "out of memory");
-	ret = addr_list_add(out, q, name, err);
+	if (addr_at(addr) == NULL && x->dom != NULL && *x->dom != '\0') {
+		if (asprintf(&q, "%s@%s", addr, x->dom) == -1)
+			return error_set(x->err, ERR_OS, "out of memory");
+		addr = q;
+	}
+	if (addr_list_has(&x->out, addr))
+		goto out;
+	if (from_entry && x->nfrom++ == ALIAS_EXPAND_MAX) {
+		ret = error_set(x->err, ERR_CONFIG,
+		    "aliases expand to more than %d recipients",
+		    ALIAS_EXPAND_MAX);
+		goto out;
+	}
+	ret = addr_list_add(&x->out, addr, name, x->err);
+out:
 	free(q);
 	return ret;
 }
@@ -181,42 +213,44 @@ qualify_add(struct addr_list *out, const char *addr, const char *name,
  * Expand one unqualified name.  The "default" entry applies only to the
  * name the caller gave, not to names inside an entry (msmtp applies it
  * there too, which turns "default: root" into a loop).  A name already
- * being expanded is taken literally ("root: root, admin@x").
+ * being expanded is taken literally ("root: root, admin@x").  An entry
+ * already expanded adds nothing new: skipping it keeps "a: b, b, b",
+ * "b: c, c, c"... from growing as 3^depth.
  */
 static int
-expand(const struct aliases *a, const char *addr, const char *name,
-    const char *dom, const char **chain, int depth, struct addr_list *out,
-    struct error *err)
+expand(struct expansion *x, const char *addr, const char *name, int depth)
 {
 	const struct alias *e;
 	size_t i;
 	int k;
 
-	e = alias_find(a, addr);
+	e = alias_find(x->a, addr);
 	if (e == NULL && depth == 0)
-		e = alias_find(a, "default");
+		e = alias_find(x->a, "default");
 	for (k = 0; e != NULL && k < depth; k++)
-		if (chain[k] == e->name)
+		if (x->chain[k] == e->name)
 			e = NULL;
 	if (e == NULL)
-		return qualify_add(out, addr, name, dom, err);
+		return add_unique(x, addr, name, depth > 0);
+	if (x->done[e - x->a->v])
+		return 0;
 	if (depth == ALIAS_DEPTH_MAX)
-		return error_set(err, ERR_CONFIG,
+		return error_set(x->err, ERR_CONFIG,
 		    "aliases: more than %d "
 		    "levels expanding \"%s\"",
 		    ALIAS_DEPTH_MAX, addr);
-	chain[depth] = e->name;
+	x->chain[depth] = e->name;
 	for (i = 0; i < e->to.n; i++) {
 		const struct addr *v = &e->to.v[i];
 
-		if (v->addr[0] == '\0' || strchr(v->addr, '@') != NULL) {
-			if (addr_list_add(out, v->addr, v->name, err) == -1)
+		if (addr_at(v->addr) != NULL) {
+			if (add_unique(x, v->addr, v->name, 1) == -1)
 				return -1;
-		} else if (expand(a, v->addr, v->name, dom, chain, depth + 1,
-			       out, err) == -1) {
+		} else if (expand(x, v->addr, v->name, depth + 1) == -1) {
 			return -1;
 		}
 	}
+	x->done[e - x->a->v] = 1;
 	return 0;
 }
 
@@ -224,10 +258,16 @@ int
 addr_list_resolve(struct addr_list *l, const struct aliases *a,
     const char *domain, struct error *err)
 {
-	struct addr_list out = {0};
-	const char *chain[ALIAS_DEPTH_MAX + 1];
+	struct expansion x;
 	size_t i;
 
+	memset(&x, 0, sizeof(x));
+	x.a = a;
+	x.dom = domain;
+	x.err = err;
+	if (a != NULL && a->n > 0 &&
+	    (x.done = calloc(a->n, sizeof(*x.done))) == NULL)
+		return error_set(err, ERR_OS, "out of memory");
 	for (i = 0; i < l->n; i++) {
 		const struct addr *v = &l->v[i];
 
@@ -236,19 +276,19 @@ addr_list_resolve(struct addr_list *l, const struct aliases *a,
 			    "the null address <> cannot be a recipient");
 			goto fail;
 		}
-		if (strchr(v->addr, '@') != NULL) {
-			if (addr_list_add(&out, v->addr, v->name, err) == -1)
+		if (addr_at(v->addr) != NULL) {
+			if (add_unique(&x, v->addr, v->name, 0) == -1)
 				goto fail;
-		} else if (expand(a, v->addr, v->name, domain, chain, 0, &out,
-			       err) == -1) {
+		} else if (expand(&x, v->addr, v->name, 0) == -1) {
 			goto fail;
 		}
 	}
+	free(x.done);
 	addr_list_free(l);
-	*l = out;
-	addr_list_dedupe(l);
+	*l = x.out;
 	return 0;
 fail:
-	addr_list_free(&out);
+	free(x.done);
+	addr_list_free(&x.out);
 	return -1;
 }

@@ -14,55 +14,17 @@
 #include "address.h"
 #include "error.h"
 #include "header.h"
+#include "strbuf.h"
 
 #define LINE_LIMIT 998
 
-/* A growing string; the first allocation failure sticks. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-	int oom;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	char *np;
-	size_t cap;
-
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap == 0 ? 256 : b->cap;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /* Append the last piece; return the string, or NULL (ERR_OS) and free. */
 static char *
-sb_done(struct sbuf *b, const char *s, struct error *err)
+sb_done(struct strbuf *b, const char *s, struct error *err)
 {
-	sb_str(b, s);
+	strbuf_str(b, s);
 	if (b->oom || b->p == NULL) {
-		free(b->p);
+		strbuf_free(b);
 		error_set(err, ERR_OS, "out of memory");
 		return NULL;
 	}
@@ -72,7 +34,7 @@ sb_done(struct sbuf *b, const char *s, struct error *err)
 char *
 header_date(time_t now, struct error *err)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	static const char *const days[] = {
 	    "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May",
@@ -133,7 +95,7 @@ random_bytes(unsigned char *buf, size_t len, struct error *err)
 char *
 header_msgid(const char *domain, struct error *err)
 {
-	struct sbuf sb = {0}, *b = &sb;
+	struct strbuf sb = {0}, *b = &sb;
 	unsigned char rnd[16];
 	char hex[33], stamp[32];
 	time_t now = time(NULL);
@@ -153,17 +115,17 @@ header_msgid(const char *domain, struct error *err)
 			break;
 	if (*domain == '\0' || *d != '\0' || strlen(domain) > 255)
 		domain = "localhost";
-	sb_str(b, "Message-ID: <");
-	sb_str(b, stamp);
-	sb_str(b, ".");
-	sb_str(b, hex);
-	sb_str(b, "@");
-	sb_str(b, domain);
+	strbuf_str(b, "Message-ID: <");
+	strbuf_str(b, stamp);
+	strbuf_str(b, ".");
+	strbuf_str(b, hex);
+	strbuf_str(b, "@");
+	strbuf_str(b, domain);
 	return sb_done(b, ">\r\n", err);
 }
 
 static void
-base64(struct sbuf *b, const unsigned char *p, size_t n)
+base64(struct strbuf *b, const unsigned char *p, size_t n)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -181,7 +143,7 @@ base64(struct sbuf *b, const unsigned char *p, size_t n)
 		q[1] = tab[(v >> 12) & 63];
 		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
 		q[3] = i + 2 < n ? tab[v & 63] : '=';
-		sb_add(b, q, 4);
+		strbuf_add(b, q, 4);
 	}
 }
 
@@ -191,7 +153,7 @@ base64(struct sbuf *b, const unsigned char *p, size_t n)
  * character, folded between words.
  */
 static void
-encoded_words(struct sbuf *b, const char *s)
+encoded_words(struct strbuf *b, const char *s)
 {
 	size_t n = strlen(s), i = 0, k;
 
@@ -201,17 +163,17 @@ encoded_words(struct sbuf *b, const char *s)
 		    ((unsigned char)s[i + k] & 0xc0) == 0x80)
 			k--;
 		if (i > 0)
-			sb_str(b, "\r\n ");
-		sb_str(b, "=?UTF-8?B?");
+			strbuf_str(b, "\r\n ");
+		strbuf_str(b, "=?UTF-8?B?");
 		base64(b, (const unsigned char *)s + i, k);
-		sb_str(b, "?=");
+		strbuf_str(b, "?=");
 		i += k;
 	}
 }
 
 /* The display name as a phrase: atoms as is, else a quoted-string. */
 static void
-display_name(struct sbuf *b, const char *name)
+display_name(struct strbuf *b, const char *name)
 {
 	const char *p;
 	int atoms = 1;
@@ -227,16 +189,16 @@ display_name(struct sbuf *b, const char *name)
 			atoms = 0;
 	if (atoms && name[0] != ' ' && name[strlen(name) - 1] != ' ' &&
 	    strstr(name, "  ") == NULL) {
-		sb_str(b, name);
+		strbuf_str(b, name);
 		return;
 	}
-	sb_str(b, "\"");
+	strbuf_str(b, "\"");
 	for (p = name; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
-			sb_str(b, "\\");
-		sb_add(b, p, 1);
+			strbuf_str(b, "\\");
+		strbuf_add(b, p, 1);
 	}
-	sb_str(b, "\"");
+	strbuf_str(b, "\"");
 }
 
 static int
@@ -251,7 +213,7 @@ has_ctl(const char *s)
 char *
 header_from(const char *addr, const char *name, struct error *err)
 {
-	struct sbuf sb = {0}, *b = &sb;
+	struct strbuf sb = {0}, *b = &sb;
 	char *nm = NULL;
 	size_t i, start = b->len;
 	int ascii;
@@ -270,21 +232,21 @@ header_from(const char *addr, const char *name, struct error *err)
 			if ((unsigned char)nm[i] < ' ' || nm[i] == 0x7f)
 				nm[i] = ' ';
 	}
-	sb_str(b, "From: ");
+	strbuf_str(b, "From: ");
 	if (nm != NULL) {
 		display_name(b, nm);
-		sb_str(b, " <");
-		sb_str(b, addr);
-		sb_str(b, ">\r\n");
+		strbuf_str(b, " <");
+		strbuf_str(b, addr);
+		strbuf_str(b, ">\r\n");
 	} else {
-		sb_str(b, addr);
-		sb_str(b, "\r\n");
+		strbuf_str(b, addr);
+		strbuf_str(b, "\r\n");
 	}
 	/* Encoded words are folded; an atom or quoted-string cannot be. */
 	ascii = nm == NULL || addr_is_ascii(nm);
 	free(nm);
 	if (!b->oom && ascii && b->len - start > LINE_LIMIT + 2) {
-		free(b->p);
+		strbuf_free(b);
 		error_set(err, ERR_USAGE,
 		    "the From display name or address "
 		    "is too long for one header line");

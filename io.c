@@ -40,8 +40,8 @@ struct io {
 	size_t wlen;
 };
 
-static long long
-now_ms(void)
+long long
+io_now_ms(void)
 {
 	struct timespec ts;
 
@@ -78,7 +78,7 @@ wait_fd(int fd, short events, long long deadline, struct error *err)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one,
 		    sizeof(one));
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - io_now_ms();
 		if (left <= 0)
 			return 0;
 		pfd.fd = fd;
@@ -214,7 +214,7 @@ dead_error(struct error *err)
 static ssize_t
 transport_read(struct io *io, void *buf, size_t len, int ms, struct error *err)
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = io_now_ms() + ms;
 	char secs[32];
 	ssize_t n;
 	int r;
@@ -344,7 +344,7 @@ io_peek(struct io *io, void *buf, size_t len, int ms, struct error *err)
 int
 io_flush(struct io *io, struct error *err)
 {
-	long long deadline = now_ms() + io->timeout;
+	long long deadline = io_now_ms() + io->timeout;
 	char secs[32];
 	size_t off = 0;
 	ssize_t n;
@@ -357,7 +357,7 @@ io_flush(struct io *io, struct error *err)
 		    io->ctx, io->wbuf + off, io->wlen - off, err);
 		if (n > 0) {
 			off += (size_t)n;
-			deadline = now_ms() + io->timeout;
+			deadline = io_now_ms() + io->timeout;
 			continue;
 		}
 		if (n == -1)
@@ -412,7 +412,7 @@ io_wait_readable(struct io *io, int ms, struct error *err)
 		return dead_error(err);
 	if (io_unread(io) > 0)
 		return 1;
-	return wait_fd(io->fd, POLLIN, now_ms() + ms, err);
+	return wait_fd(io->fd, POLLIN, io_now_ms() + ms, err);
 }
 
 void
@@ -466,7 +466,7 @@ connect_one(const struct addrinfo *ai, int timeout_ms, int *fdp)
 		soerr = errno;
 		goto fail;
 	}
-	r = wait_fd(fd, POLLOUT, now_ms() + timeout_ms, NULL);
+	r = wait_fd(fd, POLLOUT, io_now_ms() + timeout_ms, NULL);
 	if (r <= 0) {
 		soerr = r == 0 ? ETIMEDOUT : errno;
 		goto fail;

@@ -89,4 +89,7 @@ void	io_shutdown(struct io *io);
 /* Close the transport and the fd, free io.  NULL is fine. */
 void	io_free(struct io *io);
 
+/* Milliseconds of CLOCK_MONOTONIC, for deadlines (never goes back). */
+long long io_now_ms(void);
+
 #endif

@@ -17,8 +17,6 @@
 #include <sys/wait.h>
 
 #include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +285,25 @@ child_store(int fd, const char *host, const char *user, const char *secret)
 	ls.hash_unref(a);
 }
 
+/* What the child is asked to do: a lookup (secret NULL) or a store. */
+struct child_job {
+	const char *host;
+	const char *user;
+	const char *secret;
+};
+
+static void
+child_main(int fd, void *arg)
+{
+	const struct child_job *job = arg;
+
+	keyring_fix_bus_env();
+	if (job->secret == NULL)
+		child_lookup(fd, job->host, job->user);
+	else
+		child_store(fd, job->host, job->user, job->secret);
+}
+
 /*
  * Fork the child, which runs the lookup (secret NULL) or the store, and
  * collect what it reports.  Returns 0 with *b filled, 1 on timeout, -1.
@@ -295,30 +312,15 @@ static int
 run_child(const char *host, const char *user, const char *secret, int timeout,
     struct secret_buf *b, struct error *err)
 {
-	int fds[2], status = 0, rc;
+	struct child_job job = {host, user, secret};
+	int fd, status = 0, rc;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) == -1)
-		return error_set(err, ERR_OS, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		return error_set(err, ERR_OS, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		keyring_fix_bus_env();
-		if (secret == NULL)
-			child_lookup(fds[1], host, user);
-		else
-			child_store(fds[1], host, user, secret);
-		_exit(0);
-	}
-	close(fds[1]);
-	rc = secret_collect(fds[0], pid, timeout * 1000, b, &status);
-	close(fds[0]);
+	pid = secret_spawn(child_main, &job, &fd, err);
+	if (pid == -1)
+		return -1;
+	rc = secret_collect(fd, pid, timeout * 1000, b, &status);
+	close(fd);
 	if (rc == -1)
 		return error_set(err, ERR_KEYRING,
 		    "keyring: cannot read the "

@@ -19,56 +19,25 @@
 #include "error.h"
 #include "log.h"
 #include "send.h"
-
-/* A growing string; on allocation failure it stays truncated, never fails. */
-struct buf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	char *p;
-	size_t cap;
-
-	if (b->len + n + 1 > b->cap) {
-		cap = (b->len + n + 1) * 2;
-		p = realloc(b->s, cap);
-		if (p == NULL)
-			return;
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
+#include "strbuf.h"
 
 /* Server text goes in quotes; control bytes and quotes are replaced. */
 static void
-buf_quoted(struct buf *b, const char *s)
+buf_quoted(struct strbuf *b, const char *s)
 {
 	char c;
 
-	buf_add(b, "'", 1);
+	strbuf_add(b, "'", 1);
 	for (; s != NULL && *s != '\0'; s++) {
 		c = *s;
 		if (c == '\n')
-			buf_add(b, " ", 1);
+			strbuf_add(b, " ", 1);
 		else if ((unsigned char)c < 0x20 || c == 0x7f || c == '\'')
-			buf_add(b, "?", 1);
+			strbuf_add(b, "?", 1);
 		else
-			buf_add(b, &c, 1);
+			strbuf_add(b, &c, 1);
 	}
-	buf_add(b, "'", 1);
+	strbuf_add(b, "'", 1);
 }
 
 static const char *
@@ -102,52 +71,49 @@ exit_name(int code)
 
 /* "host=... tls=... auth=... user=... from=... recipients=... ..." */
 static void
-build_line(struct buf *b, const struct log_record *rec)
+build_line(struct strbuf *b, const struct log_record *rec)
 {
 	const struct account *acc = rec->acc;
 	const struct error *err = rec->err;
-	char num[64];
 	size_t i;
 
-	buf_str(b, "host=");
-	buf_str(b, acc->host != NULL ? acc->host : "(none)");
-	buf_str(b, " tls=");
-	buf_str(b, rec->res != NULL && rec->res->tls[0] != '\0' ?
+	strbuf_str(b, "host=");
+	strbuf_str(b, acc->host != NULL ? acc->host : "(none)");
+	strbuf_str(b, " tls=");
+	strbuf_str(b, rec->res != NULL && rec->res->tls[0] != '\0' ?
 	    rec->res->tls : (acc->tls == CFG_OFF ? "off" : "none"));
-	buf_str(b, " auth=");
-	buf_str(b, rec->res != NULL && rec->res->auth[0] != '\0' ?
+	strbuf_str(b, " auth=");
+	strbuf_str(b, rec->res != NULL && rec->res->auth[0] != '\0' ?
 	    rec->res->auth : "off");
 	if (acc->user != NULL) {
-		buf_str(b, " user=");
-		buf_str(b, acc->user);
+		strbuf_str(b, " user=");
+		strbuf_str(b, acc->user);
 	}
-	buf_str(b, " from=");
-	buf_str(b, rec->from != NULL && rec->from[0] != '\0' ? rec->from : "<>");
-	buf_str(b, " recipients=");
+	strbuf_str(b, " from=");
+	strbuf_str(b,
+	    rec->from != NULL && rec->from[0] != '\0' ? rec->from : "<>");
+	strbuf_str(b, " recipients=");
 	for (i = 0; rec->rcpts != NULL && i < rec->rcpts->n; i++) {
 		if (i > 0)
-			buf_str(b, ",");
-		buf_str(b, rec->rcpts->v[i].addr);
+			strbuf_str(b, ",");
+		strbuf_str(b, rec->rcpts->v[i].addr);
 	}
-	snprintf(num, sizeof(num), " mailsize=%llu", rec->size);
-	buf_str(b, num);
+	strbuf_printf(b, " mailsize=%llu", rec->size);
 	if (err != NULL && err->kind != ERR_NONE) {
-		if (err->code != 0) {
-			snprintf(num, sizeof(num), " smtpstatus=%d", err->code);
-			buf_str(b, num);
-		}
-		buf_str(b, " errormsg=");
+		if (err->code != 0)
+			strbuf_printf(b, " smtpstatus=%d", err->code);
+		strbuf_str(b, " errormsg=");
 		buf_quoted(b, err->msg);
 		if (err->reply[0] != '\0') {
-			buf_str(b, " smtpmsg=");
+			strbuf_str(b, " smtpmsg=");
 			buf_quoted(b, err->reply);
 		}
 	} else if (rec->res != NULL && rec->res->reply[0] != '\0') {
-		buf_str(b, " smtpmsg=");
+		strbuf_str(b, " smtpmsg=");
 		buf_quoted(b, rec->res->reply);
 	}
-	buf_str(b, " exitcode=");
-	buf_str(b, exit_name(rec->exit_code));
+	strbuf_str(b, " exitcode=");
+	strbuf_str(b, exit_name(rec->exit_code));
 }
 
 static void
@@ -215,23 +181,24 @@ log_attempt(const struct log_record *rec)
 {
 	const struct account *acc = rec->acc;
 	const char *logfile = rec->logfile != NULL ? rec->logfile : acc->logfile;
-	struct buf b = { 0 };
+	struct strbuf b = { 0 };
 	int facility = -1;
 
 	if (acc->syslog != NULL && strcasecmp(acc->syslog, "off") != 0)
 		facility = syslog_facility(acc->syslog);
 	if ((logfile == NULL || logfile[0] == '\0') && facility == -1)
 		return;
+	/* Out of memory: log what was built, truncated, rather than nothing. */
 	build_line(&b, rec);
-	if (b.s == NULL)
+	if (b.p == NULL)
 		return;
 	if (logfile != NULL && logfile[0] != '\0')
-		log_to_file(logfile, acc->logfile_time_format, b.s);
+		log_to_file(logfile, acc->logfile_time_format, b.p);
 	if (facility != -1) {
 		openlog(rec->syslog_tag != NULL ? rec->syslog_tag : "smtpsend",
 		    LOG_PID, facility);
-		syslog(rec->exit_code == EX_OK ? LOG_INFO : LOG_ERR, "%s", b.s);
+		syslog(rec->exit_code == EX_OK ? LOG_INFO : LOG_ERR, "%s", b.p);
 		closelog();
 	}
-	free(b.s);
+	strbuf_free(&b);
 }

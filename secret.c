@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "config.h"
 #include "error.h"
+#include "io.h"
 #include "keyring.h"
 #include "secret.h"
 
@@ -95,15 +95,6 @@ first_line(const struct secret_buf *b)
 	return s;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 kill_reap(pid_t pid, int *status)
 {
@@ -121,14 +112,14 @@ int
 secret_collect(
     int fd, pid_t pid, int timeout_ms, struct secret_buf *b, int *status)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = io_now_ms() + timeout_ms;
 	struct pollfd pfd;
 	char chunk[4096];
 	ssize_t n;
 	int reaped = 0, rc, ms;
 
 	for (;;) {
-		ms = (int)(deadline - now_ms());
+		ms = (int)(deadline - io_now_ms());
 		if (ms <= 0)
 			break;
 		pfd.fd = fd;
@@ -155,7 +146,7 @@ secret_collect(
 		return 0;
 	/* EOF: the child closed stdout; give it the rest of the time. */
 	while (waitpid(pid, status, WNOHANG) == 0) {
-		if (now_ms() >= deadline) {
+		if (io_now_ms() >= deadline) {
 			kill_reap(pid, status);
 			return 1;
 		}
@@ -169,9 +160,38 @@ fail:
 	return -1;
 }
 
-static void
-eval_child(const char *cmd, int out)
+pid_t
+secret_spawn(void (*child)(int, void *), void *arg, int *rfd,
+    struct error *err)
 {
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return error_set(err, ERR_OS, "pipe: %s", strerror(errno));
+	/* Or stdio buffers would be written twice, once by the child. */
+	fflush(NULL);
+	pid = fork();
+	if (pid == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return error_set(err, ERR_OS, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		child(fds[1], arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	*rfd = fds[0];
+	return pid;
+}
+
+/* The passwordeval child: never returns. */
+static void
+eval_child(int out, void *arg)
+{
+	const char *cmd = arg;
 	int null;
 
 	null = open("/dev/null", O_RDONLY);
@@ -225,24 +245,15 @@ static int
 run_eval(const struct account *acc, char **secret, struct error *err)
 {
 	struct secret_buf b = {0};
-	int fds[2], status = 0, rc, timeout;
+	int fd, status = 0, rc, timeout;
 	pid_t pid;
 
 	timeout = acc->timeout > 0 ? acc->timeout : 60;
-	if (pipe2(fds, O_CLOEXEC) == -1)
-		return error_set(err, ERR_OS, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		return error_set(err, ERR_OS, "fork: %s", strerror(errno));
-	}
-	if (pid == 0)
-		eval_child(acc->passwordeval, fds[1]);
-	close(fds[1]);
-	rc = secret_collect(fds[0], pid, timeout * 1000, &b, &status);
-	close(fds[0]);
+	pid = secret_spawn(eval_child, acc->passwordeval, &fd, err);
+	if (pid == -1)
+		return -1;
+	rc = secret_collect(fd, pid, timeout * 1000, &b, &status);
+	close(fd);
 	if (rc == -1) {
 		secret_buf_free(&b);
 		return error_set(err, ERR_SECRET,
@@ -279,14 +290,14 @@ prompt_signal(int sig)
 static int
 read_line(int fd, int timeout_ms, struct secret_buf *b)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = io_now_ms() + timeout_ms;
 	struct pollfd pfd;
 	char c;
 	ssize_t n;
 	int ms;
 
 	for (;;) {
-		ms = (int)(deadline - now_ms());
+		ms = (int)(deadline - io_now_ms());
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (ms <= 0 || poll(&pfd, 1, ms) == 0)

@@ -47,6 +47,15 @@ int secret_collect(
     int fd, pid_t pid, int timeout_ms, struct secret_buf *b, int *status);
 
 /*
+ * Fork a child that runs child(fd, arg) with fd the write end of a new
+ * pipe (the child exits 0 if child returns).  Returns the pid with *rfd
+ * the read end (close-on-exec, the caller closes it and reaps the pid,
+ * e.g. with secret_collect()), or -1 with *err (ERR_OS).
+ */
+pid_t secret_spawn(void (*child)(int fd, void *arg), void *arg, int *rfd,
+    struct error *err);
+
+/*
  * Ask on /dev/tty without echo ("smtpsend: <what>: ").  Returns 1 with
  * *secret malloc'ed, 0 when no terminal can answer (none, or we are not in
  * its foreground process group), -1 with ERR_SECRET.

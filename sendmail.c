@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -346,7 +348,7 @@ envelope_from(const struct account *acc, const struct opts *o,
 		    o->from);
 		goto out;
 	}
-	if (strchr(l.v[0].addr, '@') == NULL) {
+	if (addr_domain(l.v[0].addr) == NULL) {
 		if (asprintf(out, "%s@%s", l.v[0].addr, domain) == -1) {
 			*out = NULL;
 			error_set(err, ERR_OS, "out of memory");
@@ -526,6 +528,19 @@ out:
 	return ret;
 }
 
+/*
+ * The process may hold a password or token: no core file, and no
+ * ptrace or /proc/PID/mem access by other processes of the user.
+ */
+static void
+protect_secrets(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -534,6 +549,7 @@ main(int argc, char **argv)
 	struct sendctx c;
 	int code;
 
+	protect_secrets();
 	error_clear(&err);
 	if (parse_args(argc, argv, &o, &err) == -1) {
 		fprintf(stderr, "smtpsend: %s\n%s\n", err.msg, usage_line);

@@ -5,7 +5,6 @@
  * into "write every command" then "read every reply in order".  Nothing
  * here knows whether the transport is TLS.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "error.h"
 #include "io.h"
 #include "smtp.h"
+#include "strbuf.h"
 
 /*
  * Port/mode confusion, STARTTLS side.  A server on an implicit-TLS port
@@ -50,47 +50,6 @@ struct smtp {
 	int done; /* no more commands: QUIT answered,
 		     421 seen, or connection dropped */
 };
-
-/* A growing string; on allocation failure it stays empty and oom is set. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-	int oom;
-};
-
-static void sb_add(struct sbuf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	size_t need;
-	char *p;
-	int n;
-
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	need = b->len + (size_t)n + 1;
-	if (need > b->cap) {
-		if ((p = realloc(b->p, need * 2)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = need * 2;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
 
 int
 smtp_error_step(struct error *err, const char *step)
@@ -421,9 +380,10 @@ trace(struct smtp *s, const char *dir, const char *line, size_t len)
 static char *
 reply_string(const struct smtp_reply *r)
 {
-	struct sbuf b = {NULL, 0, 0, 0};
+	struct strbuf b = {0};
 
-	sb_add(&b, "%d%s%s", r->code, r->text[0] != '\0' ? " " : "", r->text);
+	strbuf_printf(
+	    &b, "%d%s%s", r->code, r->text[0] != '\0' ? " " : "", r->text);
 	return b.p;
 }
 
@@ -447,7 +407,7 @@ int
 smtp_read_reply(
     struct smtp *s, const char *step, struct smtp_reply *r, struct error *err)
 {
-	struct sbuf b = {NULL, 0, 0, 0};
+	struct strbuf b = {0};
 	const char *text;
 	char *line;
 	size_t len, total = 0;
@@ -470,7 +430,7 @@ smtp_read_reply(
 			garbage(err, "reply too long", line, len);
 			goto fail;
 		}
-		sb_add(&b, "%s%s", r->lines > 0 ? "\n" : "", text);
+		strbuf_printf(&b, "%s%s", r->lines > 0 ? "\n" : "", text);
 		r->lines++;
 	} while (!last);
 	if (b.oom) {
@@ -492,7 +452,7 @@ smtp_read_reply(
 		s->done = 1; /* the server is closing the connection */
 	return 0;
 fail:
-	free(b.p);
+	strbuf_free(&b);
 	r->text = NULL;
 	return smtp_error_step(err, step);
 }

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gnutls/gnutls.h>
 
@@ -380,15 +379,6 @@ fail:
  * The handshake.
  */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The first bytes look like an SMTP reply: the server speaks clear text. */
 static int
 saw_cleartext_reply(const struct tls *t)
@@ -541,7 +531,7 @@ handshake_wait(struct tls *t, long long deadline, struct error *err)
 	pfd.fd = t->fd;
 	pfd.events = gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
 	pfd.revents = 0;
-	left = deadline < 0 ? -1 : deadline - now_ms();
+	left = deadline < 0 ? -1 : deadline - io_now_ms();
 	if (deadline >= 0 && left <= 0)
 		return 0;
 	ret = poll(&pfd, 1, (int)left);
@@ -582,7 +572,7 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 		    "before the TLS handshake (possible command injection)");
 	t->fd = io_fd(io);
 	t->timeout_ms = io_timeout(io);
-	deadline = t->timeout_ms > 0 ? now_ms() + t->timeout_ms : -1;
+	deadline = t->timeout_ms > 0 ? io_now_ms() + t->timeout_ms : -1;
 	for (;;) {
 		ret = gnutls_handshake(t->session);
 		if (ret == 0)

@@ -13,6 +13,7 @@ are stopped by PID at the end.  Needs root (Postfix, Dovecot).
 """
 
 import os
+import signal
 import sys
 
 import pytest
@@ -20,6 +21,16 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import servers  # noqa: E402
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def pytest_configure(config):
+    # A SIGTERM (CI's timeout) ends the run like ^C, so that the session
+    # fixtures still stop Postfix, Dovecot and the keyring by PID.
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def pytest_report_header(config):

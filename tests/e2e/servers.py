@@ -9,7 +9,8 @@ passdb, and gnome-keyring on a private D-Bus session bus.  Nothing touches
 
 Also usable from the command line (Debian's /usr/bin/python3):
     python3 tests/e2e/servers.py serve          start, print ports as JSON,
-                                                stop on SIGTERM/SIGINT or EOF
+                                                stop on SIGTERM/SIGINT (or EOF
+                                                when stdin is a pipe)
     python3 tests/e2e/servers.py demo BINARY    the README's main-job demo
 """
 
@@ -24,6 +25,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import tempfile
@@ -958,9 +960,15 @@ def _serve():
         signal.signal(sig, lambda *_: stop.set())
     with Servers() as s:
         print(json.dumps(s.describe(), indent=1), flush=True)
-        # Stop on a signal or when whoever started us closes our stdin.
-        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()),
-                         daemon=True).start()
+        # Stop on a signal, or, when stdin is a pipe, when whoever started
+        # us closes it (so a parent that dies takes the servers with it).
+        try:
+            piped = stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode)
+        except (OSError, ValueError):
+            piped = False
+        if piped:
+            threading.Thread(target=lambda: (sys.stdin.read(), stop.set()),
+                             daemon=True).start()
         stop.wait()
     return 0
 

@@ -223,3 +223,64 @@ def test_prompt_on_tty_without_echo(postfix, certs, run, tmp_path):
     assert GOOD_PASSWORD.encode() not in seen, seen
     check_clean({"stdout": out, "stderr": err, "tty": seen},
                 ["\0alice\0" + GOOD_PASSWORD])
+
+
+def test_no_core_file_and_not_dumpable(run):
+    """While it holds a password, smtpsend allows no core file and is not
+    dumpable (no ptrace, no /proc/PID/mem for other processes of the user).
+    Run as nobody: a non-dumpable process's /proc files belong to root."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run as another user")
+    nobody = 65534
+    d = tempfile.mkdtemp(prefix="smtpsend-dump-")
+    srv = socket.socket()
+    try:
+        os.chmod(d, 0o755)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)                   # accepts, never greets
+        cfg = os.path.join(d, "rc")
+        with open(cfg, "w") as f:
+            f.write("account default\nhost 127.0.0.1\nport %d\ntls off\n"
+                    "timeout 20\nfrom %s\nuser alice\npassword %s\n"
+                    % (srv.getsockname()[1], FROM, PASSWORD))
+        os.chmod(cfg, 0o600)
+        os.chown(cfg, nobody, nobody)
+        cmd = ["setpriv", "--reuid=%d" % nobody, "--regid=%d" % nobody,
+               "--clear-groups"] + [c for c in run.command() if c] + \
+            ["-C", cfg, RCPT]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, cwd=d,
+                             env={"PATH": os.environ.get("PATH", ""),
+                                  "HOME": d},
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            p.stdin.write(b"Subject: s\n\nx\n")
+            p.stdin.close()
+            srv.settimeout(60)
+            conn, _ = srv.accept()      # the password is in memory now
+            with open("/proc/%d/limits" % p.pid) as f:
+                core = [l for l in f.read().splitlines()
+                        if l.startswith("Max core file size")][0].split()
+            assert core[4:6] == ["0", "0"], core
+            assert os.stat("/proc/%d/status" % p.pid).st_uid == 0
+            # The control: the same check on a dumpable process of nobody.
+            q = subprocess.Popen(["setpriv", "--reuid=%d" % nobody,
+                                  "--regid=%d" % nobody, "--clear-groups",
+                                  "sleep", "10"])
+            time.sleep(0.2)
+            assert os.stat("/proc/%d/status" % q.pid).st_uid == nobody
+            q.kill()
+            q.wait(timeout=10)
+            conn.close()
+        finally:
+            p.kill()
+            p.wait(timeout=10)
+    finally:
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)

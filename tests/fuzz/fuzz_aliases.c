@@ -18,14 +18,16 @@
 static void
 check_resolved(const struct addr_list *l)
 {
+	struct addr_list prefix;
 	size_t i;
 
 	for (i = 0; i < l->n; i++) {
 		FUZZ_ASSERT(l->v[i].addr != NULL);
-		/* Lenient: the null address from an entry "<>" (README). */
-		if (l->v[i].addr[0] == '\0' && fuzz_lenient())
-			continue;
-		FUZZ_ASSERT(strchr(l->v[i].addr, '@') != NULL);
+		FUZZ_ASSERT(addr_domain(l->v[i].addr) != NULL);
+		/* no duplicate of an earlier one */
+		prefix.v = l->v;
+		prefix.n = prefix.cap = i;
+		FUZZ_ASSERT(!addr_list_has(&prefix, l->v[i].addr));
 	}
 }
 

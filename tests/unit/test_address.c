@@ -410,6 +410,126 @@ test_deep_aliases(void **state)
 	free(path);
 }
 
+/* Fuzz finding: control bytes after a backslash (quoted-pair) got through. */
+static void
+test_quoted_pair_control(void **state)
+{
+	(void)state;
+	check_bad("\"a\\\rb\"@x.org", "control character");
+	check_bad("\"a\\\nb\"@x.org", "control character");
+	check_bad("\"a\\\x06z\"@x.org", "control character");
+	check_bad("\"a\\\x7f\"@x.org", "control character");
+	/* RFC 5321 has no TAB in a quoted-pair of a Mailbox either */
+	check_bad("\"a\\\tb\"@x.org", "control character");
+	check_bad("a@[1.2.3.4\\\r]", "control character");
+	check_bad("\"J\\\r\" <j@x>", "control character");
+	check_bad("j@x (c\\\x01)", "control character");
+	/* printable quoted pairs stay fine */
+	check("\"a\\\"b\"@x.org", "\"a\\\"b\"@x.org", NULL);
+	check("\"a\\ b\"@x.org", "\"a b\"@x.org", NULL);
+}
+
+/* Fuzz finding: the '@' of a quoted local part is not the domain's. */
+static void
+test_quoted_at(void **state)
+{
+	struct addr_list l = {0};
+	struct error err;
+
+	(void)state;
+	check("\"a@b\"", "\"a@b\"", NULL);
+	assert_null(addr_domain("\"a@b\""));
+	assert_null(addr_at("\"a@b\""));
+	assert_null(addr_domain("\"a\\\"@b\""));
+	assert_string_equal(addr_domain("\"a@b\"@c.d"), "c.d");
+	assert_string_equal(addr_at("\"a@b\"@c.d"), "@c.d");
+	assert_string_equal(addr_domain("a@[x@y]"), "[x@y]");
+	assert_string_equal(addr_domain("a@b@c"), "c");
+	check_qualify("\"a@b\"", "\"a@b\"@example.org");
+	check_resolve(NULL, "\"a@b\", \"c@d\"@e", "d.test",
+	    "\"a@b\"@d.test,\"c@d\"@e");
+	check_resolve("t: \"x@y\", \"z@w\"@v\n", "t", "d.test",
+	    "\"x@y\"@d.test,\"z@w\"@v");
+	/* only the domain's case is ignored, not the local part's */
+	assert_int_equal(addr_list_parse(&l,
+	    "\"a@b\", \"a@B\", \"a@b\"@X, \"a@b\"@x", &err), 0);
+	addr_list_dedupe(&l);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v[0].addr, "\"a@b\"");
+	assert_string_equal(l.v[1].addr, "\"a@B\"");
+	assert_string_equal(l.v[2].addr, "\"a@b\"@X");
+	addr_list_free(&l);
+}
+
+/* Fuzz finding: "<>" in an aliases entry reached the recipients. */
+static void
+test_aliases_null(void **state)
+{
+	(void)state;
+	check_load_bad("root: a@x\nb: <>\n", ":2: ");
+	check_load_bad("b: a@x, <>\n", "<>");
+	check_load_bad("default: Nobody <>\n", ":1: ");
+}
+
+/* Fuzz finding: "a: b, b, b", "b: c, c, c"... expanded to 3^16 names. */
+static void
+test_aliases_explosion(void **state)
+{
+	struct aliases *a = NULL;
+	struct addr_list l = {0};
+	struct error err;
+	char text[8192], *path;
+	size_t n = 0;
+	int i, j;
+
+	(void)state;
+	/* before the fix this took minutes and gigabytes */
+	alarm(20);
+	for (i = 0; i < 16; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "%c: %c, %c, %c\n", 'a' + i, 'b' + i, 'b' + i, 'b' + i);
+	check_resolve(text, "a", "d", "q@d");
+	check_resolve(text, "a, a, c, q, p", "d", "q@d");
+	alarm(0);
+
+	/* 1000 recipients are fine, 1001 are refused */
+	n = (size_t)snprintf(text, sizeof(text), "big: ");
+	for (i = 0; i < 10; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sb%d",
+		    i > 0 ? ", " : "", i);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\n");
+	for (i = 0; i < 10; i++) {
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "b%d: ", i);
+		for (j = 0; j < 100; j++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n,
+			    "%sr%d", j > 0 ? "," : "", i * 100 + j);
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "\n");
+	}
+	snprintf(text + n, sizeof(text) - n, "more: big, extra\n");
+	assert_true(n < sizeof(text) - 40);
+	path = write_file(text);
+	assert_int_equal(aliases_load(&a, path, &err), 0);
+	assert_int_equal(addr_list_parse(&l, "big, big, b3, r5, x@y", &err), 0);
+	if (addr_list_resolve(&l, a, "d", &err) != 0)
+		fail_msg("resolve: %s", err.msg);
+	assert_int_equal(l.n, 1001);
+	assert_string_equal(l.v[999].addr, "r999@d");
+	assert_string_equal(l.v[1000].addr, "x@y");
+	addr_list_free(&l);
+	assert_int_equal(addr_list_parse(&l, "x@y, more", &err), 0);
+	assert_int_equal(addr_list_resolve(&l, a, "d", &err), -1);
+	assert_int_equal(err.kind, ERR_CONFIG);
+	if (strstr(err.msg, "more than 1000 recipients") == NULL)
+		fail_msg("message \"%s\"", err.msg);
+	/* the list is left as it was */
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[1].addr, "more");
+	addr_list_free(&l);
+	aliases_free(a);
+	unlink(path);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -425,6 +545,10 @@ main(void)
 	    cmocka_unit_test(test_aliases_errors),
 	    cmocka_unit_test(test_resolve_null),
 	    cmocka_unit_test(test_deep_aliases),
+	    cmocka_unit_test(test_quoted_pair_control),
+	    cmocka_unit_test(test_quoted_at),
+	    cmocka_unit_test(test_aliases_null),
+	    cmocka_unit_test(test_aliases_explosion),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
