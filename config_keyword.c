@@ -16,7 +16,7 @@
  *   tls_nocertcheck          old name: tls_certcheck off
  *   connect_timeout          old name: timeout
  *   auto_from, maildomain    obsolete; honoured: from becomes %U@maildomain
- *   tls_crl_file             kept in account.tls_crl_file for tls.c
+ *   tls_crl_file             honoured: CRLs checked with the chain (tls.c)
  *   protocol                 smtp accepted; lmtp refused (we speak SMTP only)
  *   eval                     honoured (config.c): the line is replaced by
  *                            the first line of the command's output, as

@@ -83,6 +83,7 @@ start_tls(struct conn *c, int implicit, struct error *err)
 	p.host =
 	    acc->tls_host_override != NULL ? acc->tls_host_override : c->host;
 	p.trust_file = acc->tls_trust_file;
+	p.crl_file = acc->tls_crl_file;
 	p.fingerprint = acc->tls_fingerprint;
 	p.certcheck = acc->tls_certcheck != CFG_OFF;
 	p.cert_file = acc->tls_cert_file;

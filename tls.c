@@ -221,6 +221,24 @@ set_priorities(struct tls *t, const struct tls_params *p, struct error *err)
 	return 0;
 }
 
+/* Revoked certificates (tls_crl_file): checked with the chain. */
+static int
+set_crl(struct tls *t, const struct tls_params *p, struct error *err)
+{
+	int ret;
+
+	ret = gnutls_certificate_set_x509_crl_file(t->cred, p->crl_file,
+	    GNUTLS_X509_FMT_PEM);
+	if (ret < 0) {
+		error_set(err, ERR_CONFIG, "tls_crl_file %s: %s", p->crl_file,
+		    gnutls_strerror(ret));
+		error_hint(err, "tls_crl_file must name a readable file of "
+		    "PEM certificate revocation lists");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 set_trust(struct tls *t, const struct tls_params *p, struct error *err)
 {
@@ -239,11 +257,18 @@ set_trust(struct tls *t, const struct tls_params *p, struct error *err)
 			    "file of PEM CA certificates");
 			return -1;
 		}
+	} else if (p->crl_file != NULL) {
+		/* CRLs live in the credentials: load the system CAs there
+		   too, instead of the lazy per-issuer lookup. */
+		if (gnutls_certificate_set_x509_system_trust(t->cred) <= 0)
+			return error_set(err, ERR_CONFIG, "no system trust "
+			    "store to check the server's certificate against");
+	} else {
+		/* The system CAs are read at verification, only those needed. */
+		t->system_trust = 1;
 		return 0;
 	}
-	/* The system CAs are read at verification, only those needed. */
-	t->system_trust = 1;
-	return 0;
+	return p->crl_file != NULL ? set_crl(t, p, err) : 0;
 }
 
 static int

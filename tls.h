@@ -13,6 +13,7 @@ struct io;
 struct tls_params {
 	const char	*host;		/* name sent as SNI and checked */
 	const char	*trust_file;	/* NULL: system trust store */
+	const char	*crl_file;	/* PEM CRLs to check against, or NULL */
 	const char	*fingerprint;	/* pinned SHA-256 (or SHA-1), or NULL */
 	int		 certcheck;	/* 0: no verification (warned) */
 	const char	*cert_file;	/* client certificate, or NULL */

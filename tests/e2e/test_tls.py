@@ -331,3 +331,40 @@ def test_damaged_ticket_means_full_handshake(run, postfix, certs, tmp_path):
     assert p.returncode == 0, p.err
     assert "full handshake" in p.err
     postfix.wait_messages(2)
+
+
+# ------------------------------------------------------------- revocation
+
+def _crl(certs, tmp_path, revoked):
+    """A CRL signed by the test CA, revoking the given certificate files."""
+    import subprocess
+    tpl = tmp_path / "crl.tpl"
+    tpl.write_text("crl_next_update = 30\ncrl_number = 1\n")
+    out = tmp_path / ("crl-%d.pem" % len(revoked))
+    cmd = ["certtool", "--generate-crl", "--load-ca-privkey", certs.ca_key,
+           "--load-ca-certificate", certs.ca, "--template", str(tpl),
+           "--outfile", str(out)]
+    for c in revoked:
+        cmd += ["--load-certificate", c]
+    subprocess.run(cmd, check=True, timeout=30, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return str(out)
+
+
+def test_crl_revoked_certificate_refused(run, postfix, certs, tmp_path):
+    crl = _crl(certs, tmp_path, [certs.localhost_cert])
+    p = send(run, config(postfix, "starttls", "tls_crl_file %s" % crl,
+                         certs=certs), "revoked")
+    assert p.returncode == 69, p.err
+    assert "revoked" in one_line_error(p).lower(), p.err
+    assert sent_after_starttls(p) == [], p.err
+    assert postfix.messages() == []
+
+
+def test_crl_without_the_certificate_accepted(run, postfix, certs, tmp_path):
+    # The control: a CRL from the same CA that revokes another certificate.
+    crl = _crl(certs, tmp_path, [certs.expired_cert])
+    p = send(run, config(postfix, "starttls", "tls_crl_file %s" % crl,
+                         certs=certs), "notrevoked")
+    assert p.returncode == 0, p.err
+    delivered(postfix, "notrevoked")
