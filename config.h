@@ -102,6 +102,13 @@ struct config;
  * env and freed with config_env_free().
  */
 int	config_env_init(struct config_env *env, struct error *err);
+
+/*
+ * The home config_env_init() uses: env_home ($HOME), unless it is unset or
+ * empty, or has no .smtprc while pw_home (the passwd entry's) has one
+ * (sudo sets HOME=/).  Returns one of its arguments.
+ */
+const char *config_choose_home(const char *env_home, const char *pw_home);
 void	config_env_free(struct config_env *env);
 
 /*

@@ -51,6 +51,27 @@ read_mailname(void)
 	return line;
 }
 
+/*
+ * $HOME, unless it is unset or empty, or it holds no .smtprc while the
+ * passwd entry's home does: sudo sets HOME=/ and cron may pass the daemon's
+ * HOME, and the mail should still go out with the real user's file.
+ */
+const char *
+config_choose_home(const char *env_home, const char *pw_home)
+{
+	char path[PATH_MAX];
+
+	if (env_home == NULL || env_home[0] == '\0')
+		return pw_home;
+	if (pw_home == NULL || strcmp(env_home, pw_home) == 0)
+		return env_home;
+	snprintf(path, sizeof(path), "%s/.smtprc", env_home);
+	if (access(path, F_OK) == 0)
+		return env_home;
+	snprintf(path, sizeof(path), "%s/.smtprc", pw_home);
+	return access(path, F_OK) == 0 ? pw_home : env_home;
+}
+
 int
 config_env_init(struct config_env *env, struct error *err)
 {
@@ -65,9 +86,7 @@ config_env_init(struct config_env *env, struct error *err)
 		return error_set(err, ERR_OS, "no passwd entry for uid %u%s%s",
 		    env->uid, errno != 0 ? ": " : "",
 		    errno != 0 ? strerror(errno) : "");
-	home = getenv("HOME");
-	if (home == NULL || home[0] == '\0')
-		home = pw->pw_dir;
+	home = config_choose_home(getenv("HOME"), pw->pw_dir);
 	memset(host, 0, sizeof(host));
 	if (gethostname(host, sizeof(host) - 1) == -1)
 		snprintf(host, sizeof(host), "localhost");

@@ -109,6 +109,29 @@ load_fails(struct fx *fx, const char *text, const char *want)
 		fail_msg("error '%s' lacks '%s'", fx->err.msg, want);
 }
 
+/* sudo's HOME=/ must not hide the user's own ~/.smtprc. */
+static void
+test_choose_home(void **state)
+{
+	struct fx *fx = *state;
+	char envhome[160], pwhome[160], rc[200];
+
+	snprintf(envhome, sizeof(envhome), "%s/env", fx->dir);
+	snprintf(pwhome, sizeof(pwhome), "%s/pw", fx->dir);
+	assert_int_equal(mkdir(envhome, 0700), 0);
+	assert_int_equal(mkdir(pwhome, 0700), 0);
+	assert_ptr_equal(config_choose_home(NULL, pwhome), pwhome);
+	assert_ptr_equal(config_choose_home("", pwhome), pwhome);
+	/* Neither has a file: $HOME, as every program does. */
+	assert_ptr_equal(config_choose_home(envhome, pwhome), envhome);
+	snprintf(rc, sizeof(rc), "%s/.smtprc", pwhome);
+	write_file(rc, "", 0600);
+	assert_ptr_equal(config_choose_home(envhome, pwhome), pwhome);
+	snprintf(rc, sizeof(rc), "%s/.smtprc", envhome);
+	write_file(rc, "", 0600);
+	assert_ptr_equal(config_choose_home(envhome, pwhome), envhome);
+}
+
 /* An empty file is valid (fuzz finding: it read past getline's buffer). */
 static void
 test_empty_file(void **state)
@@ -957,6 +980,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_empty_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_choose_home, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_grammar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup,
