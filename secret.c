@@ -317,7 +317,7 @@ read_line(int fd, int timeout_ms, struct secret_buf *b)
  * no terminal to ask on (or we are not its foreground process group, where
  * reading would stop us), -1 on error.
  */
-int
+static int
 secret_prompt(const char *what, char **secret, struct error *err)
 {
 	struct secret_buf b = {0};

@@ -55,11 +55,4 @@ int secret_collect(
 pid_t secret_spawn(void (*child)(int fd, void *arg), void *arg, int *rfd,
     struct error *err);
 
-/*
- * Ask on /dev/tty without echo ("smtpsend: <what>: ").  Returns 1 with
- * *secret malloc'ed, 0 when no terminal can answer (none, or we are not in
- * its foreground process group), -1 with ERR_SECRET.
- */
-int secret_prompt(const char *what, char **secret, struct error *err);
-
 #endif
