@@ -117,6 +117,24 @@ txn_check(struct txn *t, struct error *err)
 	return 0;
 }
 
+/*
+ * Close fp, the memstream that builds *line (fclose() sets *line), and
+ * queue the command.
+ */
+static int
+queue_built(struct txn *t, FILE *fp, char **line, struct error *err)
+{
+	int rc;
+
+	if (fclose(fp) != 0) {
+		free(*line);
+		return error_set(err, ERR_OS, "out of memory");
+	}
+	rc = smtp_queue(t->s, *line, NULL, err);
+	free(*line);
+	return rc;
+}
+
 /* Queue the MAIL FROM line with every parameter the server understands. */
 static int
 queue_mail(struct txn *t, struct error *err)
@@ -126,7 +144,6 @@ queue_mail(struct txn *t, struct error *err)
 	char *line = NULL;
 	size_t len = 0;
 	FILE *fp;
-	int rc;
 
 	if ((fp = open_memstream(&line, &len)) == NULL)
 		return error_set(err, ERR_OS, "out of memory");
@@ -150,13 +167,7 @@ queue_mail(struct txn *t, struct error *err)
 		fputs(" ENVID=", fp);
 		put_xtext(fp, env->dsn_envid);
 	}
-	if (fclose(fp) != 0) {
-		free(line);
-		return error_set(err, ERR_OS, "out of memory");
-	}
-	rc = smtp_queue(t->s, line, NULL, err);
-	free(line);
-	return rc;
+	return queue_built(t, fp, &line, err);
 }
 
 static int
@@ -165,7 +176,6 @@ queue_rcpt(struct txn *t, const char *addr, struct error *err)
 	char *line = NULL;
 	size_t len = 0;
 	FILE *fp;
-	int rc;
 
 	if ((fp = open_memstream(&line, &len)) == NULL)
 		return error_set(err, ERR_OS, "out of memory");
@@ -174,13 +184,7 @@ queue_rcpt(struct txn *t, const char *addr, struct error *err)
 		fputs(" NOTIFY=", fp);
 		put_upper(fp, t->env->dsn_notify);
 	}
-	if (fclose(fp) != 0) {
-		free(line);
-		return error_set(err, ERR_OS, "out of memory");
-	}
-	rc = smtp_queue(t->s, line, NULL, err);
-	free(line);
-	return rc;
+	return queue_built(t, fp, &line, err);
 }
 
 /* Keep the first reply of a kind (the refusal error quotes its code). */
