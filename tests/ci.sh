@@ -8,7 +8,8 @@
 #    tests start private Postfix/Dovecot instances on free loopback ports;
 # 3. runs the layers (unit = cmocka, fake = scripted SMTP servers, e2e = real
 #    Postfix + Dovecot SASL + gnome-keyring) against several builds:
-#      static      make                     unit + fake + e2e
+#      static      make                     unit + fake + e2e, and
+#                  tests/check-static (no shared library that has an archive)
 #      shared      make SHARED=1            fake + e2e  (unit objects are
 #                                            the same as static's)
 #    (a build that fails counts one failure, and only its unit layer runs)
@@ -171,6 +172,7 @@ export LSAN_OPTIONS
 static_ok=1
 if has static || has valgrind; then
 	step "build static" make -j2 B=build || static_ok=0
+	[ $static_ok = 1 ] && step "static linking" tests/check-static build/smtpsend
 fi
 if has static; then
 	if [ $static_ok = 1 ]; then
