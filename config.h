@@ -4,6 +4,7 @@
 #ifndef SMTPSEND_CONFIG_H
 #define SMTPSEND_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -91,6 +92,11 @@ struct config_env {
 	const char	*mailname;	/* %M: contents of /etc/mailname, or NULL */
 	unsigned int	 uid;		/* owner expected for a file with password */
 	const char	*system_file;	/* NULL: /etc/smtprc (tests override) */
+	const char	*msmtp_system_file;	/* NULL: /etc/msmtprc (tests) */
+	const char	*env_home;	/* $HOME if set and non-empty, else
+					   NULL: ~ in a -C file, like msmtp */
+	const char	*xdg_config_home;	/* absolute $XDG_CONFIG_HOME of
+					   this home, or NULL: home/.config */
 };
 
 struct config;
@@ -105,18 +111,33 @@ int	config_env_init(struct config_env *env, struct error *err);
 
 /*
  * The home config_env_init() uses: env_home ($HOME), unless it is unset or
- * empty, or has no .smtprc while pw_home (the passwd entry's) has one
- * (sudo sets HOME=/).  Returns one of its arguments.
+ * empty, or holds none of the user files (config_user_file(), with xdg as
+ * $XDG_CONFIG_HOME) while pw_home (the passwd entry's) holds one (sudo
+ * sets HOME=/).  Returns one of its arguments.
  */
-const char *config_choose_home(const char *env_home, const char *pw_home);
+const char *config_choose_home(const char *env_home, const char *pw_home,
+	    const char *xdg);
+
+/*
+ * The user file under home: the first that exists of home/.smtprc, then
+ * msmtp's home/.msmtprc and XDG/msmtp/config (xdg NULL or relative:
+ * home/.config).  Writes the path to buf and returns 1; 0 if none exists
+ * (buf then holds home/.smtprc).
+ */
+int	config_user_file(const char *home, const char *xdg, char *buf,
+	    size_t size);
 void	config_env_free(struct config_env *env);
 
 /*
- * Load path (-C; it must exist), or (path NULL) env->system_file or
- * /etc/smtprc, then ~/.smtprc, either of which may be missing; accounts of
- * the user file replace same-named ones.  Errors are ERR_CONFIG with "file:line: message".  A file
+ * Load path (-C; it must exist and be readable), or (path NULL) the system
+ * file, /etc/smtprc or, when that does not exist, /etc/msmtprc (a system
+ * file the user may not read is skipped, see config_notes()), then the
+ * user file (config_user_file()); any may be missing.  Accounts of the
+ * user file replace same-named ones.  Errors are ERR_CONFIG with
+ * "file:line: message", quoting no file content but short names.  A file
  * that holds a password and is not owned by env->uid or is readable by
- * group or others is refused (the hint says chmod 600).
+ * group or others is refused (hint: chmod 600); a system file may be
+ * root's and readable by its group (hint: chmod 640, chgrp).
  */
 int	config_load(struct config **cfp, const char *path,
 	    const struct config_env *env, struct error *err);
@@ -135,6 +156,10 @@ const struct account *config_account_for_from(const struct config *cf,
 
 /* Names of the files actually read, for messages. NULL-terminated. */
 const char *const *config_files(const struct config *cf);
+
+/* What was skipped and why ("/etc/smtprc: Permission denied"), for -v and
+   --pretend.  NULL-terminated. */
+const char *const *config_notes(const struct config *cf);
 
 /* The port to connect to: port, else 465 for implicit TLS, else 587. */
 int	config_port(const struct account *acc);

@@ -52,12 +52,14 @@ read_mailname(void)
 }
 
 /*
- * $HOME, unless it is unset or empty, or it holds no .smtprc while the
- * passwd entry's home does: sudo sets HOME=/ and cron may pass the daemon's
- * HOME, and the mail should still go out with the real user's file.
+ * $HOME, unless it is unset or empty, or it holds none of the user files
+ * while the passwd entry's home does: sudo sets HOME=/ and cron may pass
+ * the daemon's HOME, and the mail should still go out with the real
+ * user's file.
  */
 const char *
-config_choose_home(const char *env_home, const char *pw_home)
+config_choose_home(const char *env_home, const char *pw_home,
+    const char *xdg)
 {
 	char path[PATH_MAX];
 
@@ -65,18 +67,18 @@ config_choose_home(const char *env_home, const char *pw_home)
 		return pw_home;
 	if (pw_home == NULL || strcmp(env_home, pw_home) == 0)
 		return env_home;
-	snprintf(path, sizeof(path), "%s/.smtprc", env_home);
-	if (access(path, F_OK) == 0)
+	if (config_user_file(env_home, xdg, path, sizeof(path)))
 		return env_home;
-	snprintf(path, sizeof(path), "%s/.smtprc", pw_home);
-	return access(path, F_OK) == 0 ? pw_home : env_home;
+	return config_user_file(pw_home, NULL, path, sizeof(path)) ?
+	    pw_home : env_home;
 }
 
 int
 config_env_init(struct config_env *env, struct error *err)
 {
 	struct passwd *pw;
-	const char *home;
+	const char *home, *envhome = getenv("HOME");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
 	char host[HOST_NAME_MAX + 1];
 
 	memset(env, 0, sizeof(*env));
@@ -86,13 +88,21 @@ config_env_init(struct config_env *env, struct error *err)
 		return error_set(err, ERR_OS, "no passwd entry for uid %u%s%s",
 		    env->uid, errno != 0 ? ": " : "",
 		    errno != 0 ? strerror(errno) : "");
-	home = config_choose_home(getenv("HOME"), pw->pw_dir);
+	if (xdg != NULL && xdg[0] != '/')
+		xdg = NULL;	/* the XDG spec: relative paths are ignored */
+	home = config_choose_home(envhome, pw->pw_dir, xdg);
+	if (envhome == NULL || home != envhome)
+		xdg = NULL;	/* the passwd home's own ~/.config */
+	if (envhome != NULL && envhome[0] == '\0')
+		envhome = NULL;
 	memset(host, 0, sizeof(host));
 	if (gethostname(host, sizeof(host) - 1) == -1)
 		snprintf(host, sizeof(host), "localhost");
 	env->mailname = read_mailname();
 	if ((env->user = strdup(pw->pw_name)) == NULL ||
 	    (env->home = strdup(home)) == NULL ||
+	    (envhome != NULL && (env->env_home = strdup(envhome)) == NULL) ||
+	    (xdg != NULL && (env->xdg_config_home = strdup(xdg)) == NULL) ||
 	    (env->hostname = strdup(host)) == NULL) {
 		config_env_free(env);
 		return config_nomem(err);
@@ -108,6 +118,8 @@ config_env_free(struct config_env *env)
 	free((void *)(uintptr_t)env->hostname);
 	free((void *)(uintptr_t)env->fqdn);
 	free((void *)(uintptr_t)env->mailname);
+	free((void *)(uintptr_t)env->env_home);
+	free((void *)(uintptr_t)env->xdg_config_home);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -153,7 +165,7 @@ substitute(struct config *cf, const struct config_env *env,
     struct account *acc, char **sp, const char *pats, struct error *err)
 {
 	const char *s = *sp, *v;
-	char *buf = NULL;
+	char *buf = NULL, shown[CONFIG_SHOW_SIZE];
 	size_t len = 0;
 	FILE *m;
 
@@ -170,9 +182,10 @@ substitute(struct config *cf, const struct config_env *env,
 			fclose(m);
 			free(buf);
 			return error_set(err, ERR_CONFIG, "%s:%d: account "
-			    "'%s': %%%c has no value%s", acc->file, acc->line,
-			    acc->name, s[1], s[1] == 'M' ? " (/etc/mailname "
-			    "is missing or empty)" : "");
+			    "%s: %%%c has no value%s", acc->file, acc->line,
+			    config_show(acc->name, shown, sizeof(shown)), s[1],
+			    s[1] == 'M' ? " (/etc/mailname is missing or "
+			    "empty)" : "");
 		}
 		fputs(v, m);
 		s++;
@@ -223,13 +236,17 @@ config_account_finalize(struct config *cf, const struct config_env *env,
 static void
 no_account(const struct config *cf, const char *name, struct error *err)
 {
+	const char *const *notes = config_notes(cf);
+
 	if (cf == NULL || cf->nfiles == 0) {
 		error_set(err, ERR_CONFIG, "no account '%s': no configuration "
-		    "file (looked for %s and ~/%s)", name, CONFIG_SYSTEM_FILE,
-		    CONFIG_USER_FILE);
+		    "file (looked for %s or %s, and ~/%s, ~/.msmtprc or "
+		    "~/.config/msmtp/config)%s%s", name, CONFIG_SYSTEM_FILE,
+		    CONFIG_MSMTP_SYSTEM_FILE, CONFIG_USER_FILE,
+		    notes[0] != NULL ? "; " : "",
+		    notes[0] != NULL ? notes[0] : "");
 		error_hint(err, "create ~/%s (chmod 600) with an account: see "
-		    "smtpsend(1); a ~/.msmtprc works unchanged",
-		    CONFIG_USER_FILE);
+		    "smtpsend(1)", CONFIG_USER_FILE);
 	} else if (strcmp(name, "default") == 0) {
 		error_set(err, ERR_CONFIG, "no default account in %s%s%s",
 		    cf->files[0], cf->nfiles > 1 ? " or " : "",

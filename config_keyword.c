@@ -60,7 +60,7 @@ enum kw_type {
 	KT_AUTO_OFF,	/* auto/off, empty = auto */
 	KT_ADD_MISSING,	/* on = auto, off = off (old add_missing_*) */
 	KT_TRUST,	/* "system" = NULL, empty = "" (no CA) */
-	KT_FINGERPRINT,	/* 01:23:... of 16, 20 or 32 bytes */
+	KT_FINGERPRINT,	/* 01:23:... of 20 or 32 bytes (MD5's 16 refused) */
 	KT_TLS_VERSION,	/* 1.2 or 1.3 */
 	KT_IGNORE,	/* accepted, not used */
 	KT_REFUSE_VALUE,/* only the empty value is accepted */
@@ -289,7 +289,8 @@ config_keyword(const char *name)
 	return bsearch(name, keywords, NKEYWORDS, sizeof(keywords[0]), kw_cmp);
 }
 
-/* ~ and ~/x become $HOME and $HOME/x, as msmtp does for file names. */
+/* ~ and ~/x become home and home/x, as msmtp does for file names (home
+   is $HOME in a -C file, the home the file was found in otherwise). */
 static char *
 expand_tilde(const char *path, const char *home)
 {
@@ -334,8 +335,9 @@ number(const char *v, long min, long max, int *out)
 	return 0;
 }
 
-static int
-valid_fingerprint(const char *v)
+/* The number of bytes of a fingerprint "01:23:...", or 0 if malformed. */
+static size_t
+fingerprint_bytes(const char *v)
 {
 	size_t n = 0;
 
@@ -350,7 +352,7 @@ valid_fingerprint(const char *v)
 		if (*v++ != ':')
 			return 0;
 	}
-	return n == 16 || n == 20 || n == 32;
+	return n;
 }
 
 /* "success,failure" -> "SUCCESS,FAILURE" (the NOTIFY= wire form). */
@@ -424,7 +426,7 @@ syslog_value(const char *v, char **out)
 
 /*
  * The string value of v for kw: 0 with *out (NULL = unset), -1 invalid
- * value, -2 out of memory.
+ * value, -2 out of memory, -3 an MD5 fingerprint.
  */
 static int
 string_value(struct parser *p, const struct keyword *kw, const char *v,
@@ -455,15 +457,17 @@ string_value(struct parser *p, const struct keyword *kw, const char *v,
 			return 0;
 		if (v[0] == '\0')
 			break;
-		return (*out = expand_tilde(v, p->env->home)) == NULL ? -2 : 0;
+		return (*out = expand_tilde(v, p->home)) == NULL ? -2 : 0;
 	case KT_FILE:
 		if (v[0] == '\0')
 			return 0;
-		return (*out = expand_tilde(v, p->env->home)) == NULL ? -2 : 0;
+		return (*out = expand_tilde(v, p->home)) == NULL ? -2 : 0;
 	case KT_FINGERPRINT:
 		if (v[0] == '\0')
 			return 0;
-		if (!valid_fingerprint(v))
+		if (fingerprint_bytes(v) == 16)
+			return -3;
+		if (fingerprint_bytes(v) != 20 && fingerprint_bytes(v) != 32)
 			return -1;
 		break;
 	case KT_STR:
@@ -529,6 +533,47 @@ int_value(const struct keyword *kw, const char *v, int *out)
 	}
 }
 
+/*
+ * What kw accepts, for the error about a value it refuses.  The value
+ * itself is not quoted: a -C file may be anything, and an error must not
+ * show its content (file:line says where it is).
+ */
+static const char *
+expected(const struct keyword *kw)
+{
+	switch (kw->type) {
+	case KT_PORT:
+		return "a number from 1 to 65535";
+	case KT_TIMEOUT:
+		return "a number of seconds, or off";
+	case KT_BOOL: case KT_BOOL_NOT: case KT_ADD_MISSING:
+		return "on or off";
+	case KT_AUTH:
+		return "on, off, or a mechanism such as plain or scram-sha-256";
+	case KT_SYSLOG:
+		return "on, off, or a facility: LOG_USER, LOG_MAIL, LOG_LOCAL0 "
+		    "to LOG_LOCAL7";
+	case KT_DSN_NOTIFY:
+		return "off, never, or success, failure and delay separated "
+		    "by commas";
+	case KT_DSN_RETURN:
+		return "off, headers or full";
+	case KT_FROM_HDR:
+		return "auto, on or off";
+	case KT_AUTO_OFF:
+		return "auto or off";
+	case KT_FINGERPRINT:
+		return "a SHA-256 (32 bytes) or SHA-1 (20 bytes) fingerprint, "
+		    "bytes in hex separated by colons";
+	case KT_TLS_VERSION:
+		return "1.2 or 1.3";
+	case KT_PROTOCOL:
+		return "smtp";
+	default:
+		return "a value";
+	}
+}
+
 /* Keywords that have no field: accept, or refuse saying why. */
 static int
 apply_nofield(struct parser *p, const struct keyword *kw, const char *v)
@@ -546,14 +591,14 @@ apply_nofield(struct parser *p, const struct keyword *kw, const char *v)
 		if (strcmp(v, "lmtp") == 0)
 			refuse = 1;
 		else if (strcmp(v, "smtp") != 0)
-			return config_perr(p, "invalid value '%s' for protocol "
-			    "(smtp)", v);
+			return config_perr(p, "invalid value for protocol "
+			    "(expected: %s)", expected(kw));
 		break;
 	default:	/* KT_IGNORE */
 		break;
 	}
 	if (refuse)
-		return config_perr(p, "%s %s: not supported: %s", kw->name, v,
+		return config_perr(p, "%s: not supported: %s", kw->name,
 		    kw->why);
 	return 0;
 }
@@ -573,8 +618,8 @@ config_keyword_apply(struct parser *p, const struct keyword *kw,
 			if (kw->type == KT_OFF)
 				return config_perr(p, "%s takes no value",
 				    kw->name);
-			return config_perr(p, "invalid value '%s' for %s", v,
-			    kw->name);
+			return config_perr(p, "invalid value for %s "
+			    "(expected: %s)", kw->name, expected(kw));
 		}
 		*int_field(acc, kw) = n;
 	} else {
@@ -583,9 +628,14 @@ config_keyword_apply(struct parser *p, const struct keyword *kw,
 		r = string_value(p, kw, v, &s);
 		if (r == -2)
 			return config_nomem(p->err);
-		if (r == -1)
-			return config_perr(p, "invalid value '%s' for %s", v,
+		if (r == -3)
+			return config_perr(p, "%s: an MD5 fingerprint is not "
+			    "accepted (MD5 is broken); use the SHA-256 one "
+			    "(or SHA-1), which smtpsend --serverinfo shows",
 			    kw->name);
+		if (r == -1)
+			return config_perr(p, "invalid value for %s "
+			    "(expected: %s)", kw->name, expected(kw));
 		if (kw->bit == ACC_PASSWORD) {
 			config_free_secret(acc->password);
 			acc->password = s;

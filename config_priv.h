@@ -12,13 +12,16 @@
 #include <stdint.h>
 
 #define CONFIG_SYSTEM_FILE	"/etc/smtprc"
+#define CONFIG_MSMTP_SYSTEM_FILE "/etc/msmtprc"
 #define CONFIG_USER_FILE	".smtprc"
 #define CONFIG_MAX_FILES	2
+#define CONFIG_SHOW_MAX		32	/* longest name an error quotes */
 
 struct account;
 struct config_env;
 struct error;
 struct keyword;
+struct name_index;
 
 struct config {
 	struct account	**accs;
@@ -26,6 +29,8 @@ struct config {
 	size_t		  nacc;
 	char		 *files[CONFIG_MAX_FILES + 1];
 	size_t		  nfiles;
+	char		 *notes[CONFIG_MAX_FILES + 1];	/* skipped files */
+	size_t		  nnotes;
 	char		 *fqdn;		/* %C, looked up on first use */
 };
 
@@ -34,12 +39,15 @@ struct parser {
 	struct config		*cf;
 	const struct config_env	*env;
 	const char		*file;
+	const char		*home;		/* for ~ in values */
 	int			 line;
 	int			 system;	/* the system-wide file */
 	struct account		*defaults;
 	struct account		*cur;	/* defaults, an account or NULL */
 	struct account		**accs;		/* accounts of this file */
 	size_t			 nacc;
+	size_t			 cap;		/* of accs */
+	struct name_index	*index;		/* names in accs */
 	int			 password;	/* a password was seen */
 	struct error		*err;
 };
@@ -55,6 +63,14 @@ int	config_nomem(struct error *err);
 void	config_free_secret(char *s);
 /* Blanks and tabs cut from both ends, in place; returns the new start. */
 char	*config_trim(char *s);
+/*
+ * s for an error message: "'s'" when it is a short name (1 to
+ * CONFIG_SHOW_MAX ASCII letters, digits and "_-.@+"), else "(not shown)":
+ * a -C file may be anything (/etc/shadow as root), and no error may show
+ * its content.  Returns buf.
+ */
+const char *config_show(const char *s, char *buf, size_t size);
+#define CONFIG_SHOW_SIZE	(CONFIG_SHOW_MAX + 3)
 
 /* config_keyword.c */
 

@@ -77,6 +77,7 @@ print_help(void)
 	    "  -F NAME          display name for a From header smtpsend adds\n"
 	    "  -a NAME          use account NAME (also --account=NAME)\n"
 	    "  -C FILE          read FILE instead of /etc/smtprc and ~/.smtprc\n"
+	    "                   (or msmtp's files when those do not exist)\n"
 	    "  -N DSN, -R RET, -V ENVID   delivery status notification options\n"
 	    "  -B 8BITMIME|7BIT body type\n"
 	    "  -X FILE, -L TAG  log file, syslog tag\n"
@@ -276,6 +277,19 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 	return 0;
 }
 
+/* The configuration files read, and system files skipped, for -v and
+   --pretend: which of smtpsend's and msmtp's files was used. */
+static void
+print_config_files(const struct config *cf, FILE *fp, const char *prefix)
+{
+	const char *const *f;
+
+	for (f = config_files(cf); *f != NULL; f++)
+		fprintf(fp, "%sconfiguration file: %s\n", prefix, *f);
+	for (f = config_notes(cf); *f != NULL; f++)
+		fprintf(fp, "%sconfiguration file: %s\n", prefix, *f);
+}
+
 /* Choose the account: -a, else the one whose from matches -f, else default. */
 static const struct account *
 pick_account(const struct config *cf, const struct opts *o,
@@ -441,6 +455,8 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	if (config_env_init(&c->env, err) == -1 ||
 	    config_load(&c->cf, o->config, &c->env, err) == -1)
 		return -1;
+	if (o->verbose)
+		print_config_files(c->cf, stderr, "--- ");
 	acc = pick_account(c->cf, o, err);
 	if (acc == NULL)
 		return -1;
@@ -511,6 +527,8 @@ do_account_mode(const struct opts *o, struct error *err)
 		return -1;
 	if (config_load(&cf, o->config, &env, err) == -1)
 		goto out;
+	if (o->mode == MODE_PRETEND)
+		print_config_files(cf, stdout, "");
 	acc = pick_account(cf, o, err);
 	if (acc == NULL)
 		goto out;

@@ -351,7 +351,7 @@ set_pin(struct tls *t, const struct tls_params *p, struct error *err)
 	    &t->pinlen) == -1 || (t->pinlen != 32 && t->pinlen != 20)) {
 		t->pinlen = 0;
 		error_set(err, ERR_CONFIG, "tls_fingerprint %s: expected a "
-		    "SHA-256 fingerprint, 32 bytes in hex separated by colons",
+		    "SHA-256 (32 bytes) or SHA-1 (20 bytes) fingerprint in hex",
 		    p->fingerprint);
 		error_hint(err, "\"smtpsend --serverinfo\" shows the server's "
 		    "fingerprint");

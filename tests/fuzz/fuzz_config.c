@@ -92,6 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.mailname = "example.org";
 	env.uid = (unsigned int)getuid();
 	env.system_file = "/nonexistent-fuzz-smtprc";
+	env.msmtp_system_file = "/nonexistent-fuzz-msmtprc";
 	fd = fuzz_memfile(data, size, path, sizeof(path));
 	error_clear(&err);
 	rc = config_load(&cf, path, &env, &err);

@@ -27,6 +27,7 @@ struct fx {
 	char			 dir[64];
 	char			 path[128];	/* the user file */
 	char			 sys[128];	/* the system file */
+	char			 msys[128];	/* msmtp's system file */
 	struct config_env	 env;
 	struct config		*cf;
 	struct error		 err;
@@ -42,6 +43,7 @@ setup(void **state)
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/.smtprc", fx->dir);
 	snprintf(fx->sys, sizeof(fx->sys), "%s/system-smtprc", fx->dir);
+	snprintf(fx->msys, sizeof(fx->msys), "%s/system-msmtprc", fx->dir);
 	fx->env.user = "alice";
 	fx->env.home = fx->dir;
 	fx->env.hostname = "box";
@@ -49,6 +51,7 @@ setup(void **state)
 	fx->env.mailname = "mail.example.org";
 	fx->env.uid = (unsigned int)getuid();
 	fx->env.system_file = fx->sys;
+	fx->env.msmtp_system_file = fx->msys;
 	*state = fx;
 	return 0;
 }
@@ -120,16 +123,125 @@ test_choose_home(void **state)
 	snprintf(pwhome, sizeof(pwhome), "%s/pw", fx->dir);
 	assert_int_equal(mkdir(envhome, 0700), 0);
 	assert_int_equal(mkdir(pwhome, 0700), 0);
-	assert_ptr_equal(config_choose_home(NULL, pwhome), pwhome);
-	assert_ptr_equal(config_choose_home("", pwhome), pwhome);
+	assert_ptr_equal(config_choose_home(NULL, pwhome, NULL), pwhome);
+	assert_ptr_equal(config_choose_home("", pwhome, NULL), pwhome);
 	/* Neither has a file: $HOME, as every program does. */
-	assert_ptr_equal(config_choose_home(envhome, pwhome), envhome);
+	assert_ptr_equal(config_choose_home(envhome, pwhome, NULL), envhome);
 	snprintf(rc, sizeof(rc), "%s/.smtprc", pwhome);
 	write_file(rc, "", 0600);
-	assert_ptr_equal(config_choose_home(envhome, pwhome), pwhome);
+	assert_ptr_equal(config_choose_home(envhome, pwhome, NULL), pwhome);
+	/* Any of msmtp's user files in $HOME keeps $HOME. */
+	snprintf(rc, sizeof(rc), "%s/.msmtprc", envhome);
+	write_file(rc, "", 0600);
+	assert_ptr_equal(config_choose_home(envhome, pwhome, NULL), envhome);
+	assert_int_equal(unlink(rc), 0);
+	assert_ptr_equal(config_choose_home(envhome, pwhome, NULL), pwhome);
+	snprintf(rc, sizeof(rc), "%s/xdg", fx->dir);
+	assert_int_equal(mkdir(rc, 0700), 0);
+	snprintf(rc, sizeof(rc), "%s/xdg/msmtp", fx->dir);
+	assert_int_equal(mkdir(rc, 0700), 0);
+	snprintf(rc, sizeof(rc), "%s/xdg/msmtp/config", fx->dir);
+	write_file(rc, "", 0600);
+	snprintf(rc, sizeof(rc), "%s/xdg", fx->dir);
+	assert_ptr_equal(config_choose_home(envhome, pwhome, rc), envhome);
 	snprintf(rc, sizeof(rc), "%s/.smtprc", envhome);
 	write_file(rc, "", 0600);
-	assert_ptr_equal(config_choose_home(envhome, pwhome), envhome);
+	assert_ptr_equal(config_choose_home(envhome, pwhome, NULL), envhome);
+}
+
+/*
+ * The user file: ~/.smtprc, else msmtp's ~/.msmtprc, else
+ * $XDG_CONFIG_HOME/msmtp/config (default ~/.config): msmtp's order.
+ */
+static void
+test_user_files(void **state)
+{
+	struct fx *fx = *state;
+	char msmtprc[160], xdg[100], xdgrc[160], cfgrc[160], buf[256];
+
+	snprintf(msmtprc, sizeof(msmtprc), "%s/.msmtprc", fx->dir);
+	snprintf(xdg, sizeof(xdg), "%s/xdg", fx->dir);
+	snprintf(xdgrc, sizeof(xdgrc), "%s/msmtp", xdg);
+	assert_int_equal(mkdir(xdg, 0700), 0);
+	assert_int_equal(mkdir(xdgrc, 0700), 0);
+	snprintf(xdgrc, sizeof(xdgrc), "%s/msmtp/config", xdg);
+	snprintf(cfgrc, sizeof(cfgrc), "%s/.config", fx->dir);
+	assert_int_equal(mkdir(cfgrc, 0700), 0);
+	snprintf(cfgrc, sizeof(cfgrc), "%s/.config/msmtp", fx->dir);
+	assert_int_equal(mkdir(cfgrc, 0700), 0);
+	snprintf(cfgrc, sizeof(cfgrc), "%s/.config/msmtp/config", fx->dir);
+
+	/* None: the name smtpsend's own file would have. */
+	assert_int_equal(config_user_file(fx->dir, xdg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, fx->path);
+	write_file(cfgrc, "account default\nhost cfg\n", 0600);
+	assert_int_equal(config_user_file(fx->dir, NULL, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, cfgrc);
+	/* A relative XDG_CONFIG_HOME is ignored, as the XDG spec says. */
+	assert_int_equal(config_user_file(fx->dir, "rel", buf, sizeof(buf)),
+	    1);
+	assert_string_equal(buf, cfgrc);
+	assert_int_equal(config_user_file(fx->dir, xdg, buf, sizeof(buf)), 0);
+	write_file(xdgrc, "account default\nhost xdg\n", 0600);
+	assert_int_equal(config_user_file(fx->dir, xdg, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, xdgrc);
+	write_file(msmtprc, "account default\nhost msmtprc\n", 0600);
+	assert_int_equal(config_user_file(fx->dir, xdg, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, msmtprc);
+
+	/* config_load reads that one file, and says which. */
+	fx->env.xdg_config_home = xdg;
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	assert_string_equal(acc(fx, "default")->host, "msmtprc");
+	assert_string_equal(config_files(fx->cf)[0], msmtprc);
+	assert_null(config_files(fx->cf)[1]);
+	config_free(fx->cf);
+	fx->cf = NULL;
+	assert_int_equal(unlink(msmtprc), 0);
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	assert_string_equal(acc(fx, "default")->host, "xdg");
+	config_free(fx->cf);
+	fx->cf = NULL;
+	write_file(fx->path, "account default\nhost smtprc\n", 0600);
+	write_file(msmtprc, "account default\nhost msmtprc\n", 0600);
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	assert_string_equal(acc(fx, "default")->host, "smtprc");
+	assert_string_equal(config_files(fx->cf)[0], fx->path);
+	assert_null(config_files(fx->cf)[1]);
+}
+
+/* /etc/msmtprc is read only when there is no /etc/smtprc. */
+static void
+test_system_files(void **state)
+{
+	struct fx *fx = *state;
+
+	write_file(fx->msys, "account default\nhost msys\n"
+	    "account m\nhost m\n", 0644);
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	assert_string_equal(acc(fx, "default")->host, "msys");
+	assert_string_equal(config_files(fx->cf)[0], fx->msys);
+	config_free(fx->cf);
+	fx->cf = NULL;
+	write_file(fx->sys, "account default\nhost sys\n", 0644);
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	assert_string_equal(acc(fx, "default")->host, "sys");
+	assert_string_equal(config_files(fx->cf)[0], fx->sys);
+	assert_null(config_files(fx->cf)[1]);
+	assert_null(config_account(fx->cf, "m", &fx->err));
+	assert_null(config_notes(fx->cf)[0]);
+	/* The password rule and its hint are the system file's. */
+	config_free(fx->cf);
+	fx->cf = NULL;
+	write_file(fx->msys, "account default\nhost msys\npassword p\n",
+	    0644);
+	assert_int_equal(unlink(fx->sys), 0);
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), -1);
+	assert_non_null(strstr(fx->err.msg, "system-msmtprc: contains a "
+	    "password but is readable by others"));
+	assert_non_null(strstr(fx->err.hint, "chmod 640 "));
+	assert_non_null(strstr(fx->err.hint, "chgrp "));
+	assert_null(strstr(fx->err.hint, "chmod 600"));
 }
 
 /* An empty file is valid (fuzz finding: it read past getline's buffer). */
@@ -322,7 +434,8 @@ test_keywords(void **state)
 	    "timeout 15\nauth scram-sha-256\nuser me\npassword pw\n"
 	    "passwordeval pass show smtp\ntls off\ntls_starttls off\n"
 	    "tls_trust_file ~/ca.pem\n"
-	    "tls_fingerprint 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n"
+	    "tls_fingerprint 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+	    "00:11:22:33\n"
 	    "tls_certcheck off\ntls_cert_file ~/c.pem\ntls_key_file /k.pem\n"
 	    "tls_priorities NORMAL:-VERS-TLS1.2\ntls_host_override other\n"
 	    "tls_min_version 1.3\ndsn_notify success,failure,delay\n"
@@ -350,7 +463,7 @@ test_keywords(void **state)
 	snprintf(want, sizeof(want), "%s/ca.pem", fx->dir);
 	assert_string_equal(a->tls_trust_file, want);
 	assert_string_equal(a->tls_fingerprint,
-	    "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff");
+	    "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33");
 	assert_int_equal(a->tls_certcheck, CFG_OFF);
 	snprintf(want, sizeof(want), "%s/c.pem", fx->dir);
 	assert_string_equal(a->tls_cert_file, want);
@@ -510,43 +623,50 @@ test_errors(void **state)
 		const char	*want;
 	} bad[] = {
 		{ "bogus 1", ":3: unknown keyword 'bogus'" },
-		{ "port 0", ":3: invalid value '0' for port" },
-		{ "port 65536", ":3: invalid value '65536' for port" },
-		{ "port 25x", ":3: invalid value '25x' for port" },
-		{ "port -25", ":3: invalid value '-25' for port" },
+		{ "port 0", ":3: invalid value for port (expected: a number "
+		    "from 1 to 65535)" },
+		{ "port 65536", ":3: invalid value for port" },
+		{ "port 25x", ":3: invalid value for port" },
+		{ "port -25", ":3: invalid value for port" },
 		{ "port 99999999999999999999", ":3: invalid value" },
-		{ "port", ":3: invalid value '' for port" },
-		{ "timeout 0", ":3: invalid value '0' for timeout" },
-		{ "timeout soon", ":3: invalid value 'soon' for timeout" },
-		{ "tls maybe", ":3: invalid value 'maybe' for tls" },
-		{ "tls_starttls yes", ":3: invalid value 'yes' for tls_starttls" },
-		{ "auth foo", ":3: invalid value 'foo' for auth" },
-		{ "syslog LOG_FOO", ":3: invalid value 'LOG_FOO' for syslog" },
+		{ "port", ":3: invalid value for port" },
+		{ "timeout 0", ":3: invalid value for timeout" },
+		{ "timeout soon", ":3: invalid value for timeout" },
+		{ "tls maybe", ":3: invalid value for tls (expected: on "
+		    "or off)" },
+		{ "tls_starttls yes", ":3: invalid value for tls_starttls" },
+		{ "auth foo", ":3: invalid value for auth" },
+		{ "syslog LOG_FOO", ":3: invalid value for syslog" },
 		{ "dsn_notify success,bogus", ":3: invalid value" },
 		{ "dsn_notify success,", ":3: invalid value" },
-		{ "dsn_notify", ":3: invalid value '' for dsn_notify" },
-		{ "dsn_return some", ":3: invalid value 'some' for dsn_return" },
+		{ "dsn_notify", ":3: invalid value for dsn_notify" },
+		{ "dsn_return some", ":3: invalid value for dsn_return" },
 		{ "set_from_header always", ":3: invalid value" },
-		{ "set_date_header on", ":3: invalid value 'on'" },
+		{ "set_date_header on", ":3: invalid value for "
+		    "set_date_header (expected: auto or off)" },
 		{ "tls_fingerprint 00:11:2", ":3: invalid value" },
 		{ "tls_fingerprint 0011", ":3: invalid value" },
-		{ "tls_min_version 1.1", ":3: invalid value '1.1'" },
+		{ "tls_fingerprint 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff",
+		    ":3: tls_fingerprint: an MD5 fingerprint is not accepted" },
+		{ "tls_min_version 1.1", ":3: invalid value for "
+		    "tls_min_version" },
 		{ "host", ":3: host needs a value" },
 		{ "tls_nocertcheck on", ":3: tls_nocertcheck takes no value" },
-		{ "protocol lmtp", ":3: protocol lmtp: not supported" },
-		{ "protocol esmtp", ":3: invalid value 'esmtp' for protocol" },
-		{ "proxy_host 127.0.0.1", ":3: proxy_host 127.0.0.1: not "
+		{ "protocol lmtp", ":3: protocol: not supported" },
+		{ "protocol esmtp", ":3: invalid value for protocol" },
+		{ "proxy_host 127.0.0.1", ":3: proxy_host: not "
 		    "supported: SOCKS" },
-		{ "socket /run/smtp", ":3: socket /run/smtp: not supported" },
-		{ "source_ip 10.0.0.1", ":3: source_ip 10.0.0.1: not supported" },
-		{ "undisclosed_recipients", ":3: undisclosed_recipients : not "
+		{ "socket /run/smtp", ":3: socket: not supported" },
+		{ "source_ip 10.0.0.1", ":3: source_ip: not supported" },
+		{ "undisclosed_recipients", ":3: undisclosed_recipients: not "
 		    "supported" },
-		{ "tls_force_sslv3 on", ":3: tls_force_sslv3 on: not supported" },
+		{ "tls_force_sslv3 on", ":3: tls_force_sslv3: not supported" },
 		{ "account", ":3: account needs a name" },
 		{ "account x : nothere", ":3: account 'nothere' is not defined" },
 		{ "account x : a,", ":3: missing account name" },
 		{ "account a", ":3: account 'a' is already defined on line 1" },
-		{ "account x,y", ":3: account name 'x,y' contains a comma" },
+		{ "account x,y", ":3: account name (not shown) contains a "
+		    "comma" },
 		{ "defaults now", ":3: defaults takes no value" },
 		{ "eval", ":3: eval needs a command" },
 		{ "eval exit 3", ":3: eval: the command failed" },
@@ -558,6 +678,10 @@ test_errors(void **state)
 	char text[256];
 	size_t i;
 
+	assert_int_equal(load(fx, "account a\nhost h\ntls_fingerprint "
+	    "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33\n"),
+	    0);
+	assert_int_equal(strlen(acc(fx, "a")->tls_fingerprint), 59);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "account a\nhost h\n%s\n",
 		    bad[i].line);
@@ -576,6 +700,145 @@ test_errors(void **state)
 		    &fx->err), -1);
 		assert_non_null(strstr(fx->err.msg, ":3: NUL byte"));
 	}
+}
+
+/*
+ * -C may name any file (/etc/shadow as root): an error quotes at most a
+ * short name, never the rest of the line, a value or an eval command.
+ */
+static void
+test_no_echo(void **state)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;
+		const char	*never;
+	} bad[] = {
+		{ "root:$6$SALTsalt$HASHhashHASH:19000:0:99999:7:::\n",
+		    ":1: unknown keyword (not shown)", "root" },
+		{ "daemon:*:19000:0:99999:7:::\n",
+		    ":1: unknown keyword (not shown)", "daemon" },
+		{ "abcdefghijklmnopqrstuvwxyzABCDEFG x\n",
+		    ":1: unknown keyword (not shown)", "abcdefghij" },
+		{ "host\tsecret-host\nport SECRETVALUE\n",
+		    ":2: invalid value for port", "SECRETVALUE" },
+		{ "auth SECRETVALUE\n", ":1: invalid value for auth",
+		    "SECRETVALUE" },
+		{ "tls_fingerprint SECRETVALUE\n", ":1: invalid value for "
+		    "tls_fingerprint", "SECRETVALUE" },
+		{ "socket SECRETVALUE\n", ":1: socket: not supported",
+		    "SECRETVALUE" },
+		{ "protocol SECRETVALUE\n", ":1: invalid value for protocol",
+		    "SECRETVALUE" },
+		{ "eval echo SECRETVALUE; exit 1\n", ":1: eval: the command "
+		    "failed", "SECRETVALUE" },
+		{ "eval : SECRETVALUE\n", ":1: eval: the command printed "
+		    "nothing", "SECRETVALUE" },
+		{ "eval echo 'SECRETVALUE:x'\n", ":1: unknown keyword (not "
+		    "shown)", "SECRETVALUE" },
+		{ "account SECRET:VALUE\n", ":1: account 'VALUE' is not "
+		    "defined", "SECRET" },
+		{ "account SECRET VALUE\naccount SECRET VALUE\n", ":2: "
+		    "account (not shown) is already defined", "SECRET" },
+		{ "account SECRET,VALUE\n", ":1: account name (not shown) "
+		    "contains a comma", "SECRET" },
+		{ "account a\nhost h\nfrom %U\naccount $SECRET$\nhost h\n"
+		    "from %M\n", ":4: account (not shown): %M has no value",
+		    "SECRET" },
+	};
+	struct fx *fx = *state;
+	size_t i;
+
+	fx->env.mailname = NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_fails(fx, bad[i].text, bad[i].want);
+		if (strstr(fx->err.msg, bad[i].never) != NULL ||
+		    strstr(fx->err.hint, bad[i].never) != NULL)
+			fail_msg("error '%s' (hint '%s') shows '%s'",
+			    fx->err.msg, fx->err.hint, bad[i].never);
+	}
+	/* A short name is quoted, so typos stay easy to find. */
+	load_fails(fx, "tls_trust_fle x\n", ":1: unknown keyword "
+	    "'tls_trust_fle'");
+	load_fails(fx, "abcdefghijklmnopqrstuvwxyzABCDEF x\n",
+	    ":1: unknown keyword 'abcdefghijklmnopqrstuvwxyzABCDEF'");
+	load_fails(fx, "account my-work@example.org\naccount "
+	    "my-work@example.org\n", ":2: account 'my-work@example.org' is "
+	    "already defined on line 1");
+}
+
+/*
+ * ~ in a -C file is $HOME, as in msmtp, even when the home the user files
+ * come from is the passwd entry's (sudo's HOME=/); in those it is that
+ * home.
+ */
+static void
+test_tilde_home(void **state)
+{
+	struct fx *fx = *state;
+	char want[256];
+
+	fx->env.env_home = "/env/home";
+	assert_int_equal(load(fx, "account a\nhost h\nlogfile ~/log\n"
+	    "tls_trust_file ~/ca.pem\naliases ~\n"), 0);
+	assert_string_equal(acc(fx, "a")->logfile, "/env/home/log");
+	assert_string_equal(acc(fx, "a")->tls_trust_file, "/env/home/ca.pem");
+	assert_string_equal(acc(fx, "a")->aliases, "/env/home");
+	config_free(fx->cf);
+	fx->cf = NULL;
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	snprintf(want, sizeof(want), "%s/log", fx->dir);
+	assert_string_equal(acc(fx, "a")->logfile, want);
+	config_free(fx->cf);
+	fx->cf = NULL;
+	fx->env.env_home = NULL;	/* $HOME unset: the passwd home */
+	assert_int_equal(config_load(&fx->cf, fx->path, &fx->env, &fx->err),
+	    0);
+	assert_string_equal(acc(fx, "a")->logfile, want);
+}
+
+/*
+ * Many accounts, some in both files: every one found, the user file's
+ * replacing the system file's (the lookup that made 20,000 accounts take
+ * seconds; no timing here, bench/run measures it).
+ */
+static void
+test_many_accounts(void **state)
+{
+	struct fx *fx = *state;
+	FILE *sys, *user;
+	char name[32], want[32];
+	int i, n = 5000;
+
+	sys = fopen(fx->sys, "w");
+	user = fopen(fx->path, "w");
+	assert_non_null(sys);
+	assert_non_null(user);
+	for (i = 0; i < n; i++) {
+		fprintf(sys, "account a%d%s\nhost sys%d\n", i,
+		    i > 0 ? " : a0" : "", i);
+		if (i % 3 == 0)
+			fprintf(user, "account a%d\nhost user%d\n", i, i);
+		fprintf(user, "account u%d\nhost u%d\n", i, i);
+	}
+	assert_int_equal(fclose(sys), 0);
+	assert_int_equal(fclose(user), 0);
+	assert_int_equal(chmod(fx->path, 0600), 0);
+	assert_int_equal(config_load(&fx->cf, NULL, &fx->env, &fx->err), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		snprintf(want, sizeof(want), "%s%d", i % 3 == 0 ? "user" :
+		    "sys", i);
+		assert_string_equal(acc(fx, name)->host, want);
+		snprintf(name, sizeof(name), "u%d", i);
+		snprintf(want, sizeof(want), "u%d", i);
+		assert_string_equal(acc(fx, name)->host, want);
+	}
+	assert_null(config_account(fx->cf, "a5000", &fx->err));
+	load_fails(fx, "account a1\nhost h\naccount a2\nhost h\n"
+	    "account a1\n", ":5: account 'a1' is already defined on line 1");
+	load_fails(fx, "account a1\nhost h\naccount b : a1, a2\n",
+	    ":3: account 'a2' is not defined");
 }
 
 static void
@@ -618,8 +881,12 @@ test_account_lookup(void **state)
 	assert_null(config_account(fx->cf, "default", &fx->err));
 	assert_int_equal(fx->err.kind, ERR_CONFIG);
 	assert_non_null(strstr(fx->err.msg, "/etc/smtprc"));
+	assert_non_null(strstr(fx->err.msg, "/etc/msmtprc"));
 	assert_non_null(strstr(fx->err.msg, "~/.smtprc"));
+	assert_non_null(strstr(fx->err.msg, "~/.msmtprc"));
+	assert_non_null(strstr(fx->err.msg, "~/.config/msmtp/config"));
 	assert_non_null(strstr(fx->err.hint, "create ~/.smtprc"));
+	assert_null(strstr(fx->err.hint, "works unchanged"));
 
 	/* -C with a missing file is an error. */
 	config_free(fx->cf);
@@ -1003,6 +1270,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tilde, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tilde_home, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_many_accounts, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_user_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_system_files, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_account_lookup, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_system_and_user, setup,
