@@ -13,9 +13,12 @@ struct account;
 
 /*
  * Find the secret for acc, in order: password, passwordeval, keyring,
- * prompt.  *secret is malloc'ed; release it with secret_free().  Errors:
- * ERR_SECRET (78: passwordeval failed, none found), ERR_KEYRING (75:
- * keyring unreachable or locked, with a hint).
+ * prompt.  Returns 0 with *secret malloc'ed (release it with
+ * secret_free()); 1 with *secret NULL and *err set (ERR_SECRET) when no
+ * source has one: no password or passwordeval, the keyring answered that
+ * it has none (or libsecret is missing), no terminal; -1 on errors:
+ * ERR_SECRET (78: passwordeval failed), ERR_KEYRING (75: keyring
+ * unreachable or locked, with a hint).
  */
 int secret_get(const struct account *acc, char **secret, struct error *err);
 

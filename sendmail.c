@@ -443,12 +443,67 @@ struct sendctx {
 	struct send_result	 res;
 };
 
+/*
+ * The secret for AUTH.  When auth is on only because a user is set (no
+ * auth line, see config.c) and no source has a secret (the keyring
+ * answered that it has none), the mail goes without AUTH: many servers
+ * relay for their own network without it, and retrying could never find
+ * a password.  *nosecret then holds the "no password" error, for
+ * auth_was_needed(); -v says so.  An unreachable keyring stays an error.
+ */
+static int
+get_secret(const struct opts *o, const struct account *acc, char **secret,
+    struct error *nosecret, struct error *err)
+{
+	int rc;
+
+	error_clear(nosecret);
+	rc = secret_get(acc, secret, err);
+	if (rc != 1)
+		return rc;
+	if (acc->set & ACC_BIT(ACC_AUTH))
+		return -1;
+	*nosecret = *err;
+	error_clear(err);
+	if (o->verbose)
+		fprintf(stderr, "--- no password for %s at %s (none in the "
+		    "configuration, none in the keyring) and no auth line: "
+		    "sending without AUTH\n", acc->user, acc->host);
+	return 0;
+}
+
+/*
+ * A refusal after sending without AUTH that asks for authentication (530,
+ * or an enhanced status 5.7.x or 4.7.x such as Postfix's "Relay access
+ * denied") is the missing password: report that (78), with the reply.
+ */
+static void
+auth_was_needed(const struct error *nosecret, struct error *err)
+{
+	struct error e = *nosecret;
+	size_t n = strlen(e.msg);
+
+	if (err->kind != ERR_REPLY || (err->code != 530 &&
+	    strncmp(err->status, "5.7.", 4) != 0 &&
+	    strncmp(err->status, "4.7.", 4) != 0))
+		return;
+	e.code = err->code;
+	e.step = err->step;
+	snprintf(e.status, sizeof(e.status), "%s", err->status);
+	snprintf(e.reply, sizeof(e.reply), "%s", err->reply);
+	snprintf(e.msg + n, sizeof(e.msg) - n, "; sent without AUTH, the "
+	    "server refused");
+	*err = e;
+}
+
 static int
 do_send(const struct opts *o, struct sendctx *c, struct error *err)
 {
 	const struct account *acc;
 	struct send_job job;
+	struct error nosecret;
 
+	error_clear(&nosecret);
 	/* The whole message is read before anything else can fail. */
 	if (message_read(&c->msg, STDIN_FILENO, NULL, err) == -1)
 		return -1;
@@ -466,7 +521,8 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	    fix_message(acc, o, c->msg, c->from, err) == -1)
 		return -1;
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
-	if (config_auth(acc) != NULL && secret_get(acc, &c->secret, err) == -1)
+	if (config_auth(acc) != NULL &&
+	    get_secret(o, acc, &c->secret, &nosecret, err) == -1)
 		return -1;
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;
@@ -479,7 +535,12 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	job.dsn_envid = o->dsn_envid;
 	job.body = o->body;
 	job.verbose = o->verbose ? stderr : NULL;
-	return send_message(&job, &c->res, err);
+	if (send_message(&job, &c->res, err) == -1) {
+		if (nosecret.kind != ERR_NONE)
+			auth_was_needed(&nosecret, err);
+		return -1;
+	}
+	return 0;
 }
 
 static void
