@@ -609,13 +609,17 @@ out:
 	return rc;
 }
 
-/* 1 if path exists (whatever it is: an unreadable file still counts). */
+/*
+ * 1 if path is there: a file we may not read still counts (reading it is
+ * then an error, or for a system file a note), but not one in a directory
+ * we may not search (HOME=/root kept for www-data: that is not its file).
+ */
 static int
 exists(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 || errno != ENOENT;
+	return stat(path, &st) == 0;
 }
 
 int

@@ -101,6 +101,9 @@ def run_ns(tmp, args, etc=None, user="root", env=None, passwd_home=None,
     if wrapper:
         timeout *= 4
     full = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:     # sanitizer builds: keep their settings
+            full[k] = os.environ[k]
     full.update(env or {})
     binary = shlex.split(wrapper or "") + [servers.smtpsend_path()]
     p = subprocess.run(cmd + binary + list(args),
@@ -329,3 +332,16 @@ def test_md5_fingerprint_refused_when_read(tmp):
         f.write(account(extra="tls_fingerprint %s\n" % ":".join(["ab"] * 20)))
     p = run_ns(tmp, ["-C", rc, "--pretend"], env={"HOME": h})
     assert p.returncode == 0, out(p)
+
+
+def test_home_it_cannot_search_is_not_its_home(tmp):
+    # HOME=/root kept for www-data (PHP-FPM, su without -): the file there
+    # is not its file; the passwd home's is used, no permission error.
+    roothome = home_for(tmp, "root", {".smtprc": account("root-home")})
+    os.chmod(roothome, 0o700)
+    pwhome = home_for(tmp, GROUP_USER, {".msmtprc": account("own-home")})
+    p = run_ns(tmp, ["--pretend"], user=GROUP_USER, env={"HOME": roothome},
+               passwd_home={GROUP_USER: pwhome})
+    assert p.returncode == 0, out(p)
+    assert "= own-home\n" in out(p)
+    assert "configuration file: %s/.msmtprc\n" % pwhome in out(p)
