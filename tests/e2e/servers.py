@@ -573,13 +573,15 @@ def _listeners(certs):
 
 # A plain smtpd on a Unix socket: master.cf "unix" services live under
 # the queue directory (public/ when not private); smtpd serves them as
-# local clients, which permit_mynetworks lets relay.
+# local clients, which permit_mynetworks lets relay.  AUTH is offered
+# without TLS: credentials may go over a Unix socket in clear.
 _UNIX_SMTPD = """\
 # unix
 smtpsend-smtpd unix n - n - - smtpd
   -o syslog_name=postfix/unix
   -o smtpd_tls_security_level=none
-  -o smtpd_sasl_auth_enable=no
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=no
 """
 
 

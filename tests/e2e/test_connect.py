@@ -354,3 +354,18 @@ def test_unix_socket_serverinfo_and_missing(postfix, run, tmp_path):
     err = p.stderr.decode()
     assert p.returncode == 75, err
     assert "unix socket %s" % gone in err
+
+
+def test_unix_socket_is_local_for_credentials(postfix, run):
+    # No TLS, and yet the password may go: a Unix socket never leaves the
+    # machine (the rule that allows loopback servers).
+    tok = _tok()
+    p = run(["-v", "bob@example.org"], input=_msg(tok), config=(
+        "account default\nsocket %s\nfrom %s\nuser %s\npassword %s\n"
+        "auth plain\n" % (postfix.unix_socket, FROM, servers.ALICE,
+                          servers.ALICE_PASSWORD)))
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "AUTH PLAIN" in err
+    assert servers.ALICE_PASSWORD not in err
+    S.delivered(postfix, tok, 1, settle=0.5)
