@@ -254,7 +254,7 @@ attempts_error(const char *what, const char *name, int port,
 {
 	char where[WHERE_MAX], secs[32], list[ERROR_MSG_MAX], one[160];
 	size_t i, len = 0;
-	int refused = 1;
+	int refused = 1, notlocal = 1;
 
 	fmt_where(where, sizeof(where), name, port);
 	list[0] = '\0';
@@ -265,6 +265,7 @@ attempts_error(const char *what, const char *name, int port,
 		else
 			snprintf(one, sizeof(one), "%s", strerror(at[i].why));
 		refused = refused && at[i].why == ECONNREFUSED;
+		notlocal = notlocal && at[i].why == EADDRNOTAVAIL;
 		if (started == 1 && strcmp(at[i].addr, name) == 0)
 			len += (size_t)snprintf(list + len, sizeof(list) - len,
 			    "%s", one);
@@ -284,6 +285,9 @@ attempts_error(const char *what, const char *name, int port,
 		    "\"%s\" in the account", where,
 		    what[0] != '\0' ? "proxy_host" : "host",
 		    what[0] != '\0' ? "proxy_port" : "port");
+	else if (notlocal)
+		error_hint(err, "source_ip must be an address of this "
+		    "machine");
 	return -1;
 }
 

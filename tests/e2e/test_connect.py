@@ -239,6 +239,7 @@ def test_source_ip_not_local(postfix, run):
     err = p.stderr.decode()
     assert p.returncode == 75, err
     assert "Cannot assign requested address" in err
+    assert "source_ip must be an address of this machine" in err
 
 
 # ------------------------------------------------------------- SOCKS5
