@@ -55,6 +55,11 @@ struct account {
 	char	*tls_crl_file;	/* msmtp's deprecated CRL file, or NULL */
 	int	 auto_from;	/* obsolete msmtp auto_from: CFG_ON/OFF */
 	char	*maildomain;	/* obsolete msmtp maildomain (auto_from) */
+	/* Added by the connect module (additive): */
+	char	*source_ip;	/* numeric local address to bind, or NULL */
+	char	*proxy_host;	/* SOCKS5 proxy, or NULL */
+	int	 proxy_port;	/* 0 = default (1080) */
+	char	*socket;	/* Unix socket instead of host/port, or NULL */
 };
 
 /*
@@ -78,6 +83,7 @@ enum acc_bit {
 	ACC_SYSLOG, ACC_ALIASES, ACC_SET_FROM_HEADER, ACC_SET_DATE_HEADER,
 	ACC_SET_MSGID_HEADER, ACC_REMOVE_BCC_HEADERS, ACC_ALLOW_FROM_OVERRIDE,
 	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
+	ACC_SOURCE_IP, ACC_PROXY_HOST, ACC_PROXY_PORT, ACC_SOCKET,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -229,6 +229,10 @@ config_account_finalize(struct config *cf, const struct config_env *env,
 		free(acc->auth);
 		acc->auth = NULL;
 	}
+	/* A Unix socket never crosses a network: tls is off unless asked
+	   for, as msmtp has it. */
+	if (acc->socket != NULL && !(acc->set & ACC_BIT(ACC_TLS)))
+		acc->tls = CFG_OFF;
 	return 0;
 }
 
@@ -272,10 +276,20 @@ config_account(const struct config *cf, const char *name, struct error *err)
 		no_account(cf, name, err);
 		return NULL;
 	}
-	if (acc->host == NULL) {
+	if (acc->host == NULL && acc->socket == NULL) {
 		error_set(err, ERR_CONFIG, "%s:%d: account '%s' has no host",
 		    acc->file, acc->line, acc->name);
 		error_hint(err, "add a 'host' line to the account");
+		return NULL;
+	}
+	if (acc->host == NULL && acc->tls_host_override == NULL &&
+	    acc->tls != CFG_OFF && acc->tls_certcheck != CFG_OFF &&
+	    acc->tls_fingerprint == NULL) {
+		error_set(err, ERR_CONFIG, "%s:%d: account '%s': TLS over "
+		    "socket %s needs a server name to check the certificate "
+		    "against", acc->file, acc->line, acc->name, acc->socket);
+		error_hint(err, "add a 'host' (or 'tls_host_override') line "
+		    "to the account");
 		return NULL;
 	}
 	if ((acc->tls_cert_file == NULL) != (acc->tls_key_file == NULL)) {
@@ -429,7 +443,7 @@ dflt(int is_default)
 void
 config_print_account(const struct account *acc, FILE *fp)
 {
-	char where[PATH_MAX + 32], num[32], tmo[32];
+	char where[PATH_MAX + 32], num[32], tmo[32], pnum[32];
 
 	snprintf(where, sizeof(where), "%s:%d", acc->file, acc->line);
 	snprintf(num, sizeof(num), "%d", config_port(acc));
@@ -437,6 +451,13 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "account", acc->name, where);
 	pr(fp, "host", acc->host, NULL);
 	pr(fp, "port", num, dflt(acc->port == 0));
+	pr(fp, "source_ip", acc->source_ip, NULL);
+	pr(fp, "proxy_host", acc->proxy_host, NULL);
+	snprintf(pnum, sizeof(pnum), "%d",
+	    acc->proxy_port > 0 ? acc->proxy_port : 1080);
+	pr(fp, "proxy_port", acc->proxy_host != NULL ? pnum : NULL,
+	    dflt(acc->proxy_host != NULL && acc->proxy_port == 0));
+	pr(fp, "socket", acc->socket, NULL);
 	pr(fp, "timeout", acc->timeout == 0 ? "off" : tmo,
 	    dflt(!(acc->set & ACC_BIT(ACC_TIMEOUT)) && acc->timeout == 60));
 	pr(fp, "domain", acc->domain, NULL);

@@ -23,13 +23,15 @@
  *                            in msmtp
  *   ntlmdomain               accepted, ignored (only NTLM uses it)
  *   tls_min_dh_prime_bits    accepted, ignored (GnuTLS's own minimum)
- *   proxy_port               accepted, ignored (meaningless without proxy)
- *   proxy_host, socket,      refused unless empty: we cannot honour them
- *   source_ip                and sending another way would be wrong
+ *   source_ip, proxy_host,   honoured (connect.c): bind, SOCKS5, Unix
+ *   proxy_port, socket       socket, as msmtp documents them
  *   tls_force_sslv3          refused unless off
  *   undisclosed_recipients,  refused unless off: we do not rewrite the
  *   set_to_header            recipient headers
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -66,6 +68,8 @@ enum kw_type {
 	KT_REFUSE_VALUE,/* only the empty value is accepted */
 	KT_REFUSE_ON,	/* only off is accepted */
 	KT_PROTOCOL,	/* smtp only */
+	KT_PORT_EMPTY,	/* 1..65535, empty = default (0) */
+	KT_IP,		/* numeric IPv4 or IPv6 address, empty = unset */
 };
 
 struct keyword {
@@ -110,9 +114,8 @@ static const struct keyword keywords[] = {
 	{ "port", KT_PORT, F(port, ACC_PORT), NULL },
 	{ "protocol", KT_PROTOCOL, NOFIELD,
 	    "only SMTP is supported, not LMTP" },
-	{ "proxy_host", KT_REFUSE_VALUE, NOFIELD,
-	    "SOCKS proxies are not supported" },
-	{ "proxy_port", KT_IGNORE, NOFIELD, NULL },
+	{ "proxy_host", KT_STR, F(proxy_host, ACC_PROXY_HOST), NULL },
+	{ "proxy_port", KT_PORT_EMPTY, F(proxy_port, ACC_PROXY_PORT), NULL },
 	{ "remove_bcc_headers", KT_BOOL,
 	    F(remove_bcc_headers, ACC_REMOVE_BCC_HEADERS), NULL },
 	{ "set_date_header", KT_AUTO_OFF,
@@ -123,10 +126,8 @@ static const struct keyword keywords[] = {
 	    F(set_msgid_header, ACC_SET_MSGID_HEADER), NULL },
 	{ "set_to_header", KT_REFUSE_ON, NOFIELD,
 	    "rewriting the To header is not supported" },
-	{ "socket", KT_REFUSE_VALUE, NOFIELD,
-	    "Unix domain sockets are not supported; use host and port" },
-	{ "source_ip", KT_REFUSE_VALUE, NOFIELD,
-	    "choosing the source address is not supported" },
+	{ "socket", KT_FILE, F(socket, ACC_SOCKET), NULL },
+	{ "source_ip", KT_IP, F(source_ip, ACC_SOURCE_IP), NULL },
 	{ "syslog", KT_SYSLOG, F(syslog, ACC_SYSLOG), NULL },
 	{ "timeout", KT_TIMEOUT, F(timeout, ACC_TIMEOUT), NULL },
 	{ "tls", KT_BOOL, F(tls, ACC_TLS), NULL },
@@ -169,7 +170,7 @@ kw_is_string(enum kw_type t)
 	switch (t) {
 	case KT_STR: case KT_NEEDARG: case KT_FILE: case KT_AUTH:
 	case KT_SYSLOG: case KT_DSN_NOTIFY: case KT_DSN_RETURN: case KT_TRUST:
-	case KT_FINGERPRINT: case KT_TLS_VERSION:
+	case KT_FINGERPRINT: case KT_TLS_VERSION: case KT_IP:
 		return 1;
 	default:
 		return 0;
@@ -355,6 +356,16 @@ fingerprint_bytes(const char *v)
 	return n;
 }
 
+/* source_ip: a numeric address, as bind() needs (no name lookup). */
+static int
+valid_ip(const char *v)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, v, buf) == 1 ||
+	    inet_pton(AF_INET6, v, buf) == 1;
+}
+
 /* "success,failure" -> "SUCCESS,FAILURE" (the NOTIFY= wire form). */
 static char *
 dsn_notify_value(const char *v)
@@ -478,6 +489,12 @@ string_value(struct parser *p, const struct keyword *kw, const char *v,
 		if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
 			return -1;
 		break;
+	case KT_IP:
+		if (v[0] == '\0')
+			return 0;
+		if (!valid_ip(v))
+			return -1;
+		break;
 	default:	/* KT_NEEDARG */
 		break;
 	}
@@ -490,6 +507,12 @@ int_value(const struct keyword *kw, const char *v, int *out)
 {
 	switch (kw->type) {
 	case KT_PORT:
+		return number(v, 1, 65535, out);
+	case KT_PORT_EMPTY:
+		if (v[0] == '\0') {
+			*out = 0;
+			return 0;
+		}
 		return number(v, 1, 65535, out);
 	case KT_TIMEOUT:
 		if (strcmp(v, "off") == 0) {

@@ -30,13 +30,6 @@ struct io_ops {
 				   best effort); does not free ctx */
 };
 
-/*
- * Open a TCP connection to host:port (every address getaddrinfo gives, in
- * order) within timeout_ms, set TCP_NODELAY and O_NONBLOCK.  Returns the fd,
- * or -1 with *err: ERR_NOHOST (EAI_NONAME), ERR_NETWORK (temporary).
- */
-int	io_connect(const char *host, int port, int timeout_ms, struct error *err);
-
 /* Wrap a connected non-blocking fd (plain transport).  io owns the fd. */
 struct io *io_new(int fd, int timeout_ms);
 

@@ -17,6 +17,7 @@
 #include "address.h"
 #include "auth.h"
 #include "config.h"
+#include "connect.h"
 #include "error.h"
 #include "io.h"
 #include "message.h"
@@ -32,6 +33,7 @@ struct conn {
 	int starttls; /* TLS via STARTTLS */
 	int implicit; /* TLS from the first byte */
 	int timeout; /* ms */
+	int proxied; /* through a SOCKS proxy: the peer is not the server */
 	FILE *verbose;
 	FILE *info; /* --serverinfo output, or NULL */
 	struct io *io;
@@ -91,8 +93,13 @@ start_tls(struct conn *c, int implicit, struct error *err)
 	p.priorities = acc->tls_priorities;
 	p.min_version = acc->tls_min_version;
 	cache_dir(c->cache_dir, sizeof(c->cache_dir));
-	snprintf(c->cache_key, sizeof(c->cache_key), "%s:%d:%s", c->host,
-	    c->port, acc->user != NULL ? acc->user : "");
+	/* With a socket, the socket names the server (host may be unset). */
+	if (acc->socket != NULL)
+		snprintf(c->cache_key, sizeof(c->cache_key), "unix:%s:%s",
+		    acc->socket, acc->user != NULL ? acc->user : "");
+	else
+		snprintf(c->cache_key, sizeof(c->cache_key), "%s:%d:%s",
+		    c->host, c->port, acc->user != NULL ? acc->user : "");
 	p.cache_dir = c->cache_dir[0] != '\0' ? c->cache_dir : NULL;
 	p.cache_key = c->cache_key;
 	p.verbose = c->verbose;
@@ -134,13 +141,26 @@ refused_after_tls(const struct conn *c, struct error *err)
 static int
 connect_greet(struct conn *c, struct error *err)
 {
+	const struct account *acc = c->acc;
+	struct connect_params cp;
 	int attempt, fd;
 
+	memset(&cp, 0, sizeof(cp));
+	cp.host = c->host;
+	cp.port = c->port;
+	cp.socket = acc->socket;
+	cp.source_ip = acc->source_ip;
+	cp.proxy_host = acc->proxy_host;
+	cp.proxy_port = acc->proxy_port;
+	cp.timeout_ms = c->timeout;
+	cp.verbose = c->verbose;
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (c->verbose != NULL)
-			fprintf(c->verbose, "--- connecting to %s port %d\n",
-			    c->host, c->port);
-		if ((fd = io_connect(c->host, c->port, c->timeout, err)) == -1)
+		if (c->verbose != NULL && acc->socket == NULL)
+			fprintf(c->verbose, "--- connecting to %s port %d%s%s\n",
+			    c->host, c->port,
+			    acc->source_ip != NULL ? " from " : "",
+			    acc->source_ip != NULL ? acc->source_ip : "");
+		if ((fd = connect_open(&cp, err)) == -1)
 			return -1;
 		if ((c->io = io_new(fd, c->timeout)) == NULL) {
 			close(fd);
@@ -190,7 +210,7 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 	const char *domain = acc->domain != NULL ? acc->domain : "localhost";
 	int allow_helo;
 
-	if (c->host == NULL || c->host[0] == '\0')
+	if ((c->host == NULL || c->host[0] == '\0') && acc->socket == NULL)
 		return error_set(err, ERR_CONFIG, "account %s has no host",
 		    acc->name != NULL ? acc->name : "default");
 	if (connect_greet(c, err) == -1)
@@ -231,6 +251,7 @@ conn_init(struct conn *c, const struct account *acc, FILE *verbose, FILE *info)
 	c->implicit = acc->tls != CFG_OFF && !c->starttls;
 	/* timeout 0 ("off") still gets a deadline: callers wait on us. */
 	c->timeout = acc->timeout > 0 ? acc->timeout * 1000 : 60000;
+	c->proxied = acc->socket == NULL && acc->proxy_host != NULL;
 	c->verbose = verbose;
 	c->info = info;
 }
@@ -276,7 +297,8 @@ authenticate(struct conn *c, const struct send_job *job,
 	p.port = c->port;
 	p.encrypted = c->tls != NULL && tls_active(c->tls);
 	p.tls = p.encrypted ? c->tls : NULL;
-	p.loopback = peer_is_loopback(io_fd(c->io));
+	/* Behind a proxy on loopback the server itself may be anywhere. */
+	p.loopback = !c->proxied && peer_is_loopback(io_fd(c->io));
 	return auth_login(c->smtp, &p, res->auth, err);
 }
 
@@ -346,8 +368,17 @@ send_serverinfo(const struct account *acc, FILE *fp, struct error *err)
 	int rc = -1;
 
 	conn_init(&c, acc, NULL, fp);
-	fprintf(fp, "SMTP server at %s, port %d (%s):\n",
-	    acc->host != NULL ? acc->host : "?", c.port,
+	if (acc->socket != NULL)
+		fprintf(fp, "SMTP server at unix socket %s", acc->socket);
+	else
+		fprintf(fp, "SMTP server at %s, port %d",
+		    acc->host != NULL ? acc->host : "?", c.port);
+	if (c.proxied)
+		fprintf(fp, ", through SOCKS5 proxy %s port %d", acc->proxy_host,
+		    acc->proxy_port > 0 ? acc->proxy_port : CONNECT_PROXY_PORT);
+	if (acc->socket == NULL && acc->source_ip != NULL)
+		fprintf(fp, ", from %s", acc->source_ip);
+	fprintf(fp, " (%s):\n",
 	    c.implicit       ? "implicit TLS"
 		: c.starttls ? "STARTTLS"
 			     : "no TLS");

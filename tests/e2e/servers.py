@@ -571,6 +571,20 @@ def _listeners(certs):
     }
 
 
+# A plain smtpd on a Unix socket: master.cf "unix" services live under
+# the queue directory (public/ when not private); smtpd serves them as
+# local clients, which permit_mynetworks lets relay.  AUTH is offered
+# without TLS: credentials may go over a Unix socket in clear.
+_UNIX_SMTPD = """\
+# unix
+smtpsend-smtpd unix n - n - - smtpd
+  -o syslog_name=postfix/unix
+  -o smtpd_tls_security_level=none
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=no
+"""
+
+
 class Postfix:
     """A private Postfix instance in a temporary directory.
 
@@ -606,6 +620,10 @@ class Postfix:
             lines.append("  -o syslog_name=postfix/%s\n" % name)
             for k, v in opts.items():
                 lines.append("  -o %s=%s\n" % (k, v))
+        # smtpd on a Unix socket (the "socket" keyword): .unix_socket
+        lines.append(_UNIX_SMTPD)
+        self.unix_socket = os.path.join(self.dir, "queue", "public",
+                                        "smtpsend-smtpd")
         _write(os.path.join(self.dir, "master.cf"), "".join(lines))
         _write(os.path.join(self.dir, "main.cf"), MAIN_CF % {
             "dir": self.dir, "uid": NOBODY_UID, "gid": NOBODY_GID,
@@ -631,6 +649,11 @@ class Postfix:
             except ServerError as e:
                 raise ServerError("%s (listener %s); log:\n%s"
                                   % (e, name, _tail(self.log_path)))
+        while not os.path.exists(self.unix_socket):
+            if time.monotonic() > deadline:
+                raise ServerError("no unix listener %s; log:\n%s"
+                                  % (self.unix_socket, _tail(self.log_path)))
+            time.sleep(0.05)
 
     @property
     def pid(self):
@@ -725,6 +748,122 @@ class Postfix:
     def cleanup(self):
         if self._owned:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------ socks5 proxy
+
+class Socks5Proxy:
+    """A SOCKS5 proxy (RFC 1928, no authentication) on a free loopback port,
+    in a thread, for the proxy_host keyword.  It records every request in
+    .requests as dicts (methods, cmd, atyp, host, port) and relays CONNECT
+    to the named host, resolving the name itself.  mode: "relay", "auth"
+    (demands a method we do not offer), "reply:N" (refuses with REP N),
+    "garbage" (answers as SOCKS4).  Use as a context manager."""
+
+    def __init__(self, mode="relay"):
+        self.mode = mode
+        self.requests = []
+        self._srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._srv.bind((HOST, 0))
+        self._srv.listen(8)
+        self._srv.settimeout(0.2)
+        self.port = self._srv.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads = []
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self._srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(c,), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    @staticmethod
+    def _exact(c, n):
+        buf = b""
+        while len(buf) < n:
+            got = c.recv(n - len(buf))
+            if not got:
+                raise ConnectionError("client went away")
+            buf += got
+        return buf
+
+    def _serve(self, c):
+        c.settimeout(15)
+        up = None
+        try:
+            ver, n = self._exact(c, 2)
+            req = {"version": ver, "methods": list(self._exact(c, n))}
+            self.requests.append(req)
+            if self.mode == "garbage":
+                c.sendall(b"\x00\x5b")
+                return
+            if self.mode == "auth":
+                c.sendall(b"\x05\xff")
+                return
+            c.sendall(b"\x05\x00")
+            ver, cmd, _rsv, atyp = self._exact(c, 4)
+            req.update(cmd=cmd, atyp=atyp)
+            if atyp == 3:
+                host = self._exact(c, self._exact(c, 1)[0]).decode()
+            elif atyp == 1:
+                host = socket.inet_ntop(socket.AF_INET, self._exact(c, 4))
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, self._exact(c, 16))
+            req.update(host=host, port=int.from_bytes(self._exact(c, 2),
+                                                      "big"))
+            if self.mode.startswith("reply:"):
+                rep = int(self.mode.split(":")[1])
+                c.sendall(bytes([5, rep, 0, 1, 0, 0, 0, 0, 0, 0]))
+                return
+            try:
+                up = socket.create_connection((host, req["port"]), 10)
+            except OSError:
+                c.sendall(bytes([5, 5, 0, 1, 0, 0, 0, 0, 0, 0]))
+                return
+            # BND.ADDR as a domain name: the client must read it exactly.
+            c.sendall(b"\x05\x00\x00\x03\x09localhost\x04\x38")
+            self._pipe(c, up)
+        except (OSError, ValueError, ConnectionError):
+            pass
+        finally:
+            c.close()
+            if up is not None:
+                up.close()
+
+    def _pipe(self, a, b):
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ, b)
+        sel.register(b, selectors.EVENT_READ, a)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self._stop.is_set():
+            for key, _ in sel.select(0.5):
+                data = key.fileobj.recv(65536)
+                if not data:
+                    return
+                key.data.sendall(data)
+
+    def stop(self):
+        self._stop.set()
+        self._srv.close()
+        self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 # --------------------------------------------------------------- keyring

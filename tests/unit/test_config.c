@@ -528,6 +528,67 @@ test_builtin_defaults(void **state)
 	assert_int_equal(acc(fx, "t")->timeout, 0);
 }
 
+/* source_ip, proxy_host, proxy_port, socket: msmtp's meaning, inherited. */
+static void
+test_connect_keywords(void **state)
+{
+	struct fx *fx = *state;
+	const struct account *a;
+	char path[300];
+	FILE *fp;
+
+	assert_int_equal(load(fx, "defaults\nproxy_host 127.0.0.1\n"
+	    "source_ip 127.0.0.2\n"
+	    "account a\nhost mail.example\n"
+	    "account b : a\nproxy_port 9050\nsource_ip ::1\n"
+	    "account c : b\nproxy_host\nproxy_port\nsource_ip\n"
+	    "account s\nsocket ~/smtp.sock\n"
+	    "account st\nsocket /run/x\ntls on\nhost mail.example\n"
+	    "account bad\nsocket /run/x\ntls on\n"), 0);
+	a = acc(fx, "a");
+	assert_string_equal(a->proxy_host, "127.0.0.1");
+	assert_int_equal(a->proxy_port, 0);
+	assert_string_equal(a->source_ip, "127.0.0.2");
+	assert_null(a->socket);
+	assert_int_equal(a->tls, CFG_ON);
+	a = acc(fx, "b");
+	assert_string_equal(a->proxy_host, "127.0.0.1");
+	assert_int_equal(a->proxy_port, 9050);
+	assert_string_equal(a->source_ip, "::1");
+	a = acc(fx, "c");		/* empty values reset */
+	assert_null(a->proxy_host);
+	assert_int_equal(a->proxy_port, 0);
+	assert_null(a->source_ip);
+	/* A socket needs no host, and tls is off there unless asked for. */
+	a = acc(fx, "s");
+	snprintf(path, sizeof(path), "%s/smtp.sock", fx->env.home);
+	assert_string_equal(a->socket, path);
+	assert_null(a->host);
+	assert_int_equal(a->tls, CFG_OFF);
+	a = acc(fx, "st");
+	assert_int_equal(a->tls, CFG_ON);
+	/* TLS over a socket without a name to check would check nothing. */
+	assert_null(config_account(fx->cf, "bad", &fx->err));
+	assert_int_equal(fx->err.kind, ERR_CONFIG);
+	assert_non_null(strstr(fx->err.msg, "needs a server name"));
+	/* --pretend shows them. */
+	fp = tmpfile();
+	assert_non_null(fp);
+	config_print_account(acc(fx, "b"), fp);
+	rewind(fp);
+	{
+		char buf[4096];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+
+		buf[n] = '\0';
+		assert_non_null(strstr(buf, "proxy_host           = 127.0.0.1"));
+		assert_non_null(strstr(buf, "proxy_port           = 9050"));
+		assert_non_null(strstr(buf, "source_ip            = ::1"));
+		assert_non_null(strstr(buf, "socket               = (not set)"));
+	}
+	fclose(fp);
+}
+
 static void
 test_aliases_of_old_keywords(void **state)
 {
@@ -654,10 +715,10 @@ test_errors(void **state)
 		{ "tls_nocertcheck on", ":3: tls_nocertcheck takes no value" },
 		{ "protocol lmtp", ":3: protocol: not supported" },
 		{ "protocol esmtp", ":3: invalid value for protocol" },
-		{ "proxy_host 127.0.0.1", ":3: proxy_host: not "
-		    "supported: SOCKS" },
-		{ "socket /run/smtp", ":3: socket: not supported" },
-		{ "source_ip 10.0.0.1", ":3: source_ip: not supported" },
+		{ "source_ip mail.example", ":3: invalid value for source_ip" },
+		{ "source_ip 10.0.0.300", ":3: invalid value" },
+		{ "proxy_port 0", ":3: invalid value for proxy_port" },
+		{ "proxy_port 70000", ":3: invalid value for proxy_port" },
 		{ "undisclosed_recipients", ":3: undisclosed_recipients: not "
 		    "supported" },
 		{ "tls_force_sslv3 on", ":3: tls_force_sslv3: not supported" },
@@ -726,8 +787,8 @@ test_no_echo(void **state)
 		    "SECRETVALUE" },
 		{ "tls_fingerprint SECRETVALUE\n", ":1: invalid value for "
 		    "tls_fingerprint", "SECRETVALUE" },
-		{ "socket SECRETVALUE\n", ":1: socket: not supported",
-		    "SECRETVALUE" },
+		{ "source_ip SECRETVALUE\n", ":1: invalid value for "
+		    "source_ip", "SECRETVALUE" },
 		{ "protocol SECRETVALUE\n", ":1: invalid value for protocol",
 		    "SECRETVALUE" },
 		{ "eval echo SECRETVALUE; exit 1\n", ":1: eval: the command "
@@ -1296,6 +1357,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fixture_system, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fixture_office365, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_connect_keywords, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fixture_debian, setup,
 		    teardown),

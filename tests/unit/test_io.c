@@ -1,6 +1,6 @@
 /*
  * test_io.c: the line reader, the write buffer, deadlines, a transport
- * that asks to be retried, and io_connect's errors.
+ * that asks to be retried, and connect_open's errors.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "error.h"
 #include "io.h"
 
@@ -289,6 +290,20 @@ test_peek_and_shutdown(void **state)
 	close(peer);
 }
 
+/* The connect module opens what io then wraps (tests/unit/test_connect.c
+   has the rest of it). */
+static int
+tcp(const char *host, int port, int timeout_ms, struct error *err)
+{
+	struct connect_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.host = host;
+	p.port = port;
+	p.timeout_ms = timeout_ms;
+	return connect_open(&p, err);
+}
+
 static void
 test_connect(void **state)
 {
@@ -308,12 +323,12 @@ test_connect(void **state)
 	assert_int_equal(listen(ls, 1), 0);
 	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
 	port = ntohs(sa.sin_port);
-	fd = io_connect("127.0.0.1", port, 2000, &err);
+	fd = tcp("127.0.0.1", port, 2000, &err);
 	assert_true(fd >= 0);
 	close(fd);
 	close(ls);	/* now nothing listens there */
 
-	fd = io_connect("127.0.0.1", port, 2000, &err);
+	fd = tcp("127.0.0.1", port, 2000, &err);
 	assert_int_equal(fd, -1);
 	assert_int_equal(err.kind, ERR_NETWORK);
 	snprintf(want, sizeof(want), "127.0.0.1:%d", port);
@@ -322,12 +337,12 @@ test_connect(void **state)
 	assert_int_equal(error_exit_code(&err), 75);
 
 	/* .invalid never resolves (RFC 6761); offline DNS may say "again". */
-	fd = io_connect("no-such-host.invalid", 25, 2000, &err);
+	fd = tcp("no-such-host.invalid", 25, 2000, &err);
 	assert_int_equal(fd, -1);
 	assert_int_equal(err.kind, ERR_NOHOST);
 	assert_int_equal(error_exit_code(&err), err.temporary ? 75 : 68);
 
-	assert_int_equal(io_connect("127.0.0.1", 0, 2000, &err), -1);
+	assert_int_equal(tcp("127.0.0.1", 0, 2000, &err), -1);
 }
 
 int
