@@ -106,18 +106,26 @@ start_tls(struct conn *c, int implicit, struct error *err)
 }
 
 /*
- * A server that wants a client certificate may finish the handshake and
- * refuse the next command instead (Postfix: "421 4.7.1 ... No client
- * certificate presented"): that is a certificate problem, not a
- * temporary one.  Always returns -1.
+ * A server that asked for a client certificate and got none may refuse
+ * only after the handshake: with a TLS alert (tls.c makes that ERR_CERT),
+ * by closing the connection before sending anything, or with a reply that
+ * says so itself (Postfix: "421 4.7.1 ... No client certificate
+ * presented").  Any other reply is judged by its code and a timeout stays
+ * a timeout: a server that merely asks for a certificate (Postfix's
+ * smtpd_tls_ask_ccert) can be busy like any other.  Always returns -1.
  */
 static int
 refused_after_tls(const struct conn *c, struct error *err)
 {
 	if (c->tls == NULL || !tls_client_cert_missing(c->tls))
 		return -1;
-	if (err->kind != ERR_REPLY && err->kind != ERR_NETWORK)
+	if (err->kind == ERR_NETWORK) {
+		if (!tls_closed_without_data(c->tls))
+			return -1;
+	} else if (err->kind != ERR_REPLY ||
+	    strcasestr(err->reply, "certificate") == NULL) {
 		return -1;
+	}
 	err->kind = ERR_CERT;
 	err->temporary = 0;
 	error_hint(err, "the server requires a client certificate: set "

@@ -43,6 +43,8 @@ struct tls {
 	int			 verified;	/* the verify step ran and passed */
 	int			 active;
 	int			 resumed;
+	int			 got_data;	/* application data came after it */
+	int			 peer_closed;	/* the server ended the connection */
 	int			 ticket_saved;
 	int			 send_again;	/* last record_send said AGAIN */
 	int			 min13;		/* tls_min_version 1.3 */
@@ -652,9 +654,11 @@ record_error(struct tls *t, ssize_t ret, struct error *err)
 			    gnutls_alert_get_name(gnutls_alert_get(t->session)));
 		return -1;
 	}
-	if (ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR)
+	if (ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR) {
+		t->peer_closed = 1;
 		return error_set(err, ERR_NETWORK, "connection lost: %s",
 		    strerror(errno));
+	}
 	return error_set(err, ERR_NETWORK, "TLS connection failed: %s",
 	    gnutls_strerror((int)ret));
 }
@@ -668,14 +672,20 @@ tls_io_read(void *ctx, void *buf, size_t len, struct error *err)
 
 	for (tries = 0; tries < 16; tries++) {
 		n = gnutls_record_recv(t->session, buf, len);
-		if (n > 0)
+		if (n > 0) {
+			t->got_data = 1;
 			ticket_save(t);
+		}
+		if (n == 0)
+			t->peer_closed = 1;
 		if (n >= 0)
 			return n;
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 			return wants(t);
-		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		if (n == GNUTLS_E_PREMATURE_TERMINATION) {
+			t->peer_closed = 1;
 			return 0;	/* closed without close_notify */
+		}
 		if (gnutls_error_is_fatal((int)n))
 			return record_error(t, n, err);
 		/* A warning alert or renegotiation request: ignore it. */
@@ -774,6 +784,12 @@ tls_client_cert_missing(const struct tls *t)
 {
 	return t != NULL && t->session != NULL && !t->have_client_cert &&
 	    gnutls_certificate_client_get_request_status(t->session) != 0;
+}
+
+int
+tls_closed_without_data(const struct tls *t)
+{
+	return t != NULL && t->active && t->peer_closed && !t->got_data;
 }
 
 int

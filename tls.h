@@ -55,6 +55,13 @@ int	tls_channel_binding(struct tls *t, char **b64, const char **type,
  */
 int	tls_client_cert_missing(const struct tls *t);
 
+/*
+ * 1 if the server ended the connection after the handshake without
+ * sending a single byte of data (no greeting, no reply): how some servers
+ * refuse a client without a certificate, where a timeout is not.
+ */
+int	tls_closed_without_data(const struct tls *t);
+
 /* 1 after a successful handshake. */
 int	tls_active(const struct tls *t);
 

@@ -157,6 +157,111 @@ def test_client_certificate_given(run, postfix, certs):
     delivered(postfix, "cc")
 
 
+def test_client_certificate_required_implicit(run, postfix, certs):
+    # Implicit TLS: Postfix greets with "421 4.7.1 ... No client
+    # certificate presented"; the reply itself names the cause.
+    cfg = config(postfix, "reqcc_implicit", "tls_starttls off", certs=certs)
+    p = send(run, cfg, "noccimpl")
+    assert p.returncode == 69, p.err
+    assert "No client certificate presented" in one_line_error(p), p.err
+    assert "tls_cert_file" in p.err, p.err
+    assert postfix.messages() == []
+
+
+# A server that only asks for a client certificate (Postfix
+# smtpd_tls_ask_ccert) and then refuses for another reason: the reply is
+# judged by its code, 421 is temporary (75), and nothing blames the missing
+# certificate.
+ASKED = "--- the server asked for a client certificate; none is configured"
+
+
+def _no_cert_blame(p):
+    """Neither the error nor its hint blames the missing certificate."""
+    assert "client certificate" not in one_line_error(p).lower(), p.err
+    assert "tls_cert_file" not in one_line_error(p), p.err
+
+
+def test_ask_ccert_421_greeting_is_temporary(run, postfix, certs):
+    cfg = config(postfix, "askcc_greet421", "tls_starttls off", certs=certs)
+    p = send(run, cfg, "ask421greet")
+    assert ASKED in p.err, p.err
+    assert p.returncode == 75, p.err
+    assert "greeting" in one_line_error(p) and " 421 " in p.err, p.err
+    _no_cert_blame(p)
+
+
+def test_ask_ccert_421_ehlo_after_starttls_is_temporary(run, postfix, certs):
+    p = send(run, config(postfix, "askcc_ehlo421", certs=certs), "ask421ehlo")
+    assert ASKED in p.err, p.err
+    assert p.returncode == 75, p.err
+    # The first EHLO was accepted; the one after STARTTLS got the 421.
+    assert sent_after_starttls(p) == ["--> EHLO localhost"], p.err
+    assert "<-- 421 4.3.2" in p.err, p.err
+    _no_cert_blame(p)
+
+
+def test_ask_ccert_greeting_timeout_is_temporary(run, postfix, certs):
+    # Postfix waits 3 s before the greeting ("sleep" restriction); with
+    # timeout 1 that is a timeout after a certificate request: 75.
+    cfg = config(postfix, "askcc_slow", "tls_starttls off", "timeout 1",
+                 certs=certs)
+    p = send(run, cfg, "askslow")
+    assert ASKED in p.err, p.err
+    assert p.returncode == 75, p.err
+    assert "timed out" in one_line_error(p), p.err
+    _no_cert_blame(p)
+
+
+def _tls_server_closing(certs, ask_cert):
+    """A TLS server on loopback that takes one connection, completes the
+    handshake (sending a CertificateRequest if ask_cert) and closes it
+    without a byte of SMTP.  A real server that refuses a missing client
+    certificate this way was not at hand; Postfix answers 421 first."""
+    import socket
+    import ssl
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs.localhost_cert, certs.localhost_key)
+    if ask_cert:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(certs.ca)
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.settimeout(30)
+    done = {}
+
+    def serve():
+        try:
+            conn, _ = lsock.accept()
+            conn.settimeout(30)
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                done["handshake"] = True
+                tls.close()
+        except (OSError, ssl.SSLError) as e:
+            done["error"] = e
+        finally:
+            lsock.close()
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    return lsock.getsockname()[1], th, done
+
+
+@pytest.mark.parametrize("ask,code", [(True, 69), (False, 75)])
+def test_closed_after_handshake(run, certs, tmp_path, ask, code):
+    """A close right after the handshake, before any greeting, is a
+    client-certificate refusal only when the server asked for one."""
+    port, th, done = _tls_server_closing(certs, ask)
+    cfg = ("account default\nhost 127.0.0.1\nport %d\n"
+           "from sender@localhost\ntimeout 10\ntls_starttls off\n"
+           "tls_trust_file %s\n" % (port, certs.ca))
+    p = send(run, cfg, "closed", env={"XDG_CACHE_HOME": str(tmp_path)})
+    th.join(timeout=30)
+    assert done.get("handshake"), done
+    assert (ASKED in p.err) == ask, p.err
+    assert p.returncode == code, p.err
+    assert ("tls_cert_file" in one_line_error(p)) == ask, p.err
+
+
 # ------------------------------------------------------------- pinning
 
 def test_fingerprint_sha256(run, postfix, certs):
