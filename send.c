@@ -192,7 +192,7 @@ print_caps(FILE *fp, const char *title, const char *ehlo)
 
 /* Everything up to an EHLO'ed session, encrypted as the account says. */
 static int
-open_session(struct conn *c, int auth_wanted, struct error *err)
+open_session_once(struct conn *c, int auth_wanted, struct error *err)
 {
 	const struct account *acc = c->acc;
 	const char *domain = acc->domain != NULL ? acc->domain : "localhost";
@@ -226,6 +226,28 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 		print_caps(c->info, "Capabilities (after STARTTLS)",
 		    smtp_ehlo_text(c->smtp));
 	return 0;
+}
+
+/*
+ * A resumed TLS session carries the certificate of the session it
+ * resumes; tls.c checks it against today's trust file and pin.  If that
+ * fails, the server's certificate may simply have changed since: the
+ * ticket is gone, and one more connection checks the certificate the
+ * server shows now, in a full handshake.
+ */
+static int
+open_session(struct conn *c, int auth_wanted, struct error *err)
+{
+	if (open_session_once(c, auth_wanted, err) == 0)
+		return 0;
+	if (!tls_resumed_refused(c->tls))
+		return -1;
+	if (c->verbose != NULL)
+		fprintf(c->verbose, "--- %s; connecting again for a full TLS "
+		    "handshake\n", err->msg);
+	conn_close(c);
+	error_clear(err);
+	return open_session_once(c, auth_wanted, err);
 }
 
 static void

@@ -43,6 +43,7 @@ struct tls {
 	int			 verified;	/* the verify step ran and passed */
 	int			 active;
 	int			 resumed;
+	int			 resumed_refused; /* resumed, then failed checks */
 	int			 got_data;	/* application data came after it */
 	int			 peer_closed;	/* the server ended the connection */
 	int			 ticket_saved;
@@ -617,10 +618,20 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 			    "timed out after %.1f s", t->timeout_ms / 1000.0);
 	}
 	t->resumed = gnutls_session_is_resumed(t->session) != 0;
-	/* A resumed session skipped the callback: check it now. */
+	/*
+	 * A resumed session skipped the callback: check the certificate it
+	 * carries against today's settings (trust file, pin), which may have
+	 * changed since the ticket was made.  If it fails, the ticket goes.
+	 */
 	if (!t->verified) {
+		if (t->resumed && t->verbose != NULL)
+			fprintf(t->verbose, "--- TLS session resumed: checking "
+			    "the server's certificate again\n");
 		if (verify_peer(t) == -1) {
 			*err = t->verr;
+			if (t->resumed && t->cache_path != NULL)
+				tls_cache_remove(t->cache_path, t->verbose);
+			t->resumed_refused = t->resumed;
 			return -1;
 		}
 		t->verified = 1;
@@ -784,6 +795,12 @@ tls_client_cert_missing(const struct tls *t)
 {
 	return t != NULL && t->session != NULL && !t->have_client_cert &&
 	    gnutls_certificate_client_get_request_status(t->session) != 0;
+}
+
+int
+tls_resumed_refused(const struct tls *t)
+{
+	return t != NULL && t->resumed_refused;
 }
 
 int

@@ -62,6 +62,13 @@ int	tls_client_cert_missing(const struct tls *t);
  */
 int	tls_closed_without_data(const struct tls *t);
 
+/*
+ * 1 if tls_handshake() failed because a resumed session's certificate
+ * fails today's checks: its ticket is removed, so a new connection does a
+ * full handshake and checks the certificate the server shows now.
+ */
+int	tls_resumed_refused(const struct tls *t);
+
 /* 1 after a successful handshake. */
 int	tls_active(const struct tls *t);
 

@@ -47,12 +47,18 @@ def delivered(postfix, tag):
 
 
 def sent_after_starttls(p):
-    """Client lines of the -v transcript after STARTTLS was answered."""
-    lines = p.err.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("--> STARTTLS"):
-            return [x for x in lines[i + 1:] if x.startswith("--> ")]
-    return None
+    """Client lines of the -v transcript after STARTTLS was answered, in
+    every connection (a resumed session refused on today's settings is
+    followed by a second connection); None if STARTTLS was never sent."""
+    found, sent, after = False, [], False
+    for line in p.err.splitlines():
+        if line.startswith("--- connecting to "):
+            after = False
+        elif line.startswith("--> STARTTLS"):
+            found = after = True
+        elif after and line.startswith("--> "):
+            sent.append(line)
+    return sent if found else None
 
 
 def one_line_error(p):
@@ -414,16 +420,81 @@ def test_resumption(run, postfix, certs, tmp_path, listener, mode):
     postfix.wait_messages(2)
 
 
-def test_resumed_session_still_verified(run, postfix, certs, tmp_path):
-    """A ticket from a good session must not let a wrong pin through."""
-    env = {"XDG_CACHE_HOME": str(tmp_path)}
-    good = config(postfix, "starttls", certs=certs)
-    assert send(run, good, "v1", env=env).returncode == 0
-    wrong = config(postfix, "starttls",
-                   "tls_fingerprint %s" % ":".join(["CD"] * 32), trust="")
-    p = send(run, wrong, "v2", env=env)
+RECHECK = "--- TLS session resumed: checking the server's certificate again"
+
+
+def _resume_then(run, postfix, certs, tmp_path, listener, mode, before,
+                 after, change=None):
+    """Send with the settings `before` until the session really resumes,
+    change what is trusted (change(), then the settings `after`) and
+    return the run that follows."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def go(settings, tag):
+        cfg = config(postfix, listener, *mode, *settings, trust="")
+        return send(run, cfg, tag, env=env)
+    first = go(before, "t1")
+    assert first.returncode == 0, first.err
+    assert "full handshake" in first.err, first.err
+    second = go(before, "t2")
+    assert second.returncode == 0, second.err
+    assert "TLS session resumed" in second.err, second.err
+    postfix.wait_messages(2)
+    postfix.clear()
+    if change is not None:
+        change()
+    return go(after, "t3")
+
+
+def _refused_after_resuming(p, postfix, tmp_path, why):
+    # The third run offered the ticket and the server took it: the session
+    # was resumed, and then refused on today's settings.
     assert p.returncode == 69, p.err
-    assert "does not match tls_fingerprint" in p.err
+    assert RECHECK in p.err, p.err
+    assert why in one_line_error(p), p.err
+    # The ticket is gone, the full handshake that followed was refused too,
+    # and no SMTP command went through either session.
+    assert "connecting again for a full TLS handshake" in p.err, p.err
+    assert list((tmp_path / "cache" / "smtpsend").iterdir()) == []
+    assert [x for x in p.err.splitlines()
+            if x.startswith("--> ") and "EHLO" not in x
+            and "STARTTLS" not in x] == [], p.err
+    time.sleep(1)
+    assert postfix.messages() == []
+
+
+MODES = [("starttls", []), ("implicit", ["tls_starttls off"])]
+
+
+@pytest.mark.parametrize("listener,mode", MODES)
+def test_resumed_session_checked_against_trust_file_content(
+        run, postfix, certs, tmp_path, listener, mode):
+    """The CA is taken out of the trust file (same path, now holding
+    another certificate): a resumed session must be refused like a new
+    one."""
+    trust = tmp_path / "trust.pem"
+    with open(certs.ca) as f:
+        trust.write_text(f.read())
+
+    def replace_ca():
+        with open(certs.selfsigned_cert) as f:
+            trust.write_text(f.read())
+    settings = ["tls_trust_file %s" % trust]
+    p = _resume_then(run, postfix, certs, tmp_path, listener, mode,
+                     settings, settings, change=replace_ca)
+    _refused_after_resuming(p, postfix, tmp_path, "not trusted")
+
+
+@pytest.mark.parametrize("listener,mode", MODES)
+def test_resumed_session_checked_against_pin(run, postfix, certs, tmp_path,
+                                             listener, mode):
+    """tls_fingerprint changed to another certificate's: a resumed session
+    must be refused like a new one."""
+    p = _resume_then(run, postfix, certs, tmp_path, listener, mode,
+                     ["tls_fingerprint %s" % certs.localhost_sha256],
+                     ["tls_fingerprint %s" % ":".join(["CD"] * 32)])
+    _refused_after_resuming(p, postfix, tmp_path,
+                            "does not match tls_fingerprint")
 
 
 def test_damaged_ticket_means_full_handshake(run, postfix, certs, tmp_path):
