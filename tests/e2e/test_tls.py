@@ -497,6 +497,38 @@ def test_resumed_session_checked_against_pin(run, postfix, certs, tmp_path,
                             "does not match tls_fingerprint")
 
 
+def test_resumed_session_of_an_old_certificate_gets_full_handshake(
+        run, postfix, certs, tmp_path):
+    """The server's certificate changed after the ticket was made, and the
+    pin with it.  Simulated with a ticket that this Postfix issued on
+    another listener (its ticket keys are shared) whose certificate is
+    another: the resumed session fails the new pin, the ticket goes, and
+    the full handshake that follows checks the new certificate and
+    delivers."""
+    from servers import fingerprint
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    old = config(postfix, "starttls",
+                 "tls_fingerprint %s" % certs.localhost_sha256, trust="")
+    new = config(postfix, "selfsigned", "tls_fingerprint %s" % fingerprint(
+        certs.selfsigned_cert, "sha256"), trust="")
+    assert send(run, old, "o1", env=env).returncode == 0
+    assert send(run, new, "n1", env=env).returncode == 0
+
+    def ticket(listener):
+        (t,) = [x for x in (tmp_path / "smtpsend").iterdir()
+                if "_%d_" % postfix.port(listener) in x.name]
+        return t
+    ticket("selfsigned").write_bytes(ticket("starttls").read_bytes())
+    p = send(run, new, "n2", env=env)
+    assert p.returncode == 0, p.err
+    assert RECHECK in p.err, p.err
+    first, again = p.err.split("connecting again for a full TLS handshake")
+    assert "does not match tls_fingerprint" in first, p.err
+    assert "full handshake" in again, p.err
+    msgs = postfix.wait_messages(3, timeout=20)
+    assert any(b"Subject: tls test n2" in m for m in msgs)
+
+
 def test_damaged_ticket_means_full_handshake(run, postfix, certs, tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     cfg = config(postfix, "implicit", "tls_starttls off", certs=certs)
