@@ -41,9 +41,9 @@ sanitise_key(const char *key, char *out, size_t size)
 /*
  * A short digest of every setting that shapes the session, so that a
  * ticket made with other settings (no client certificate, another name
- * sent...) is never offered.  What is trusted is left out on purpose: a
- * resumed session is checked against today's trust file and pin (tls.c),
- * and a ticket that survives a change of them is how that check is tested.
+ * sent...) is never offered.  What is trusted is left out on purpose:
+ * tls.c checks the certificate of a resumed session against today's trust
+ * file, pin and CRLs, so a ticket may outlive a change of them.
  */
 static void
 settings_digest(const struct tls_params *p, char *out, size_t size)
