@@ -22,6 +22,7 @@
 #include "xoauth.h"
 
 #define AUTH_ROUNDS_MAX 16 /* no mechanism we speak needs more 334s */
+#define SCRAM_MIN_ITERATIONS 4096 /* RFC 7677 section 4 */
 #define AUTH_SHOWN "****"
 
 /*
@@ -296,16 +297,22 @@ struct auth_run {
 	char oauth_error[256];
 };
 
-static int
-sasl_failed(struct auth_run *ar, int rc, struct error *err)
+/* "*" cancels the exchange (RFC 4954); the 501 it gets is moot. */
+static void
+cancel(struct auth_run *ar)
 {
 	struct smtp_reply r;
 	struct error ignored;
 
-	/* "*" cancels the exchange (RFC 4954); the 501 it gets is moot. */
 	memset(&r, 0, sizeof(r));
 	if (smtp_command(ar->s, "*", NULL, &r, &ignored) == 0)
 		smtp_reply_free(&r);
+}
+
+static int
+sasl_failed(struct auth_run *ar, int rc, struct error *err)
+{
+	cancel(ar);
 	/* For SCRAM after client-final, this is a wrong server signature. */
 	if (is_scram(ar->mech) && rc == GSASL_AUTHENTICATION_ERROR)
 		error_set(err, ERR_AUTH,
@@ -319,6 +326,58 @@ sasl_failed(struct auth_run *ar, int rc, struct error *err)
 	return -1;
 }
 
+/*
+ * The iteration count of a SCRAM server-first message ("r=...,s=...,i=N"),
+ * or -1 when the message holds no count in digits (then it is no
+ * server-first message, or GNU SASL refuses it itself).
+ */
+static long
+scram_iterations(const char *msg, size_t len)
+{
+	size_t i = 0, j;
+	long n = 0;
+
+	while (i + 1 < len && !(msg[i] == 'i' && msg[i + 1] == '=')) {
+		while (i < len && msg[i] != ',')
+			i++;
+		i++;	/* past the comma */
+	}
+	if (i + 1 >= len)
+		return -1;
+	for (j = i + 2; j < len && msg[j] != ','; j++) {
+		if (!isdigit((unsigned char)msg[j]))
+			return -1;
+		if (n < SCRAM_MIN_ITERATIONS)	/* enough to decide; no overflow */
+			n = n * 10 + (msg[j] - '0');
+	}
+	return j == i + 2 ? -1 : n;
+}
+
+/*
+ * Whoever sees a SCRAM exchange can test password guesses against the
+ * client's proof at the cost of the iteration count each: a server (or a
+ * man in the middle of a cleartext link) that asks for fewer than RFC
+ * 7677's 4096 gets no proof at all, on any transport.
+ */
+static int
+weak_scram(struct auth_run *ar, const char *in, size_t inlen,
+    struct error *err)
+{
+	long n = scram_iterations(in, inlen);
+
+	if (n < 0 || n >= SCRAM_MIN_ITERATIONS)
+		return 0;
+	cancel(ar);
+	error_set(err, ERR_UNAVAILABLE, "AUTH %s: the server asks for only %ld "
+	    "iteration%s of the password hash, fewer than the %d that RFC 7677 "
+	    "asks for: the proof of the password would be cheap to crack, so "
+	    "it was not sent", ar->mech, n, n == 1 ? "" : "s",
+	    SCRAM_MIN_ITERATIONS);
+	error_hint(err, "the server may not be the one it claims to be; if it "
+	    "is, its SCRAM iteration count must be raised to 4096 or more");
+	return -1;
+}
+
 /* Answer one 334 challenge: the next line goes into ar->line. */
 static int
 challenge(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
@@ -326,7 +385,7 @@ challenge(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
 	char *in = NULL;
 	size_t inlen = 0;
 	const char *text = r->text != NULL ? r->text : "";
-	int rc;
+	int rc, weak;
 
 	if (text[0] != '\0' &&
 	    gsasl_base64_from(text, strlen(text), &in, &inlen) != GSASL_OK) {
@@ -339,10 +398,13 @@ challenge(struct auth_run *ar, const struct smtp_reply *r, struct error *err)
 	if (ar->done && is_oauth(ar->mech))
 		keep_oauth_error(ar->oauth_error, sizeof(ar->oauth_error),
 		    in != NULL ? in : "", inlen);
-	rc = sasl_step(ar->sess, in, inlen, &ar->line);
+	weak = is_scram(ar->mech) && weak_scram(ar, in, inlen, err) == -1;
+	rc = weak ? GSASL_OK : sasl_step(ar->sess, in, inlen, &ar->line);
 	if (in != NULL)
 		explicit_bzero(in, inlen);
 	gsasl_free(in);
+	if (weak)
+		return -1;
 	if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE)
 		return sasl_failed(ar, rc, err);
 	ar->done = (rc == GSASL_OK);

@@ -113,18 +113,26 @@ start_tls(struct conn *c, int implicit, struct error *err)
 }
 
 /*
- * A server that wants a client certificate may finish the handshake and
- * refuse the next command instead (Postfix: "421 4.7.1 ... No client
- * certificate presented"): that is a certificate problem, not a
- * temporary one.  Always returns -1.
+ * A server that asked for a client certificate and got none may refuse
+ * only after the handshake: with a TLS alert (tls.c makes that ERR_CERT),
+ * by closing the connection before sending anything, or with a reply that
+ * says so itself (Postfix: "421 4.7.1 ... No client certificate
+ * presented").  Any other reply is judged by its code and a timeout stays
+ * a timeout: a server that merely asks for a certificate (Postfix's
+ * smtpd_tls_ask_ccert) can be busy like any other.  Always returns -1.
  */
 static int
 refused_after_tls(const struct conn *c, struct error *err)
 {
 	if (c->tls == NULL || !tls_client_cert_missing(c->tls))
 		return -1;
-	if (err->kind != ERR_REPLY && err->kind != ERR_NETWORK)
+	if (err->kind == ERR_NETWORK) {
+		if (!tls_closed_without_data(c->tls))
+			return -1;
+	} else if (err->kind != ERR_REPLY ||
+	    strcasestr(err->reply, "certificate") == NULL) {
 		return -1;
+	}
 	err->kind = ERR_CERT;
 	err->temporary = 0;
 	error_hint(err, "the server requires a client certificate: set "
@@ -204,7 +212,7 @@ print_caps(FILE *fp, const char *title, const char *ehlo)
 
 /* Everything up to an EHLO'ed session, encrypted as the account says. */
 static int
-open_session(struct conn *c, int auth_wanted, struct error *err)
+open_session_once(struct conn *c, int auth_wanted, struct error *err)
 {
 	const struct account *acc = c->acc;
 	const char *domain = acc->domain != NULL ? acc->domain : "localhost";
@@ -238,6 +246,28 @@ open_session(struct conn *c, int auth_wanted, struct error *err)
 		print_caps(c->info, "Capabilities (after STARTTLS)",
 		    smtp_ehlo_text(c->smtp));
 	return 0;
+}
+
+/*
+ * A resumed TLS session carries the certificate of the session it
+ * resumes; tls.c checks it against today's trust file and pin.  If that
+ * fails, the server's certificate may simply have changed since: the
+ * ticket is gone, and one more connection checks the certificate the
+ * server shows now, in a full handshake.
+ */
+static int
+open_session(struct conn *c, int auth_wanted, struct error *err)
+{
+	if (open_session_once(c, auth_wanted, err) == 0)
+		return 0;
+	if (!tls_resumed_refused(c->tls))
+		return -1;
+	if (c->verbose != NULL)
+		fprintf(c->verbose, "--- %s; connecting again for a full TLS "
+		    "handshake\n", err->msg);
+	conn_close(c);
+	error_clear(err);
+	return open_session_once(c, auth_wanted, err);
 }
 
 static void

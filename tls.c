@@ -43,6 +43,9 @@ struct tls {
 	int			 verified;	/* the verify step ran and passed */
 	int			 active;
 	int			 resumed;
+	int			 resumed_refused; /* resumed, then failed checks */
+	int			 got_data;	/* application data came after it */
+	int			 peer_closed;	/* the server ended the connection */
 	int			 ticket_saved;
 	int			 send_again;	/* last record_send said AGAIN */
 	int			 min13;		/* tls_min_version 1.3 */
@@ -615,10 +618,20 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 			    "timed out after %.1f s", t->timeout_ms / 1000.0);
 	}
 	t->resumed = gnutls_session_is_resumed(t->session) != 0;
-	/* A resumed session skipped the callback: check it now. */
+	/*
+	 * A resumed session skipped the callback: check the certificate it
+	 * carries against today's settings (trust file, pin), which may have
+	 * changed since the ticket was made.  If it fails, the ticket goes.
+	 */
 	if (!t->verified) {
+		if (t->resumed && t->verbose != NULL)
+			fprintf(t->verbose, "--- TLS session resumed: checking "
+			    "the server's certificate again\n");
 		if (verify_peer(t) == -1) {
 			*err = t->verr;
+			if (t->resumed && t->cache_path != NULL)
+				tls_cache_remove(t->cache_path, t->verbose);
+			t->resumed_refused = t->resumed;
 			return -1;
 		}
 		t->verified = 1;
@@ -652,9 +665,11 @@ record_error(struct tls *t, ssize_t ret, struct error *err)
 			    gnutls_alert_get_name(gnutls_alert_get(t->session)));
 		return -1;
 	}
-	if (ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR)
+	if (ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR) {
+		t->peer_closed = 1;
 		return error_set(err, ERR_NETWORK, "connection lost: %s",
 		    strerror(errno));
+	}
 	return error_set(err, ERR_NETWORK, "TLS connection failed: %s",
 	    gnutls_strerror((int)ret));
 }
@@ -668,14 +683,20 @@ tls_io_read(void *ctx, void *buf, size_t len, struct error *err)
 
 	for (tries = 0; tries < 16; tries++) {
 		n = gnutls_record_recv(t->session, buf, len);
-		if (n > 0)
+		if (n > 0) {
+			t->got_data = 1;
 			ticket_save(t);
+		}
+		if (n == 0)
+			t->peer_closed = 1;
 		if (n >= 0)
 			return n;
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 			return wants(t);
-		if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		if (n == GNUTLS_E_PREMATURE_TERMINATION) {
+			t->peer_closed = 1;
 			return 0;	/* closed without close_notify */
+		}
 		if (gnutls_error_is_fatal((int)n))
 			return record_error(t, n, err);
 		/* A warning alert or renegotiation request: ignore it. */
@@ -774,6 +795,18 @@ tls_client_cert_missing(const struct tls *t)
 {
 	return t != NULL && t->session != NULL && !t->have_client_cert &&
 	    gnutls_certificate_client_get_request_status(t->session) != 0;
+}
+
+int
+tls_resumed_refused(const struct tls *t)
+{
+	return t != NULL && t->resumed_refused;
+}
+
+int
+tls_closed_without_data(const struct tls *t)
+{
+	return t != NULL && t->active && t->peer_closed && !t->got_data;
 }
 
 int

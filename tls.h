@@ -55,6 +55,20 @@ int	tls_channel_binding(struct tls *t, char **b64, const char **type,
  */
 int	tls_client_cert_missing(const struct tls *t);
 
+/*
+ * 1 if the server ended the connection after the handshake without
+ * sending a single byte of data (no greeting, no reply): how some servers
+ * refuse a client without a certificate, where a timeout is not.
+ */
+int	tls_closed_without_data(const struct tls *t);
+
+/*
+ * 1 if tls_handshake() failed because a resumed session's certificate
+ * fails today's checks: its ticket is removed, so a new connection does a
+ * full handshake and checks the certificate the server shows now.
+ */
+int	tls_resumed_refused(const struct tls *t);
+
 /* 1 after a successful handshake. */
 int	tls_active(const struct tls *t);
 

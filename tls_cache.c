@@ -41,27 +41,26 @@ sanitise_key(const char *key, char *out, size_t size)
 /*
  * A short digest of every setting that shapes the session, so that a
  * ticket made with other settings (no client certificate, another name
- * checked...) is never offered.
+ * sent...) is never offered.  What is trusted is left out on purpose:
+ * tls.c checks the certificate of a resumed session against today's trust
+ * file, pin and CRLs, so a ticket may outlive a change of them.
  */
 static void
 settings_digest(const struct tls_params *p, char *out, size_t size)
 {
-	const char *v[8];
+	const char *v[5];
 	unsigned char md[32];
 	gnutls_hash_hd_t h;
 	size_t i;
 
 	v[0] = p->host;
-	v[1] = p->trust_file;
-	v[2] = p->fingerprint;
-	v[3] = p->certcheck ? "check" : "nocheck";
-	v[4] = p->cert_file;
-	v[5] = p->key_file;
-	v[6] = p->priorities;
-	v[7] = p->min_version;
+	v[1] = p->cert_file;
+	v[2] = p->key_file;
+	v[3] = p->priorities;
+	v[4] = p->min_version;
 	memset(md, 0, sizeof(md));
 	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) == 0) {
-		for (i = 0; i < 8; i++)
+		for (i = 0; i < 5; i++)
 			gnutls_hash(h, v[i] != NULL ? v[i] : "",
 			    v[i] != NULL ? strlen(v[i]) + 1 : 0);
 		gnutls_hash_deinit(h, md);
@@ -148,6 +147,13 @@ done:
 		free(d.data);
 	}
 	close(fd);
+}
+
+void
+tls_cache_remove(const char *path, FILE *verbose)
+{
+	if (unlink(path) == 0 && verbose != NULL)
+		fprintf(verbose, "--- removed TLS session ticket %s\n", path);
 }
 
 static int

@@ -24,6 +24,7 @@ import shlex
 import shutil
 import signal
 import socket
+import socketserver
 import ssl
 import stat
 import subprocess
@@ -159,21 +160,21 @@ def _greeting(port, deadline, implicit_tls):
         sock.close()
 
 
-def wait_banner(port, timeout=15, implicit_tls=False):
-    """Wait until PORT answers with a 220 greeting (through TLS if
-    implicit_tls); raise ServerError at the deadline."""
+def wait_banner(port, timeout=15, implicit_tls=False, code=b"220"):
+    """Wait until PORT answers with a 220 greeting (or the given code,
+    through TLS if implicit_tls); raise ServerError at the deadline."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
             last = _greeting(port, deadline, implicit_tls)
-            if last.startswith(b"220"):
+            if last.startswith(code):
                 return
         except (OSError, ssl.SSLError) as e:
             last = e
         time.sleep(0.1)
-    raise ServerError("port %d gave no 220 greeting within %ss (%r)"
-                      % (port, timeout, last))
+    raise ServerError("port %d gave no %s greeting within %ss (%r)"
+                      % (port, code.decode(), timeout, last))
 
 
 # ---------------------------------------------------------------- certs
@@ -585,6 +586,73 @@ smtpsend-smtpd unix n - n - - smtpd
 """
 
 
+# Client certificate asked for (a TLS CertificateRequest) but not required,
+# and a 421 that real Postfix gives on demand (issue 9, item 4):
+# "askcc_greet421" (implicit TLS) answers the greeting with 421 from an
+# undelayed client restriction ("defer" with defer_code 421);
+# "askcc_ehlo421" (STARTTLS) asks a policy service at each EHLO, which
+# answers 421 once the session is encrypted: the EHLO after STARTTLS gets
+# "421 4.3.2 ...", the one before it is accepted.
+class _EhloPolicyHandler(socketserver.StreamRequestHandler):
+    """Postfix's policy delegation protocol: name=value lines, an empty
+    line ends a request; the answer is "action=..." and an empty line."""
+
+    def handle(self):
+        attrs = {}
+        for raw in self.rfile:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line:
+                name, _, value = line.partition("=")
+                attrs[name] = value
+                continue
+            if (attrs.get("protocol_state") == "EHLO"
+                    and attrs.get("encryption_protocol")):
+                action = "421 4.3.2 Service busy after STARTTLS (test)"
+            else:
+                action = "DUNNO"
+            self.wfile.write(b"action=%s\n\n" % action.encode())
+            self.wfile.flush()
+            attrs = {}
+
+
+_EHLO_POLICY = []
+
+
+def _ehlo_policy_port():
+    """The policy service (a thread on loopback), started on first use."""
+    if not _EHLO_POLICY:
+        srv = socketserver.ThreadingTCPServer((HOST, 0), _EhloPolicyHandler)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever,
+                         kwargs={"poll_interval": 0.1}, daemon=True).start()
+        _EHLO_POLICY.append(srv)
+    return _EHLO_POLICY[0].server_address[1]
+
+
+def _listeners_ask_ccert():
+    ask = {"smtpd_tls_security_level": "encrypt",
+           "smtpd_tls_ask_ccert": "yes",
+           "smtpd_relay_restrictions": _RELAY_LOCAL,
+           "smtpd_delay_reject": "no"}
+    return {
+        "askcc_greet421": (True, dict(
+            ask, smtpd_tls_wrappermode="yes",
+            smtpd_client_restrictions="defer", defer_code="421")),
+        "askcc_slow": (True, dict(
+            ask, smtpd_tls_wrappermode="yes",
+            smtpd_client_restrictions="sleep,3")),
+        "reqcc_implicit": (True, dict(
+            ask, smtpd_tls_wrappermode="yes", smtpd_tls_req_ccert="yes")),
+        "askcc_ehlo421": (False, dict(
+            ask, smtpd_helo_restrictions="check_policy_service,"
+            "inet:%s:%d" % (HOST, _ehlo_policy_port()))),
+    }
+
+
+# Listeners whose greeting is meant to be other than 220 (readiness wait).
+_GREETING_CODE = {"askcc_greet421": b"421", "reqcc_implicit": b"421"}
+
+
 class Postfix:
     """A private Postfix instance in a temporary directory.
 
@@ -607,6 +675,7 @@ class Postfix:
         os.chown(mail, NOBODY_UID, NOBODY_GID)
         os.chmod(mail, 0o700)
         specs = _listeners(certs)
+        specs.update(_listeners_ask_ccert())
         if listeners is not None:
             specs = {k: v for k, v in specs.items() if k in listeners}
         self._ports = {}
@@ -645,7 +714,8 @@ class Postfix:
         for name, port in self._ports.items():
             try:
                 wait_banner(port, max(1, deadline - time.monotonic()),
-                            implicit_tls=self._implicit[name])
+                            implicit_tls=self._implicit[name],
+                            code=_GREETING_CODE.get(name, b"220"))
             except ServerError as e:
                 raise ServerError("%s (listener %s); log:\n%s"
                                   % (e, name, _tail(self.log_path)))

@@ -10,6 +10,7 @@ plays one case against the built binary and returns a Result whose
 Command line:  fakeserver.py [--binary PATH] CASE...   (prints transcripts)
 """
 
+import base64
 import os
 import re
 import shlex
@@ -62,6 +63,10 @@ def parse_script(text):
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^(SCRAM-FIRST:)\s?(.*)$", raw.lstrip())
+        if m:
+            steps.append((m.group(1), m.group(2)))
             continue
         m = re.match(r"^(S:|C:|C~|P:|P~|RAW:|RECV:)\s?(.*)$", raw.lstrip())
         if m:
@@ -204,6 +209,7 @@ class Server:
         prev = self.last_id
         line = self._readline(repr(arg))
         text = line.decode("utf-8", "replace")
+        self.last_text = text
         self._note("C:", text)
         if op[1] == ":" and text != arg:
             self._fail("client sent %r, wanted %r" % (text, arg))
@@ -251,7 +257,24 @@ class Server:
                 return extra
             extra += data
 
+    def _scram_first(self, arg):
+        """SCRAM-FIRST: s=SALT,i=N answers the client-first message in the
+        last client line ("AUTH SCRAM-... B64" or a bare B64) with
+        "334 " + base64("r=" client nonce + server nonce "," arg)."""
+        b64 = getattr(self, "last_text", "").split(" ")[-1]
+        try:
+            first = base64.b64decode(b64, validate=True).decode()
+            nonce = re.search(r"(?:^|,)r=([^,]+)", first).group(1)
+        except (ValueError, AttributeError):
+            raise CaseError("SCRAM-FIRST: no client-first message in %r"
+                            % getattr(self, "last_text", ""))
+        msg = "r=%sfakeservernonce,%s" % (nonce, arg)
+        self._note("S:", "334 [base64 %s]" % msg)
+        self._send(b"334 " + base64.b64encode(msg.encode()) + b"\r\n")
+
     def _step(self, op, arg):
+        if op == "SCRAM-FIRST:":
+            return self._scram_first(arg)
         if op == "S:":
             self._note("S:", arg)
             self._send(arg.encode("utf-8") + b"\r\n")
