@@ -571,6 +571,22 @@ def _listeners(certs):
     }
 
 
+# Issue 9 item 6 (recipient limits): a listener that accepts at most 10
+# recipients per transaction and answers "452 4.5.3 Error: too many
+# recipients" past that, as Postfix, Exim and OpenSMTPD do at 1,000.
+_listeners_before_rcptlimit = _listeners
+
+
+def _listeners(certs):  # noqa: F811 (extends the table above)
+    specs = _listeners_before_rcptlimit(certs)
+    specs["rcptlimit"] = (False, {
+        "smtpd_tls_security_level": "none",
+        "smtpd_sasl_auth_enable": "no",
+        "smtpd_recipient_limit": "10",
+        "smtpd_relay_restrictions": "permit_mynetworks,reject"})
+    return specs
+
+
 class Postfix:
     """A private Postfix instance in a temporary directory.
 
