@@ -54,6 +54,7 @@ struct account {
 	char	*tls_crl_file;	/* msmtp's deprecated CRL file, or NULL */
 	int	 auto_from;	/* obsolete msmtp auto_from: CFG_ON/OFF */
 	char	*maildomain;	/* obsolete msmtp maildomain (auto_from) */
+	int	 lmtp;		/* protocol lmtp: CFG_ON; smtp: CFG_OFF */
 };
 
 /*
@@ -77,6 +78,7 @@ enum acc_bit {
 	ACC_SYSLOG, ACC_ALIASES, ACC_SET_FROM_HEADER, ACC_SET_DATE_HEADER,
 	ACC_SET_MSGID_HEADER, ACC_REMOVE_BCC_HEADERS, ACC_ALLOW_FROM_OVERRIDE,
 	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
+	ACC_PROTOCOL,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))
@@ -136,7 +138,10 @@ const struct account *config_account_for_from(const struct config *cf,
 /* Names of the files actually read, for messages. NULL-terminated. */
 const char *const *config_files(const struct config *cf);
 
-/* The port to connect to: port, else 465 for implicit TLS, else 587. */
+/*
+ * The port to connect to: port, else 2003 for LMTP (msmtp's default),
+ * else 465 for implicit TLS, else 587.
+ */
 int	config_port(const struct account *acc);
 
 /* 1 if TLS starts with STARTTLS: tls on and (tls_starttls on, or auto and

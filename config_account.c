@@ -332,6 +332,8 @@ config_port(const struct account *acc)
 {
 	if (acc->port != 0)
 		return acc->port;
+	if (acc->lmtp == CFG_ON)
+		return 2003;
 	if (acc->tls != CFG_OFF && acc->tls_starttls == CFG_OFF)
 		return 465;
 	return 587;
@@ -420,6 +422,8 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "account", acc->name, where);
 	pr(fp, "host", acc->host, NULL);
 	pr(fp, "port", num, dflt(acc->port == 0));
+	pr(fp, "protocol", acc->lmtp == CFG_ON ? "lmtp" : "smtp",
+	    dflt(!(acc->set & ACC_BIT(ACC_PROTOCOL))));
 	pr(fp, "timeout", acc->timeout == 0 ? "off" : tmo,
 	    dflt(!(acc->set & ACC_BIT(ACC_TIMEOUT)) && acc->timeout == 60));
 	pr(fp, "domain", acc->domain, NULL);

@@ -17,7 +17,8 @@
  *   connect_timeout          old name: timeout
  *   auto_from, maildomain    obsolete; honoured: from becomes %U@maildomain
  *   tls_crl_file             honoured: CRLs checked with the chain (tls.c)
- *   protocol                 smtp accepted; lmtp refused (we speak SMTP only)
+ *   protocol                 honoured: lmtp speaks LMTP (RFC 2033), default
+ *                            port 2003 as in msmtp
  *   eval                     honoured (config.c): the line is replaced by
  *                            the first line of the command's output, as
  *                            in msmtp
@@ -65,7 +66,7 @@ enum kw_type {
 	KT_IGNORE,	/* accepted, not used */
 	KT_REFUSE_VALUE,/* only the empty value is accepted */
 	KT_REFUSE_ON,	/* only off is accepted */
-	KT_PROTOCOL,	/* smtp only */
+	KT_PROTOCOL,	/* smtp (CFG_OFF) or lmtp (CFG_ON) */
 };
 
 struct keyword {
@@ -108,8 +109,7 @@ static const struct keyword keywords[] = {
 	{ "password", KT_STR, F(password, ACC_PASSWORD), NULL },
 	{ "passwordeval", KT_STR, F(passwordeval, ACC_PASSWORDEVAL), NULL },
 	{ "port", KT_PORT, F(port, ACC_PORT), NULL },
-	{ "protocol", KT_PROTOCOL, NOFIELD,
-	    "only SMTP is supported, not LMTP" },
+	{ "protocol", KT_PROTOCOL, F(lmtp, ACC_PROTOCOL), NULL },
 	{ "proxy_host", KT_REFUSE_VALUE, NOFIELD,
 	    "SOCKS proxies are not supported" },
 	{ "proxy_port", KT_IGNORE, NOFIELD, NULL },
@@ -508,6 +508,14 @@ int_value(const struct keyword *kw, const char *v, int *out)
 			return -1;
 		*out = *out == CFG_ON ? CFG_AUTO : CFG_OFF;
 		return 0;
+	case KT_PROTOCOL:
+		if (strcmp(v, "smtp") == 0)
+			*out = CFG_OFF;
+		else if (strcmp(v, "lmtp") == 0)
+			*out = CFG_ON;
+		else
+			return -1;
+		return 0;
 	case KT_FROM_HDR:
 		if (strcmp(v, "on") == 0)
 			*out = CFG_ON;
@@ -541,13 +549,6 @@ apply_nofield(struct parser *p, const struct keyword *kw, const char *v)
 		break;
 	case KT_REFUSE_ON:
 		refuse = strcmp(v, "off") != 0;
-		break;
-	case KT_PROTOCOL:
-		if (strcmp(v, "lmtp") == 0)
-			refuse = 1;
-		else if (strcmp(v, "smtp") != 0)
-			return config_perr(p, "invalid value '%s' for protocol "
-			    "(smtp)", v);
 		break;
 	default:	/* KT_IGNORE */
 		break;

@@ -8,6 +8,10 @@ import re
 import time
 import uuid
 
+import pytest
+
+import servers
+
 FROM = "sender@example.org"
 
 
@@ -52,3 +56,76 @@ def test_recipient_limit_25_of_10(postfix, run):
     got = _original_to(msgs)
     assert sorted(got) == sorted(rcpts), got
     assert len(got) == len(set(got)) == 25
+
+
+# ------------------------------------------------------------------ LMTP
+
+@pytest.fixture(scope="module")
+def lmtp():
+    d = servers.DovecotLMTP()
+    try:
+        d.start()
+        yield d
+    finally:
+        d.stop()
+        d.cleanup()
+
+
+def lmtp_config(lmtp):
+    # LMTP servers run without TLS on loopback; tls on is our default.
+    return ("account default\nhost 127.0.0.1\nport %d\nprotocol lmtp\n"
+            "tls off\nfrom %s\n" % (lmtp.port, FROM))
+
+
+def _with(msgs, tok):
+    return [m for m in msgs if tok.encode() in m]
+
+
+def _lmtp_send(lmtp, run, rcpts, tok):
+    msg = ("From: me@example.org\nTo: alice@example.com\n"
+           "Subject: lmtp %s\n\nbody\n" % tok).encode()
+    return run(["-v", "-f", FROM] + rcpts, input=msg,
+               config=lmtp_config(lmtp))
+
+
+def test_lmtp_delivers_each_recipient(lmtp, run):
+    """LHLO, BDAT (Dovecot's LMTP offers CHUNKING), one reply per
+    recipient after the data; one copy in each mailbox."""
+    tok = _tok()
+    p = _lmtp_send(lmtp, run, ["alice@example.com", "bob@example.com"], tok)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, err
+    assert "--> LHLO " in err and "--> EHLO" not in err, err
+    assert re.search(r"--> BDAT \d+ LAST", err), err
+    assert len(re.findall(r"<-- 250 2\.0\.0 <\w+@example\.com> \S+ Saved",
+                          err)) == 2, err
+    assert len(_with(lmtp.maildir("alice"), tok)) == 1
+    assert len(_with(lmtp.maildir("bob"), tok)) == 1
+
+
+def test_lmtp_partial_delivery_after_data(lmtp, run):
+    """Dovecot accepts "full" at RCPT and refuses it after the data (over
+    quota): alice has the message, full has not, and the exit code says
+    partial delivery (69), not 75 and not 0."""
+    tok = _tok()
+    p = _lmtp_send(lmtp, run, ["alice@example.com", "full@example.com"], tok)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 69, err
+    assert re.search(r"partial delivery: the message reached 1 of 2 "
+                     r"recipients; not delivered to 1: <full@example\.com>: "
+                     r"552 5\.2\.2", err), err
+    assert len(_with(lmtp.maildir("alice"), tok)) == 1
+    assert _with(lmtp.maildir("full"), tok) == []
+
+
+def test_lmtp_unknown_user_nothing_delivered(lmtp, run):
+    """A recipient Dovecot does not know is refused at RCPT, before any
+    data: all-or-nothing, alice gets nothing, 67."""
+    tok = _tok()
+    p = _lmtp_send(lmtp, run, ["alice@example.com", "nosuch@example.com"],
+                   tok)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 67, err
+    assert re.search(r"refused 1 of 2 recipients, so nothing was sent: "
+                     r"<nosuch@example\.com>: 550 5\.1\.1", err), err
+    assert _with(lmtp.maildir("alice"), tok) == []
