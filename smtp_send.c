@@ -2,8 +2,11 @@
  * smtp_send.c: the transaction of the smtp module (declared in smtp.h):
  * MAIL, every RCPT, then DATA and the body, or BDAT.  With PIPELINING the
  * commands go out in one write and the replies are read in order; without
- * it, one at a time.  Recipients are all-or-nothing.  Only the public
- * smtp.h primitives are used, so this file knows nothing of the transport.
+ * it, one at a time.  Recipients are all-or-nothing while nothing is
+ * delivered; recipients past the server's limit go in further
+ * transactions, and what cannot be undone is reported as a partial
+ * delivery.  Only the public smtp.h primitives are used, so this file
+ * knows nothing of the transport.
  */
 #include <stdint.h>
 #include <stdio.h>
