@@ -620,6 +620,9 @@ transactions(struct txn *t, struct error *err)
 		rc = transaction(t, err);
 		if (rc == -1 || !any_pending(t))
 			break;
+		/* LMTP refused all so far: stop while nothing is delivered. */
+		if (t->ndelivered == 0 && t->nfailed > 0)
+			break;
 		if (smtp_closed(t->s)) {
 			rc = error_set(err, ERR_NETWORK,
 			    "MAIL FROM: the server closed the connection");
