@@ -46,6 +46,7 @@ struct txn {
 	size_t ncur;
 	size_t naccepted; /* in the current transaction */
 	size_t ndeferred; /* past the limit in the current transaction */
+	size_t limit; /* recipients per transaction, once seen; 0: unknown */
 	size_t ndelivered; /* over all transactions */
 	int eod_sent; /* the current transaction's data was ended */
 	char *failed; /* "<a>: 550 ...\n<b>..." */
@@ -510,6 +511,8 @@ rcpt_reply(struct txn *t, size_t i, const struct smtp_reply *r)
 		t->naccepted++;
 	} else if (is_limit(t, r)) {
 		t->ndeferred++; /* still pending: the next transaction */
+		if (t->limit == 0)
+			t->limit = t->naccepted;
 	} else {
 		note_failure(t, i, r);
 	}
@@ -533,7 +536,8 @@ envelope(struct txn *t, struct error *err)
 
 	t->ncur = t->naccepted = t->ndeferred = 0;
 	t->eod_sent = 0;
-	for (i = 0; i < l->n; i++)
+	/* Once the limit is known, no RCPT is sent only to be refused. */
+	for (i = 0; i < l->n && (t->limit == 0 || t->ncur < t->limit); i++)
 		if (t->st[i] == RS_PENDING)
 			t->cur[t->ncur++] = i;
 	if (t->pipelining && queue_envelope(t, err) == -1)

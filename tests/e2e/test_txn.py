@@ -44,6 +44,9 @@ def test_recipient_limit_25_of_10(postfix, run):
     # connection: three MAIL FROM, one greeting.
     assert "452 4.5.3" in err, err
     assert err.count("--> MAIL FROM:") == 3, err
+    # All 25 RCPTs in the first transaction (the limit is not known yet),
+    # then only as many as the limit: 10, then 5.
+    assert err.count("--> RCPT TO:") == 25 + 10 + 5, err
     assert err.count("--- connecting to") == 1, err
     postfix.wait_messages(25, timeout=30)
     # A duplicate would land shortly after the 25th copy: give it time
