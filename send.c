@@ -354,7 +354,8 @@ send_serverinfo(const struct account *acc, FILE *fp, struct error *err)
 	int rc = -1;
 
 	conn_init(&c, acc, NULL, fp);
-	fprintf(fp, "SMTP server at %s, port %d (%s):\n",
+	fprintf(fp, "%s server at %s, port %d (%s):\n",
+	    acc->lmtp == CFG_ON ? "LMTP" : "SMTP",
 	    acc->host != NULL ? acc->host : "?", c.port,
 	    c.implicit       ? "implicit TLS"
 		: c.starttls ? "STARTTLS"

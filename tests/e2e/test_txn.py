@@ -132,3 +132,13 @@ def test_lmtp_unknown_user_nothing_delivered(lmtp, run):
     assert re.search(r"refused 1 of 2 recipients, so nothing was sent: "
                      r"<nosuch@example\.com>: 550 5\.1\.1", err), err
     assert _with(lmtp.maildir("alice"), tok) == []
+
+
+def test_lmtp_serverinfo(lmtp, run):
+    """--serverinfo speaks LHLO too and says it is an LMTP server."""
+    p = run(["--serverinfo"], config=lmtp_config(lmtp))
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0, p.stderr
+    assert out.startswith("LMTP server at 127.0.0.1, port %d" % lmtp.port)
+    assert re.search(r"^Capabilities:\n(    .*\n)*    CHUNKING\n", out,
+                     re.M), out
