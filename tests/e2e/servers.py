@@ -687,6 +687,12 @@ def _listeners(certs):  # noqa: F811 (extends the table above)
         "smtpd_sasl_auth_enable": "no",
         "smtpd_recipient_limit": "10",
         "smtpd_relay_restrictions": "permit_mynetworks,reject"})
+    # The same, and one recipient refused for good: past the limit it
+    # gets a 452 first, its 5xx only in a later transaction.
+    specs["rcptlimit_reject"] = (False, dict(
+        specs["rcptlimit"][1],
+        smtpd_recipient_restrictions="check_recipient_access,"
+        "inline:{rejected@example.com=REJECT}"))
     return specs
 
 

@@ -142,3 +142,32 @@ def test_lmtp_serverinfo(lmtp, run):
     assert out.startswith("LMTP server at 127.0.0.1, port %d" % lmtp.port)
     assert re.search(r"^Capabilities:\n(    .*\n)*    CHUNKING\n", out,
                      re.M), out
+
+
+def test_recipient_limit_later_refusal_is_partial(postfix, run):
+    """Postfix checks its limit before the recipient: rejected@ (16th of
+    25) gets 452 in the first transaction and its 554 only in the second,
+    after ten copies were delivered.  The other 24 still get exactly one
+    copy each; the exit code says partial delivery (69), naming it."""
+    tok = _tok()
+    rcpts = ["u%02d-%s@example.com" % (i, tok) for i in range(1, 26)]
+    rcpts[15] = "rejected@example.com"
+    msg = ("From: me@example.org\nTo: list@example.org\n"
+           "Subject: limit %s\n\nbody\n" % tok).encode()
+    p = run(["-v", "-f", FROM] + rcpts, input=msg,
+            config="account default\nhost 127.0.0.1\nport %d\ntls off\n"
+                   "from %s\n" % (postfix.port("rcptlimit_reject"), FROM))
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 69, err
+    assert err.count("--> MAIL FROM:") == 3, err
+    assert re.search(r"partial delivery: the message reached 24 of 25 "
+                     r"recipients; not delivered to 1: "
+                     r"<rejected@example\.com>: 554 5\.7\.1", err), err
+    postfix.wait_messages(24, timeout=30)
+    deadline = time.monotonic() + 10
+    while not postfix.queue_empty() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    got = _original_to([m for m in postfix.messages() if tok.encode() in m])
+    want = [r for r in rcpts if r != "rejected@example.com"]
+    assert sorted(got) == sorted(want), got
