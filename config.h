@@ -60,6 +60,7 @@ struct account {
 	char	*proxy_host;	/* SOCKS5 proxy, or NULL */
 	int	 proxy_port;	/* 0 = default (1080) */
 	char	*socket;	/* Unix socket instead of host/port, or NULL */
+	int	 lmtp;		/* protocol lmtp: CFG_ON; smtp: CFG_OFF */
 };
 
 /*
@@ -84,6 +85,7 @@ enum acc_bit {
 	ACC_SET_MSGID_HEADER, ACC_REMOVE_BCC_HEADERS, ACC_ALLOW_FROM_OVERRIDE,
 	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
 	ACC_SOURCE_IP, ACC_PROXY_HOST, ACC_PROXY_PORT, ACC_SOCKET,
+	ACC_PROTOCOL,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))
@@ -167,7 +169,10 @@ const char *const *config_files(const struct config *cf);
    --pretend.  NULL-terminated. */
 const char *const *config_notes(const struct config *cf);
 
-/* The port to connect to: port, else 465 for implicit TLS, else 587. */
+/*
+ * The port to connect to: port, else 2003 for LMTP (msmtp's default),
+ * else 465 for implicit TLS, else 587.
+ */
 int	config_port(const struct account *acc);
 
 /* 1 if TLS starts with STARTTLS: tls on and (tls_starttls on, or auto and

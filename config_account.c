@@ -363,6 +363,8 @@ config_port(const struct account *acc)
 {
 	if (acc->port != 0)
 		return acc->port;
+	if (acc->lmtp == CFG_ON)
+		return 2003;
 	if (acc->tls != CFG_OFF && acc->tls_starttls == CFG_OFF)
 		return 465;
 	return 587;
@@ -451,6 +453,8 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "account", acc->name, where);
 	pr(fp, "host", acc->host, NULL);
 	pr(fp, "port", num, dflt(acc->port == 0));
+	pr(fp, "protocol", acc->lmtp == CFG_ON ? "lmtp" : "smtp",
+	    dflt(!(acc->set & ACC_BIT(ACC_PROTOCOL))));
 	pr(fp, "source_ip", acc->source_ip, NULL);
 	pr(fp, "proxy_host", acc->proxy_host, NULL);
 	snprintf(pnum, sizeof(pnum), "%d",

@@ -17,7 +17,8 @@
  *   connect_timeout          old name: timeout
  *   auto_from, maildomain    obsolete; honoured: from becomes %U@maildomain
  *   tls_crl_file             honoured: CRLs checked with the chain (tls.c)
- *   protocol                 smtp accepted; lmtp refused (we speak SMTP only)
+ *   protocol                 honoured: lmtp speaks LMTP (RFC 2033), default
+ *                            port 2003 as in msmtp
  *   eval                     honoured (config.c): the line is replaced by
  *                            the first line of the command's output, as
  *                            in msmtp
@@ -67,7 +68,7 @@ enum kw_type {
 	KT_IGNORE,	/* accepted, not used */
 	KT_REFUSE_VALUE,/* only the empty value is accepted */
 	KT_REFUSE_ON,	/* only off is accepted */
-	KT_PROTOCOL,	/* smtp only */
+	KT_PROTOCOL,	/* smtp (CFG_OFF) or lmtp (CFG_ON) */
 	KT_PORT_EMPTY,	/* 1..65535, empty = default (0) */
 	KT_IP,		/* numeric IPv4 or IPv6 address, empty = unset */
 };
@@ -112,8 +113,7 @@ static const struct keyword keywords[] = {
 	{ "password", KT_STR, F(password, ACC_PASSWORD), NULL },
 	{ "passwordeval", KT_STR, F(passwordeval, ACC_PASSWORDEVAL), NULL },
 	{ "port", KT_PORT, F(port, ACC_PORT), NULL },
-	{ "protocol", KT_PROTOCOL, NOFIELD,
-	    "only SMTP is supported, not LMTP" },
+	{ "protocol", KT_PROTOCOL, F(lmtp, ACC_PROTOCOL), NULL },
 	{ "proxy_host", KT_STR, F(proxy_host, ACC_PROXY_HOST), NULL },
 	{ "proxy_port", KT_PORT_EMPTY, F(proxy_port, ACC_PROXY_PORT), NULL },
 	{ "remove_bcc_headers", KT_BOOL,
@@ -535,6 +535,14 @@ int_value(const struct keyword *kw, const char *v, int *out)
 			return -1;
 		*out = *out == CFG_ON ? CFG_AUTO : CFG_OFF;
 		return 0;
+	case KT_PROTOCOL:
+		if (strcmp(v, "smtp") == 0)
+			*out = CFG_OFF;
+		else if (strcmp(v, "lmtp") == 0)
+			*out = CFG_ON;
+		else
+			return -1;
+		return 0;
 	case KT_FROM_HDR:
 		if (strcmp(v, "on") == 0)
 			*out = CFG_ON;
@@ -591,7 +599,7 @@ expected(const struct keyword *kw)
 	case KT_TLS_VERSION:
 		return "1.2 or 1.3";
 	case KT_PROTOCOL:
-		return "smtp";
+		return "smtp or lmtp";
 	default:
 		return "a value";
 	}
@@ -609,13 +617,6 @@ apply_nofield(struct parser *p, const struct keyword *kw, const char *v)
 		break;
 	case KT_REFUSE_ON:
 		refuse = strcmp(v, "off") != 0;
-		break;
-	case KT_PROTOCOL:
-		if (strcmp(v, "lmtp") == 0)
-			refuse = 1;
-		else if (strcmp(v, "smtp") != 0)
-			return config_perr(p, "invalid value for protocol "
-			    "(expected: %s)", expected(kw));
 		break;
 	default:	/* KT_IGNORE */
 		break;

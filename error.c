@@ -130,6 +130,9 @@ error_exit_code(const struct error *err)
 		return reply_exit_code(err);
 	case ERR_AUTH:
 		return err->temporary ? EX_TEMPFAIL : EX_NOPERM;
+	case ERR_PARTIAL:
+		return strncmp(err->status, "5.1.", 4) == 0 ? EX_NOUSER
+							    : EX_UNAVAILABLE;
 	}
 	return EX_SOFTWARE;
 }

@@ -25,6 +25,9 @@ enum error_kind {
 	ERR_PROTOCOL,	/* the server broke the protocol: 76 */
 	ERR_REPLY,	/* the server refused: by code/status, 4xx 75, 5.1.x 67, 5xx 69 */
 	ERR_AUTH,	/* credentials rejected: 77 (75 if temporary) */
+	ERR_PARTIAL,	/* delivered to some recipients only: 67 when every
+			   other one was refused with 5.1.x, else 69; never
+			   75, since a retry would duplicate the message */
 };
 
 #define ERROR_MSG_MAX	1024

@@ -176,6 +176,7 @@ connect_greet(struct conn *c, struct error *err)
 		}
 		if ((c->smtp = smtp_new(c->io, c->verbose)) == NULL)
 			return error_set(err, ERR_OS, "out of memory");
+		smtp_set_lmtp(c->smtp, c->acc->lmtp == CFG_ON);
 		if (c->implicit && start_tls(c, 1, err) == -1)
 			return -1;
 		smtp_set_probe(c->smtp, !c->implicit && attempt == 0);
@@ -236,8 +237,15 @@ open_session_once(struct conn *c, int auth_wanted, struct error *err)
 		    smtp_ehlo_text(c->smtp));
 	if (!c->starttls)
 		return 0;
-	if (smtp_starttls(c->smtp, err) == -1)
+	if (smtp_starttls(c->smtp, err) == -1) {
+		/* tls on is our default, not msmtp's: say what to change. */
+		if (acc->lmtp == CFG_ON && err->kind == ERR_UNAVAILABLE)
+			error_hint(err,
+			    "LMTP servers usually run without TLS on loopback "
+			    "or a local socket: if this one does, set \"tls "
+			    "off\" in the account");
 		return -1;
+	}
 	if (start_tls(c, 0, err) == -1)
 		return -1;
 	if (smtp_ehlo(c->smtp, domain, 0, err) == -1)
@@ -394,14 +402,15 @@ out:
 int
 send_serverinfo(const struct account *acc, FILE *fp, struct error *err)
 {
+	const char *proto = acc->lmtp == CFG_ON ? "LMTP" : "SMTP";
 	struct conn c;
 	int rc = -1;
 
 	conn_init(&c, acc, NULL, fp);
 	if (acc->socket != NULL)
-		fprintf(fp, "SMTP server at unix socket %s", acc->socket);
+		fprintf(fp, "%s server at unix socket %s", proto, acc->socket);
 	else
-		fprintf(fp, "SMTP server at %s, port %d",
+		fprintf(fp, "%s server at %s, port %d", proto,
 		    acc->host != NULL ? acc->host : "?", c.port);
 	if (c.proxied)
 		fprintf(fp, ", through SOCKS5 proxy %s port %d", acc->proxy_host,

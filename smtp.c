@@ -46,6 +46,7 @@ struct smtp {
 	char *last_reply; /* "250 2.0.0 Ok", one line */
 	int probe;
 	int late;
+	int lmtp; /* LMTP (RFC 2033): LHLO, a reply per recipient */
 	int quit_sent; /* QUIT went out pipelined */
 	int done; /* no more commands: QUIT answered,
 		     421 seen, or connection dropped */
@@ -354,6 +355,18 @@ smtp_greet_late(const struct smtp *s)
 	return s->late;
 }
 
+void
+smtp_set_lmtp(struct smtp *s, int on)
+{
+	s->lmtp = on;
+}
+
+int
+smtp_lmtp(const struct smtp *s)
+{
+	return s->lmtp;
+}
+
 /* The -v transcript: one line, control bytes made visible. */
 static void
 trace(struct smtp *s, const char *dir, const char *line, size_t len)
@@ -479,6 +492,7 @@ verb_of(const char *line)
 	static const char *const verbs[] = {
 	    "EHLO",
 	    "HELO",
+	    "LHLO",
 	    "STARTTLS",
 	    "AUTH",
 	    "MAIL FROM",
@@ -617,10 +631,12 @@ smtp_ehlo(struct smtp *s, const char *domain, int allow_helo, struct error *err)
 	int rc = -1;
 
 	memset(&s->caps, 0, sizeof(s->caps));
-	snprintf(line, sizeof(line), "EHLO %s", domain);
+	/* LMTP has LHLO only: no HELO, and EHLO is not LMTP's. */
+	snprintf(line, sizeof(line), "%s %s", s->lmtp ? "LHLO" : "EHLO",
+	    domain);
 	if (smtp_command(s, line, NULL, &r, err) == -1)
 		return -1;
-	if (r.code / 100 == 5 && allow_helo) {
+	if (r.code / 100 == 5 && allow_helo && !s->lmtp) {
 		smtp_reply_free(&r);
 		snprintf(line, sizeof(line), "HELO %s", domain);
 		if (smtp_command(s, line, NULL, &r, err) == -1)
@@ -637,8 +653,10 @@ smtp_ehlo(struct smtp *s, const char *domain, int allow_helo, struct error *err)
 		s->ehlo_text = r.text;
 		return 0;
 	} else {
-		smtp_reply_error(err, "EHLO", &r, "the server refused EHLO");
-		if (r.code / 100 == 5)
+		smtp_reply_error(err, s->lmtp ? "LHLO" : "EHLO", &r,
+		    s->lmtp ? "the server refused LHLO"
+			    : "the server refused EHLO");
+		if (r.code / 100 == 5 && !s->lmtp)
 			error_hint(err,
 			    "HELO is not tried when TLS or authentication is "
 			    "required");

@@ -91,7 +91,15 @@ void	smtp_set_probe(struct smtp *s, int on);
 int	smtp_greet_late(const struct smtp *s);
 
 /*
- * EHLO domain; on 5xx, HELO if allow_helo.  Capabilities are replaced by
+ * Speak LMTP (RFC 2033) instead of SMTP: LHLO instead of EHLO (never
+ * HELO), and smtp_send() reads one reply per accepted recipient after the
+ * data.  Off by default.
+ */
+void	smtp_set_lmtp(struct smtp *s, int on);
+int	smtp_lmtp(const struct smtp *s);
+
+/*
+ * EHLO domain (LHLO with LMTP); on 5xx, HELO if allow_helo.  Capabilities are replaced by
  * the new reply.
  */
 int	smtp_ehlo(struct smtp *s, const char *domain, int allow_helo,
@@ -161,13 +169,18 @@ struct smtp_envelope {
 };
 
 /*
- * The transaction (smtp_send.c): MAIL, every RCPT, then DATA + body + "." (or BDAT n
- * LAST), pipelined when offered, and QUIT pipelined after the end.  SIZE
- * is checked before anything is sent.  Recipients are all-or-nothing: if
- * any RCPT is refused the transaction is abandoned (RSET, or the connection
- * dropped if 354 already came) and every refused address is named in *err.
- * Returns 0 only on a 2xx to the end of data.  The server's final reply text
- * is kept for smtp_last_reply().
+ * The transaction (smtp_send.c): MAIL, every RCPT, then DATA + body + "."
+ * (or BDAT n LAST), pipelined when offered, and QUIT pipelined after the
+ * end.  SIZE is checked before anything is sent.  Recipients are
+ * all-or-nothing while nothing is delivered: if any RCPT is refused the
+ * transaction is abandoned (the connection dropped if 354 already came)
+ * and every refused address is named in *err.  Recipients past the
+ * server's limit ("452 4.5.3 too many recipients") go in further
+ * transactions of the session; a failure after a first delivery is
+ * ERR_PARTIAL, naming every recipient that did not get the message.
+ * With LMTP, the per-recipient replies after the data decide the same way.
+ * Returns 0 only when every recipient got the message.  The server's
+ * final reply text is kept for smtp_last_reply().
  */
 int	smtp_send(struct smtp *s, const struct smtp_envelope *env,
 	    const struct message *m, struct error *err);

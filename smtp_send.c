@@ -2,8 +2,11 @@
  * smtp_send.c: the transaction of the smtp module (declared in smtp.h):
  * MAIL, every RCPT, then DATA and the body, or BDAT.  With PIPELINING the
  * commands go out in one write and the replies are read in order; without
- * it, one at a time.  Recipients are all-or-nothing.  Only the public
- * smtp.h primitives are used, so this file knows nothing of the transport.
+ * it, one at a time.  Recipients are all-or-nothing while nothing is
+ * delivered; recipients past the server's limit go in further
+ * transactions, and what cannot be undone is reported as a partial
+ * delivery.  Only the public smtp.h primitives are used, so this file
+ * knows nothing of the transport.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +19,18 @@
 #include "message.h"
 #include "smtp.h"
 
-/* One transaction: what smtp_send decides once and the refusals it meets. */
+/* Where each recipient stands. */
+enum rcpt_state {
+	RS_PENDING = 0, /* not yet accepted: goes in the next transaction */
+	RS_ACCEPTED, /* accepted by RCPT in the current transaction */
+	RS_DELIVERED, /* the server took the message for it */
+	RS_FAILED, /* did not get it; named in the failed list */
+};
+
+/*
+ * The transactions of one message: what smtp_send decides once, where
+ * each recipient stands, and the failures it meets.
+ */
 struct txn {
 	struct smtp *s;
 	const struct smtp_envelope *env;
@@ -24,12 +38,22 @@ struct txn {
 	unsigned long long size;
 	int pipelining;
 	int chunking;
+	int lmtp; /* one reply per recipient after the data */
 	int dsn; /* DSN parameters go out */
 	int utf8; /* a non-ASCII address */
-	char *refused; /* "<a>: 550 ...\n<b>..." */
-	size_t refused_len;
-	FILE *refused_fp;
-	size_t nrefused;
+	unsigned char *st; /* enum rcpt_state, one per recipient */
+	size_t *cur; /* the recipients of the current transaction */
+	size_t ncur;
+	size_t naccepted; /* in the current transaction */
+	size_t ndeferred; /* past the limit in the current transaction */
+	size_t limit; /* recipients per transaction, once seen; 0: unknown */
+	size_t ndelivered; /* over all transactions */
+	int eod_sent; /* the current transaction's data was ended */
+	char *failed; /* "<a>: 550 ...\n<b>..." */
+	size_t failed_len;
+	FILE *failed_fp;
+	size_t nfailed;
+	int other; /* a failure that is no server reply */
 	struct smtp_reply temp; /* first 4xx refusal */
 	struct smtp_reply perm; /* first 5xx not 5.1.x */
 	struct smtp_reply user; /* first 5.1.x */
@@ -197,13 +221,14 @@ keep(struct smtp_reply *dst, const struct smtp_reply *r)
 	memcpy(dst->status, r->status, sizeof(dst->status));
 }
 
-/* Remember a refused recipient for the one error that names them all. */
+/* Remember a recipient that did not get the message, and why. */
 static void
-note_refusal(struct txn *t, const char *addr, const struct smtp_reply *r)
+note_failure(struct txn *t, size_t i, const struct smtp_reply *r)
 {
-	fprintf(t->refused_fp, "%s<%s>: %d %s", t->nrefused > 0 ? "\n" : "",
-	    addr, r->code, r->text);
-	t->nrefused++;
+	fprintf(t->failed_fp, "%s<%s>: %d %s", t->nfailed > 0 ? "\n" : "",
+	    t->env->rcpts->v[i].addr, r->code, r->text);
+	t->st[i] = RS_FAILED;
+	t->nfailed++;
 	if (r->code / 100 == 4)
 		keep(&t->temp, r);
 	else if (strncmp(r->status, "5.1.", 4) == 0)
@@ -212,19 +237,102 @@ note_refusal(struct txn *t, const char *addr, const struct smtp_reply *r)
 		keep(&t->perm, r);
 }
 
-/* Any 4xx: temporary; every refusal 5.1.x: "no such user"; else 5xx. */
+/*
+ * The recipient limit of RFC 5321 section 4.5.3.1.10: "452 too many
+ * recipients" means "send to those accepted, then the rest in another
+ * transaction".  Recognised as a 452 after at least one recipient of the
+ * same transaction was accepted, whose enhanced code, if there is one, is
+ * 4.5.3 (Postfix, Exim, OpenSMTPD: "452 4.5.3 ...").  Another 452
+ * (4.2.2 mailbox full, 4.3.1 out of storage) is an ordinary temporary
+ * refusal, and a 452 with nothing accepted yet could never make progress.
+ */
 static int
-refusal_error(struct txn *t, struct error *err)
+is_limit(const struct txn *t, const struct smtp_reply *r)
+{
+	return r->code == 452 && t->naccepted > 0 &&
+	    (r->status[0] == '\0' || strcmp(r->status, "4.5.3") == 0);
+}
+
+/*
+ * Nothing was delivered and some recipients were refused: one error that
+ * names them all.  Any 4xx: temporary; every refusal 5.1.x: "no such
+ * user"; else 5xx.
+ */
+static int
+refusal_error(
+    struct txn *t, const char *step, const char *what, struct error *err)
 {
 	const struct smtp_reply *r = &t->temp;
 
 	if (r->code == 0)
 		r = t->perm.code != 0 ? &t->perm : &t->user;
-	fflush(t->refused_fp);
-	error_reply(err, ERR_REPLY, "RCPT TO", r->code, r->status, t->refused,
-	    "RCPT TO: the server refused %zu of %zu recipients, so nothing was "
-	    "sent",
-	    t->nrefused, t->env->rcpts->n);
+	fflush(t->failed_fp);
+	error_reply(err, ERR_REPLY, step, r->code, r->status, t->failed,
+	    "%s: the server refused %zu of %zu recipients, %s", step,
+	    t->nfailed, t->env->rcpts->n, what);
+	return -1;
+}
+
+/*
+ * After a failure in a later transaction: every recipient that has not
+ * got the message is named with the cause; those whose data was ended
+ * without a reply may or may not have it.
+ */
+static void
+fail_rest(struct txn *t, const struct error *cause)
+{
+	const struct addr_list *l = t->env->rcpts;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (t->st[i] == RS_DELIVERED || t->st[i] == RS_FAILED)
+			continue;
+		fprintf(t->failed_fp, "%s<%s>: %s%s%s%s",
+		    t->nfailed > 0 ? "\n" : "", l->v[i].addr,
+		    t->st[i] == RS_ACCEPTED && t->eod_sent
+			? "unknown (the data was sent, no reply came): "
+			: "not sent: ",
+		    cause->msg, cause->reply[0] != '\0' ? ": " : "",
+		    cause->reply);
+		t->st[i] = RS_FAILED;
+		t->nfailed++;
+		t->other = 1;
+	}
+}
+
+/*
+ * Some recipients got the message and some did not: that cannot be
+ * undone, and sending again would give the first ones a second copy, so
+ * this is never a temporary failure (see error.h).  The list goes into
+ * the reply (and the log line); when it is too long for that, it is also
+ * printed whole, one recipient a line.
+ */
+static int
+partial_error(struct txn *t, struct error *err)
+{
+	const char *status = "";
+	char *p, *nl;
+
+	fflush(t->failed_fp);
+	if (t->temp.code == 0 && t->perm.code == 0 && !t->other)
+		status = t->user.status;
+	if (t->failed_len + t->nfailed + 3 >= ERROR_REPLY_MAX) {
+		for (p = t->failed; p != NULL && *p != '\0'; p = nl + 1) {
+			nl = strchr(p, '\n');
+			fprintf(stderr, "smtpsend: not delivered to %.*s\n",
+			    (int)(nl != NULL ? nl - p : (long)strlen(p)), p);
+			if (nl == NULL)
+				break;
+		}
+	}
+	error_reply(err, ERR_PARTIAL, NULL, 0, status, t->failed,
+	    "partial delivery: the message reached %zu of %zu recipients; "
+	    "not delivered to %zu",
+	    t->ndelivered, t->env->rcpts->n, t->nfailed);
+	error_hint(err,
+	    "do not send the message again to every recipient: %zu would "
+	    "get it twice; send it only to those named",
+	    t->ndelivered);
 	return -1;
 }
 
@@ -242,10 +350,65 @@ body_write(void *ctx, const void *buf, size_t len, struct error *err)
 	return io_write(b->io, buf, len, err);
 }
 
+static int
+any_pending(const struct txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->env->rcpts->n; i++)
+		if (t->st[i] == RS_PENDING)
+			return 1;
+	return 0;
+}
+
+/*
+ * The replies to the end of the data.  SMTP: one for the transaction.
+ * LMTP (RFC 2033): one per accepted recipient, in the order of the RCPTs,
+ * each a verdict on that recipient alone.
+ */
+static int
+end_replies(struct txn *t, const char *step, struct error *err)
+{
+	struct smtp_reply r;
+	size_t k, i;
+	int rc = 0;
+
+	for (k = 0; k < t->ncur; k++) {
+		i = t->cur[k];
+		if (t->st[i] != RS_ACCEPTED)
+			continue;
+		if (smtp_read_reply(t->s, step, &r, err) == -1)
+			return -1;
+		if (r.code / 100 == 2) {
+			t->st[i] = RS_DELIVERED;
+			t->ndelivered++;
+		} else if (t->lmtp) {
+			note_failure(t, i, &r);
+		} else {
+			t->eod_sent = 0; /* a verdict, not an unknown */
+			rc = smtp_reply_error(
+			    err, step, &r, "the server refused the message");
+		}
+		smtp_reply_free(&r);
+		if (!t->lmtp)
+			break;
+	}
+	/* SMTP: the one reply was for every accepted recipient. */
+	for (k = 0; rc == 0 && !t->lmtp && k < t->ncur; k++) {
+		i = t->cur[k];
+		if (t->st[i] == RS_ACCEPTED) {
+			t->st[i] = RS_DELIVERED;
+			t->ndelivered++;
+		}
+	}
+	return rc;
+}
+
 /*
  * The end of the transaction: after 354, the dot-stuffed body and ".";
- * or "BDAT n LAST" and the body as is.  QUIT rides along when pipelining.
- * A partial body is never ended: on any error the connection is dropped.
+ * or "BDAT n LAST" and the body as is.  QUIT rides along when pipelining
+ * and no other transaction follows.  A partial body is never ended: on
+ * any error the connection is dropped.
  */
 static int
 send_body(struct txn *t, int bdat, struct error *err)
@@ -253,9 +416,8 @@ send_body(struct txn *t, int bdat, struct error *err)
 	struct smtp *s = t->s;
 	struct body_sink sink = {smtp_io(s), 0};
 	const char *step = bdat ? "BDAT" : "end of data";
-	struct smtp_reply r;
 	char line[64];
-	int rc = -1;
+	int quit = t->pipelining && !any_pending(t);
 
 	snprintf(line, sizeof(line), "BDAT %llu LAST", t->size);
 	if (bdat && smtp_queue(s, line, NULL, err) == -1)
@@ -272,18 +434,11 @@ send_body(struct txn *t, int bdat, struct error *err)
 		goto drop;
 	}
 	if ((!bdat && smtp_queue(s, ".", NULL, err) == -1) ||
-	    (t->pipelining && smtp_queue(s, "QUIT", NULL, err) == -1) ||
+	    (quit && smtp_queue(s, "QUIT", NULL, err) == -1) ||
 	    smtp_flush(s, step, err) == -1)
 		goto drop;
-	if (smtp_read_reply(s, step, &r, err) == -1)
-		return -1;
-	if (r.code / 100 == 2)
-		rc = 0;
-	else
-		smtp_reply_error(
-		    err, step, &r, "the server refused the message");
-	smtp_reply_free(&r);
-	return rc;
+	t->eod_sent = 1;
+	return end_replies(t, step, err);
 drop:
 	smtp_drop(s);
 	return smtp_error_step(err, step);
@@ -302,12 +457,12 @@ reply_to(
 static int
 queue_envelope(struct txn *t, struct error *err)
 {
-	size_t i;
+	size_t k;
 
 	if (queue_mail(t, err) == -1)
 		return -1;
-	for (i = 0; i < t->env->rcpts->n; i++)
-		if (queue_rcpt(t, t->env->rcpts->v[i].addr, err) == -1)
+	for (k = 0; k < t->ncur; k++)
+		if (queue_rcpt(t, t->env->rcpts->v[t->cur[k]].addr, err) == -1)
 			return -1;
 	if (!t->chunking && smtp_queue(t->s, "DATA", NULL, err) == -1)
 		return -1;
@@ -315,40 +470,76 @@ queue_envelope(struct txn *t, struct error *err)
 }
 
 /*
- * The replies to a pipelined DATA: 354 only counts when MAIL and every
- * RCPT were accepted; a 354 that came anyway is answered by dropping the
- * connection, so the server never sees the end of the message.
+ * The data goes out only to recipients that were accepted, and, while
+ * nothing has been delivered, only if none was refused (all-or-nothing).
+ */
+static int
+abandon(const struct txn *t, int mail_ok)
+{
+	return !mail_ok || t->naccepted == 0 ||
+	    (t->ndelivered == 0 && t->nfailed > 0);
+}
+
+/*
+ * The reply to a pipelined DATA: a 354 that comes for an abandoned
+ * transaction is answered by dropping the connection, so the server never
+ * sees the end of the message.
  */
 static int
 data_reply(struct txn *t, int mail_ok, struct error *err)
 {
 	struct smtp_reply r;
-	int code;
+	int code, go = !abandon(t, mail_ok);
 
 	if (smtp_read_reply(t->s, "DATA", &r, err) == -1)
 		return -1;
 	code = r.code;
-	if (code == 354 && (!mail_ok || t->nrefused > 0))
+	if (code == 354 && !go)
 		smtp_drop(t->s);
-	else if (code != 354 && mail_ok && t->nrefused == 0)
+	else if (code != 354 && go)
 		smtp_reply_error(err, "DATA", &r, "the server refused DATA");
 	smtp_reply_free(&r);
-	return code != 354 && mail_ok && t->nrefused == 0 ? -1 : 0;
+	return code != 354 && go ? -1 : 0;
+}
+
+/* What one RCPT reply means for recipient i. */
+static void
+rcpt_reply(struct txn *t, size_t i, const struct smtp_reply *r)
+{
+	if (r->code / 100 == 2) {
+		t->st[i] = RS_ACCEPTED;
+		t->naccepted++;
+	} else if (is_limit(t, r)) {
+		t->ndeferred++; /* still pending: the next transaction */
+		if (t->limit == 0)
+			t->limit = t->naccepted;
+	} else {
+		note_failure(t, i, r);
+	}
 }
 
 /*
- * MAIL, every RCPT, and DATA unless BDAT follows: with PIPELINING all in
- * one write, then the replies in order; else one at a time.  Every RCPT is
- * tried so that every refused address can be named.
+ * MAIL, an RCPT for every pending recipient, and DATA unless BDAT
+ * follows: with PIPELINING all in one write, then the replies in order;
+ * else one at a time, stopping at the server's recipient limit.  Every
+ * RCPT is tried so that every refused address can be named.  Returns 0
+ * when the data may follow (or, after an earlier delivery, when no
+ * recipient of this transaction was accepted).
  */
 static int
 envelope(struct txn *t, struct error *err)
 {
 	const struct addr_list *l = t->env->rcpts;
 	struct smtp_reply mail, r;
-	size_t i;
+	size_t i, k;
 	int rc = -1, mail_ok;
 
+	t->ncur = t->naccepted = t->ndeferred = 0;
+	t->eod_sent = 0;
+	/* Once the limit is known, no RCPT is sent only to be refused. */
+	for (i = 0; i < l->n && (t->limit == 0 || t->ncur < t->limit); i++)
+		if (t->st[i] == RS_PENDING)
+			t->cur[t->ncur++] = i;
 	if (t->pipelining && queue_envelope(t, err) == -1)
 		return -1;
 	if (!t->pipelining && queue_mail(t, err) == -1)
@@ -356,15 +547,18 @@ envelope(struct txn *t, struct error *err)
 	if (reply_to(t, "MAIL FROM", &mail, err) == -1)
 		return -1;
 	mail_ok = mail.code / 100 == 2;
-	for (i = 0;
-	     i < l->n && !smtp_closed(t->s) && (mail_ok || t->pipelining);
-	     i++) {
+	for (k = 0;
+	     k < t->ncur && !smtp_closed(t->s) && (mail_ok || t->pipelining);
+	     k++) {
+		i = t->cur[k];
+		if (!t->pipelining && t->ndeferred > 0)
+			break; /* past the limit: the rest waits */
 		if (!t->pipelining && queue_rcpt(t, l->v[i].addr, err) == -1)
 			goto out;
 		if (reply_to(t, "RCPT TO", &r, err) == -1)
 			goto out;
-		if (r.code / 100 != 2 && mail_ok)
-			note_refusal(t, l->v[i].addr, &r);
+		if (mail_ok)
+			rcpt_reply(t, i, &r);
 		smtp_reply_free(&r);
 	}
 	if (t->pipelining && !t->chunking && !smtp_closed(t->s) &&
@@ -373,8 +567,8 @@ envelope(struct txn *t, struct error *err)
 	if (!mail_ok)
 		smtp_reply_error(
 		    err, "MAIL FROM", &mail, "the server refused the sender");
-	else if (t->nrefused > 0)
-		refusal_error(t, err);
+	else if (t->ndelivered == 0 && t->nfailed > 0)
+		refusal_error(t, "RCPT TO", "so nothing was sent", err);
 	else if (smtp_closed(t->s))
 		error_set(err, ERR_NETWORK,
 		    "RCPT TO: the server closed the connection");
@@ -401,6 +595,63 @@ data_command(struct txn *t, struct error *err)
 	return rc;
 }
 
+/* One transaction for the pending recipients: envelope, then the data. */
+static int
+transaction(struct txn *t, struct error *err)
+{
+	if (envelope(t, err) == -1)
+		return -1;
+	if (t->naccepted == 0)
+		return 0;
+	if (!t->chunking && !t->pipelining && data_command(t, err) == -1)
+		return -1;
+	return send_body(t, t->chunking, err);
+}
+
+/*
+ * Transactions until every recipient has an answer.  More than one only
+ * when the server stops at its recipient limit; each later one starts
+ * with MAIL at once (a completed transaction needs no RSET).  A failure
+ * after a first delivery becomes a partial delivery.
+ */
+static int
+transactions(struct txn *t, struct error *err)
+{
+	FILE *v = smtp_verbose(t->s);
+	int rc;
+
+	for (;;) {
+		rc = transaction(t, err);
+		if (rc == -1 || !any_pending(t))
+			break;
+		/* LMTP refused all so far: stop while nothing is delivered. */
+		if (t->ndelivered == 0 && t->nfailed > 0)
+			break;
+		if (smtp_closed(t->s)) {
+			rc = error_set(err, ERR_NETWORK,
+			    "MAIL FROM: the server closed the connection");
+			break;
+		}
+		if (v != NULL)
+			fprintf(v,
+			    "--- the server's recipient limit: the other "
+			    "recipients go in a new transaction\n");
+	}
+	if (rc == -1 && t->ndelivered > 0) {
+		/* After a timeout or garbage the dialogue is out of step. */
+		if (err->kind != ERR_REPLY && !smtp_closed(t->s))
+			smtp_drop(t->s);
+		fail_rest(t, err);
+		return partial_error(t, err);
+	}
+	if (rc == -1 || t->nfailed == 0)
+		return rc;
+	if (t->ndelivered == 0)
+		return refusal_error(
+		    t, "end of data", "so nothing was delivered", err);
+	return partial_error(t, err);
+}
+
 int
 smtp_send(struct smtp *s, const struct smtp_envelope *env,
     const struct message *m, struct error *err)
@@ -416,12 +667,18 @@ smtp_send(struct smtp *s, const struct smtp_envelope *env,
 	t.size = message_size(m);
 	t.pipelining = (c->flags & SMTP_CAP_PIPELINING) != 0;
 	t.chunking = (c->flags & SMTP_CAP_CHUNKING) != 0;
+	t.lmtp = smtp_lmtp(s);
 	if (smtp_closed(s))
 		return error_set(err, ERR_NETWORK, "connection already closed");
 	if (txn_check(&t, err) == -1)
 		return -1;
-	if ((t.refused_fp = open_memstream(&t.refused, &t.refused_len)) == NULL)
-		return error_set(err, ERR_OS, "out of memory");
+	t.st = calloc(env->rcpts->n, sizeof(*t.st));
+	t.cur = calloc(env->rcpts->n, sizeof(*t.cur));
+	t.failed_fp = open_memstream(&t.failed, &t.failed_len);
+	if (t.st == NULL || t.cur == NULL || t.failed_fp == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
 	asked = env->dsn_notify != NULL || env->dsn_return != NULL ||
 	    env->dsn_envid != NULL;
 	t.dsn = asked && (c->flags & SMTP_CAP_DSN) != 0;
@@ -429,13 +686,12 @@ smtp_send(struct smtp *s, const struct smtp_envelope *env,
 		fprintf(stderr,
 		    "smtpsend: note: the server does not offer DSN; sending "
 		    "without the DSN parameters\n");
-	if (envelope(&t, err) == -1)
-		goto out;
-	if (!t.chunking && !t.pipelining && data_command(&t, err) == -1)
-		goto out;
-	rc = send_body(&t, t.chunking, err);
+	rc = transactions(&t, err);
 out:
-	fclose(t.refused_fp);
-	free(t.refused);
+	if (t.failed_fp != NULL)
+		fclose(t.failed_fp);
+	free(t.failed);
+	free(t.st);
+	free(t.cur);
 	return rc;
 }

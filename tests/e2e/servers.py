@@ -427,6 +427,109 @@ service anvil {
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class DovecotLMTP:
+    """Issue 9 item 13 (protocol lmtp): a second, separate Dovecot that
+    speaks LMTP on a loopback TCP port and delivers into one Maildir per
+    user.  Users: those in USERS, all as nobody; "full" has a 1-byte quota,
+    so Dovecot accepts its RCPT and refuses it after the data (552 5.2.2),
+    which gives a real per-recipient failure.  .port, .maildir(user)
+    -> list of messages (bytes), .log_path, .stop()."""
+
+    USERS = ("alice", "bob", "full")
+
+    def __init__(self, directory=None):
+        self.dir = directory or tempfile.mkdtemp(prefix="smtpsend-lmtp-")
+        self._owned = directory is None
+        os.chmod(self.dir, 0o755)
+        self.base_dir = os.path.join(self.dir, "run")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.home = os.path.join(self.dir, "home")
+        for d in (self.base_dir, self.state_dir, self.home):
+            os.makedirs(d, mode=0o755, exist_ok=True)
+        os.chown(self.home, NOBODY_UID, NOBODY_GID)
+        self.log_path = os.path.join(self.dir, "dovecot.log")
+        self.port = free_port()
+        users = os.path.join(self.dir, "users")
+        _write(users, "".join(
+            "%s:{PLAIN}unused:%d:%d::%s::%s\n" % (
+                u, NOBODY_UID, NOBODY_GID, os.path.join(self.home, u),
+                "userdb_quota_rule=*:storage=1B" if u == "full" else "")
+            for u in self.USERS))
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        _write(self.conf, """\
+instance_name = smtpsend-lmtp-%(tag)s
+base_dir = %(base)s
+state_dir = %(state)s
+log_path = %(log)s
+info_log_path = %(log)s
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+auth_username_format = %%Ln
+mail_location = maildir:~/Maildir
+mail_plugins = quota
+lmtp_rcpt_check_quota = no
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%n %(users)s
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%n %(users)s
+}
+plugin {
+  quota = maildir:User quota
+  quota_rule = *:storage=100M
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = %(port)d
+  }
+}
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+""" % {"tag": os.path.basename(self.dir), "base": self.base_dir,
+            "state": self.state_dir, "log": self.log_path, "users": users,
+            "port": self.port})
+        self.pid = None
+
+    def start(self, timeout=15):
+        _cmd(["dovecot", "-c", self.conf], timeout=timeout, daemon=True)
+        self.pid = _read_pid(os.path.join(self.base_dir, "master.pid"))
+        try:
+            wait_banner(self.port, timeout)
+        except ServerError as e:
+            raise ServerError("%s; log:\n%s" % (e, _tail(self.log_path)))
+        self.pid = _read_pid(os.path.join(self.base_dir, "master.pid"))
+
+    def maildir(self, user):
+        """Every message delivered to user, as bytes."""
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.home, user, "Maildir", sub)
+            try:
+                names = sorted(os.listdir(d))
+            except FileNotFoundError:
+                continue
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    out.append(f.read())
+        return out
+
+    def stop(self):
+        kill_pid(self.pid or
+                 _read_pid(os.path.join(self.base_dir, "master.pid")))
+        self.pid = None
+
+    def cleanup(self):
+        if self._owned:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def _tail(path, n=40):
     try:
         with open(path, errors="replace") as f:
@@ -651,6 +754,26 @@ def _listeners_ask_ccert():
 
 # Listeners whose greeting is meant to be other than 220 (readiness wait).
 _GREETING_CODE = {"askcc_greet421": b"421", "reqcc_implicit": b"421"}
+# Issue 9 item 6 (recipient limits): a listener that accepts at most 10
+# recipients per transaction and answers "452 4.5.3 Error: too many
+# recipients" past that, as Postfix, Exim and OpenSMTPD do at 1,000.
+_listeners_before_rcptlimit = _listeners
+
+
+def _listeners(certs):  # noqa: F811 (extends the table above)
+    specs = _listeners_before_rcptlimit(certs)
+    specs["rcptlimit"] = (False, {
+        "smtpd_tls_security_level": "none",
+        "smtpd_sasl_auth_enable": "no",
+        "smtpd_recipient_limit": "10",
+        "smtpd_relay_restrictions": "permit_mynetworks,reject"})
+    # The same, and one recipient refused for good: past the limit it
+    # gets a 452 first, its 5xx only in a later transaction.
+    specs["rcptlimit_reject"] = (False, dict(
+        specs["rcptlimit"][1],
+        smtpd_recipient_restrictions="check_recipient_access,"
+        "inline:{rejected@example.com=REJECT}"))
+    return specs
 
 
 class Postfix:

@@ -613,6 +613,25 @@ test_aliases_of_old_keywords(void **state)
 	assert_null(a->tls_trust_file);
 	assert_string_equal(a->from, "alice@example.net");
 	assert_string_equal(acc(fx, "b")->from, "alice");
+	assert_int_equal(a->lmtp, CFG_OFF);
+}
+
+/* protocol lmtp: LMTP, msmtp's default port 2003; inherited; smtp undoes. */
+static void
+test_protocol_lmtp(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(load(fx, "defaults\nprotocol lmtp\n"
+	    "account a\nhost h\n"
+	    "account b\nhost h\nport 24\n"
+	    "account c\nhost h\nprotocol smtp\n"), 0);
+	assert_int_equal(acc(fx, "a")->lmtp, CFG_ON);
+	assert_int_equal(config_port(acc(fx, "a")), 2003);
+	assert_int_equal(config_starttls(acc(fx, "a")), 1);
+	assert_int_equal(config_port(acc(fx, "b")), 24);
+	assert_int_equal(acc(fx, "c")->lmtp, CFG_OFF);
+	assert_int_equal(config_port(acc(fx, "c")), 587);
 }
 
 static void
@@ -713,7 +732,6 @@ test_errors(void **state)
 		    "tls_min_version" },
 		{ "host", ":3: host needs a value" },
 		{ "tls_nocertcheck on", ":3: tls_nocertcheck takes no value" },
-		{ "protocol lmtp", ":3: protocol: not supported" },
 		{ "protocol esmtp", ":3: invalid value for protocol" },
 		{ "source_ip mail.example", ":3: invalid value for source_ip" },
 		{ "source_ip 10.0.0.300", ":3: invalid value" },
@@ -1323,6 +1341,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builtin_defaults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_lmtp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_aliases_of_old_keywords,
 		    setup, teardown),

@@ -626,6 +626,46 @@ test_stepwise_partial_rcpt(void **state)
 	session_end(&ss, 1);
 }
 
+/*
+ * LMTP: LHLO, and after the data one reply per accepted recipient.  One
+ * delivered, one 4xx, one 5xx: a partial delivery, 69 (never 75), the two
+ * that failed named.
+ */
+static void
+test_lmtp_per_recipient(void **state)
+{
+	static const struct step steps[] = {
+		{ S, "220 lmtp.example LMTP" }, { C, "LHLO client.example" },
+		{ S, "250-lmtp.example" }, { S, "250 PIPELINING" },
+		{ C, "MAIL FROM:<me@example.org>" },
+		{ P, "RCPT TO:<a@x.example>" }, { P, "RCPT TO:<b@y.example>" },
+		{ P, "RCPT TO:<c@z.example>" }, { P, "DATA" },
+		{ S, "250 ok" }, { S, "250 ok" }, { S, "250 ok" },
+		{ S, "250 ok" }, { S, "354 go" }, { BODY, "" }, { P, "QUIT" },
+		{ S, "250 2.0.0 <a@x.example> saved" },
+		{ S, "451 4.3.0 <b@y.example> try later" },
+		{ S, "550 5.1.1 <c@z.example> gone" },
+		{ S, "221 bye" }, { EXPECT_EOF, "" }, END };
+	struct smtp_envelope env;
+	struct session ss;
+	struct error err;
+
+	(void)state;
+	error_clear(&err);
+	session_start(&ss, steps, 3000);
+	smtp_set_lmtp(ss.smtp, 1);
+	run_greet_ehlo(&ss);
+	envelope(&env, &rcpts3);
+	assert_int_equal(smtp_send(ss.smtp, &env, &msg, &err), -1);
+	assert_int_equal(err.kind, ERR_PARTIAL);
+	assert_int_equal(error_exit_code(&err), 69);
+	assert_non_null(strstr(err.msg, "reached 1 of 3 recipients"));
+	assert_null(strstr(err.reply, "<a@x.example>"));
+	assert_non_null(strstr(err.reply, "<b@y.example>: 451 4.3.0"));
+	assert_non_null(strstr(err.reply, "<c@z.example>: 550 5.1.1"));
+	session_end(&ss, 1);
+}
+
 /* With PIPELINING, DATA already went out: a 354 must not become mail. */
 static void
 test_refused_rcpt_then_354(void **state)
@@ -827,6 +867,7 @@ main(void)
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_stepwise_partial_rcpt),
 		cmocka_unit_test(test_refused_rcpt_then_354),
+		cmocka_unit_test(test_lmtp_per_recipient),
 		cmocka_unit_test(test_size_overflow),
 		cmocka_unit_test(test_dsn),
 		cmocka_unit_test(test_starttls_checks),
