@@ -200,22 +200,38 @@ io_timeout(const struct io *io)
 	return io->timeout;
 }
 
+long long
+io_deadline(const struct io *io)
+{
+	return io_now_ms() + io->timeout;
+}
+
+int
+io_wait(struct io *io, int want, long long deadline, struct error *err)
+{
+	return wait_fd(io->fd, want == IO_WANT_WRITE ? POLLOUT : POLLIN,
+	    deadline, err);
+}
+
 static int
 dead_error(struct error *err)
 {
 	return error_set(err, ERR_NETWORK, "connection already closed");
 }
 
+/* transport_read() and fill(): the deadline passed, nothing was read. */
+#define IO_TIMED_OUT (-4)
+
 /*
- * One transport read into buf within ms, polling in whichever direction
- * the transport asks for (TLS may need to write while reading).  Returns
- * the count, 0 on EOF, -1 with *err.
+ * One transport read into buf before deadline, polling in whichever
+ * direction the transport asks for (TLS may need to write while reading).
+ * Returns the count, 0 on EOF, IO_TIMED_OUT (err untouched), or -1 with
+ * *err.
  */
 static ssize_t
-transport_read(struct io *io, void *buf, size_t len, int ms, struct error *err)
+transport_read(
+    struct io *io, void *buf, size_t len, long long deadline, struct error *err)
 {
-	long long deadline = io_now_ms() + ms;
-	char secs[32];
 	ssize_t n;
 	int r;
 
@@ -227,18 +243,14 @@ transport_read(struct io *io, void *buf, size_t len, int ms, struct error *err)
 		    deadline, err);
 		if (r < 0)
 			return -1;
-		if (r == 0) {
-			error_set(err, ERR_NETWORK,
-			    "timed out: no answer from the server in %s",
-			    fmt_secs(secs, sizeof(secs), ms));
-			return -1;
-		}
+		if (r == 0)
+			return IO_TIMED_OUT;
 	}
 }
 
-/* Make room at the end of rbuf and read once more. */
+/* Make room at the end of rbuf and read once more, before deadline. */
 static ssize_t
-fill(struct io *io, int ms, struct error *err)
+fill(struct io *io, long long deadline, struct error *err)
 {
 	if (io->rpos > 0) {
 		memmove(io->rbuf, io->rbuf + io->rpos, io->rlen - io->rpos);
@@ -248,7 +260,7 @@ fill(struct io *io, int ms, struct error *err)
 	if (io->rlen == io->rcap)
 		return error_set(err, ERR_INTERNAL, "io: read buffer full");
 	return transport_read(
-	    io, io->rbuf + io->rlen, io->rcap - io->rlen, ms, err);
+	    io, io->rbuf + io->rlen, io->rcap - io->rlen, deadline, err);
 }
 
 static int
@@ -273,9 +285,10 @@ too_long(size_t max, struct error *err)
 }
 
 int
-io_readline(
-    struct io *io, char **line, size_t *len, size_t max, struct error *err)
+io_readline(struct io *io, char **line, size_t *len, size_t max,
+    long long deadline, struct error *err)
 {
+	char secs[32];
 	char *start, *nl;
 	size_t avail, n;
 	ssize_t got;
@@ -303,7 +316,12 @@ io_readline(
 		}
 		if (avail > max + 1) /* room for the CR of CRLF */
 			return too_long(max, err);
-		got = fill(io, io->timeout, err);
+		got = fill(io, deadline, err);
+		if (got == IO_TIMED_OUT)
+			return error_set(err, ERR_NETWORK,
+			    "timed out: no complete reply from the server "
+			    "within %s",
+			    fmt_secs(secs, sizeof(secs), io->timeout));
 		if (got < 0)
 			return -1;
 		if (got == 0)
@@ -323,13 +341,18 @@ io_unread(const struct io *io)
 ssize_t
 io_peek(struct io *io, void *buf, size_t len, int ms, struct error *err)
 {
+	char secs[32];
 	size_t avail;
 	ssize_t got;
 
 	if (io->dead)
 		return dead_error(err);
 	if (io->rlen == io->rpos) {
-		got = fill(io, ms, err);
+		got = fill(io, io_now_ms() + ms, err);
+		if (got == IO_TIMED_OUT)
+			return error_set(err, ERR_NETWORK,
+			    "timed out: no answer from the server in %s",
+			    fmt_secs(secs, sizeof(secs), ms));
 		if (got <= 0)
 			return got;
 		io->rlen += (size_t)got;
@@ -342,9 +365,8 @@ io_peek(struct io *io, void *buf, size_t len, int ms, struct error *err)
 }
 
 int
-io_flush(struct io *io, struct error *err)
+io_flush(struct io *io, long long deadline, struct error *err)
 {
-	long long deadline = io_now_ms() + io->timeout;
 	char secs[32];
 	size_t off = 0;
 	ssize_t n;
@@ -352,12 +374,15 @@ io_flush(struct io *io, struct error *err)
 
 	if (io->dead)
 		return dead_error(err);
+	/*
+	 * One deadline for the whole flight: a server that takes a byte now
+	 * and then must not stretch a write past the timeout.
+	 */
 	while (off < io->wlen) {
 		n = io->ops->write(
 		    io->ctx, io->wbuf + off, io->wlen - off, err);
 		if (n > 0) {
 			off += (size_t)n;
-			deadline = io_now_ms() + io->timeout;
 			continue;
 		}
 		if (n == -1)
@@ -368,7 +393,8 @@ io_flush(struct io *io, struct error *err)
 			return -1;
 		if (r == 0)
 			return error_set(err, ERR_NETWORK,
-			    "timed out: the server took no data for %s",
+			    "timed out: the server took %zu of %zu bytes in %s",
+			    off, io->wlen,
 			    fmt_secs(secs, sizeof(secs), io->timeout));
 	}
 	/* The buffer may have held an AUTH line: leave nothing behind. */
@@ -386,7 +412,8 @@ io_write(struct io *io, const void *buf, size_t len, struct error *err)
 	if (io->dead)
 		return dead_error(err);
 	while (len > 0) {
-		if (io->wlen == IO_WBUF_SIZE && io_flush(io, err) == -1)
+		if (io->wlen == IO_WBUF_SIZE &&
+		    io_flush(io, io_deadline(io), err) == -1)
 			return -1;
 		n = IO_WBUF_SIZE - io->wlen;
 		if (n > len)

@@ -40,23 +40,45 @@ int	io_fd(const struct io *io);
 int	io_timeout(const struct io *io);
 
 /*
+ * Deadlines are absolute io_now_ms() values.  The timeout bounds a step as
+ * a whole (a reply, a write, a handshake), so a caller takes one deadline
+ * when the step starts and passes it to every wait of that step:
+ * io_deadline() is "now + timeout".
+ */
+long long io_deadline(const struct io *io);
+
+/*
+ * Wait until the fd is ready in the direction a transport asked for
+ * (IO_WANT_READ or IO_WANT_WRITE), at most until deadline.  Returns 1
+ * ready (or hung up: the next call says why), 0 deadline passed, -1 error.
+ */
+int	io_wait(struct io *io, int want, long long deadline, struct error *err);
+
+/*
  * Read one line, CRLF or LF terminated, into the io's buffer; *line points
  * at it (NUL-terminated, line end removed) until the next read.  Lines over
  * max bytes are an ERR_PROTOCOL error.  EOF: ERR_NETWORK "connection lost".
- * Timeout: ERR_NETWORK "timed out".  Returns 0 or -1.
+ * Not complete by deadline, however many bytes came: ERR_NETWORK "timed
+ * out".  Returns 0 or -1.
  */
 int	io_readline(struct io *io, char **line, size_t *len, size_t max,
-	    struct error *err);
+	    long long deadline, struct error *err);
 
 /* Bytes received but not yet consumed (io buffer + transport pending). */
 size_t	io_unread(const struct io *io);
 
-/* Queue bytes for sending; flushes by itself when the buffer is full. */
+/*
+ * Queue bytes for sending.  When the buffer (64 KiB) is full it is flushed
+ * by itself, each such flush within its own timeout.
+ */
 int	io_write(struct io *io, const void *buf, size_t len, struct error *err);
 int	io_puts(struct io *io, const char *s, struct error *err);
 
-/* Send everything queued, with one write where possible. */
-int	io_flush(struct io *io, struct error *err);
+/*
+ * Send everything queued, with one write where possible, all of it before
+ * deadline (progress does not extend it).  Timeout: ERR_NETWORK.
+ */
+int	io_flush(struct io *io, long long deadline, struct error *err);
 
 /*
  * Wait until the fd is readable (or the transport has pending bytes) for at

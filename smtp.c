@@ -20,13 +20,14 @@
  * (usually 465) never speaks first: it waits for our ClientHello, so a
  * client expecting a greeting would sit until its timeout and then say
  * "timed out", which explains nothing.  So, when the caller armed the
- * probe (cleartext connection only), we wait PROBE_QUIET_MS (or the
- * timeout if shorter) and, if nothing came, send the five bytes
- * "\r\n\r\n\r".  To a TLS server they are exactly one record header with an
- * invalid content type (0x0d) and version (0x0a0d): every TLS stack
- * rejects that as soon as the header is in, with an alert record (first
- * byte 0x15) or by closing the connection; five bytes and not more, so it
- * has consumed all we sent and closes with a FIN rather than a reset.
+ * probe (cleartext connection only), we wait PROBE_QUIET_MS (less when
+ * the timeout is short: probe_quiet()) and, if nothing came, send the
+ * five bytes "\r\n\r\n\r".  To a TLS server they are exactly one record
+ * header with an invalid content type (0x0d) and version (0x0a0d): every
+ * TLS stack rejects that as soon as the header is in, with an alert record
+ * (first byte 0x15) or by closing the connection; five bytes and not more,
+ * so it has consumed all we sent and closes with a FIN rather than a
+ * reset.
  * Either answer means "this port speaks implicit TLS".  To an SMTP server
  * that is merely slow the bytes are two empty command lines, which it will
  * answer with errors after its greeting: that connection is out of step,
@@ -34,6 +35,7 @@
  * smtp_greet_late() tells the caller to reconnect and wait without probing.
  */
 #define PROBE_QUIET_MS 5000
+#define PROBE_ANSWER_MS 2000
 #define PROBE_BYTES "\r\n\r\n\r"
 #define QUIT_WAIT_MS 5000
 
@@ -414,11 +416,13 @@ keep_last_reply(struct smtp *s, const struct smtp_reply *r)
 
 /*
  * The one reply reader: every line strictly parsed, the same code on every
- * line, bounded line and reply length.  step names the errors.
+ * line, bounded line and reply length, and the whole reply in by deadline
+ * (a server that trickles it a byte at a time cannot stretch the wait).
+ * step names the errors.
  */
-int
-smtp_read_reply(
-    struct smtp *s, const char *step, struct smtp_reply *r, struct error *err)
+static int
+read_reply(struct smtp *s, const char *step, long long deadline,
+    struct smtp_reply *r, struct error *err)
 {
 	struct strbuf b = {0};
 	const char *text;
@@ -428,7 +432,8 @@ smtp_read_reply(
 
 	memset(r, 0, sizeof(*r));
 	do {
-		if (io_readline(s->io, &line, &len, SMTP_LINE_MAX, err) == -1)
+		if (io_readline(s->io, &line, &len, SMTP_LINE_MAX, deadline,
+			err) == -1)
 			goto fail;
 		trace(s, "<--", line, len);
 		if (smtp_parse_line(line, len, &code, &last, &text, err) == -1)
@@ -468,6 +473,13 @@ fail:
 	strbuf_free(&b);
 	r->text = NULL;
 	return smtp_error_step(err, step);
+}
+
+int
+smtp_read_reply(
+    struct smtp *s, const char *step, struct smtp_reply *r, struct error *err)
+{
+	return read_reply(s, step, io_deadline(s->io), r, err);
 }
 
 /* Queue one command line (no CR or LF inside), shown in the transcript. */
@@ -522,9 +534,22 @@ smtp_command(struct smtp *s, const char *line, const char *shown,
 		error_set(err, ERR_NETWORK, "connection already closed");
 		return smtp_error_step(err, step);
 	}
-	if (put_cmd(s, line, shown, err) == -1 || io_flush(s->io, err) == -1)
+	if (put_cmd(s, line, shown, err) == -1)
 		return smtp_error_step(err, step);
-	return smtp_read_reply(s, step, r, err);
+	return smtp_exchange(s, step, r, err);
+}
+
+int
+smtp_exchange(
+    struct smtp *s, const char *step, struct smtp_reply *r, struct error *err)
+{
+	long long deadline = io_deadline(s->io);
+
+	/* One step: the command and its whole reply within the timeout. */
+	memset(r, 0, sizeof(*r));
+	if (io_flush(s->io, deadline, err) == -1)
+		return smtp_error_step(err, step);
+	return read_reply(s, step, deadline, r, err);
 }
 
 int
@@ -542,15 +567,33 @@ smtp_reply_error(struct error *err, const char *step,
 	return -1;
 }
 
-/* Wait for a greeting; probe for implicit TLS when none comes (see top). */
+/*
+ * How long to wait in silence before probing: PROBE_QUIET_MS, but always
+ * leaving the answer PROBE_ANSWER_MS (or half the timeout when it is
+ * short), so that the greeting step as a whole stays within the timeout.
+ */
 static int
-probe_greeting(struct smtp *s, struct error *err)
+probe_quiet(int timeout)
 {
-	int timeout = io_timeout(s->io), quiet, wait, r;
+	int answer = timeout / 2 < PROBE_ANSWER_MS ? timeout / 2
+						   : PROBE_ANSWER_MS;
+
+	return timeout - answer < PROBE_QUIET_MS ? timeout - answer
+						 : PROBE_QUIET_MS;
+}
+
+/*
+ * Wait for a greeting; probe for implicit TLS when none comes (see top).
+ * Every wait ends by the greeting's deadline.
+ */
+static int
+probe_greeting(struct smtp *s, long long deadline, struct error *err)
+{
+	int quiet = probe_quiet(io_timeout(s->io)), r;
 	unsigned char b[8] = {0};
+	long long left;
 	ssize_t n;
 
-	quiet = timeout < PROBE_QUIET_MS ? timeout : PROBE_QUIET_MS;
 	r = io_wait_readable(s->io, quiet, err);
 	if (r != 0)
 		return r < 0 ? smtp_error_step(err, "greeting") : 0;
@@ -558,12 +601,12 @@ probe_greeting(struct smtp *s, struct error *err)
 		fprintf(s->verbose,
 		    "--> [no greeting after %d ms: probing for implicit TLS]\n",
 		    quiet);
-	wait = timeout - quiet < 2000 ? 2000 : timeout - quiet;
+	left = deadline - io_now_ms();
 	if (io_write(s->io, PROBE_BYTES, sizeof(PROBE_BYTES) - 1, err) == -1 ||
-	    io_flush(s->io, err) == -1)
+	    io_flush(s->io, deadline, err) == -1)
 		n = 0;
 	else
-		n = io_peek(s->io, b, sizeof(b), wait, err);
+		n = io_peek(s->io, b, sizeof(b), left > 0 ? (int)left : 0, err);
 	if (n == 0 || (n > 0 && (b[0] == 0x15 || b[0] == 0x16))) {
 		error_set(err, ERR_TLS,
 		    "greeting: no SMTP greeting; the server answered like a "
@@ -577,13 +620,13 @@ probe_greeting(struct smtp *s, struct error *err)
 	if (n < 0) {
 		if (strncmp(err->msg, "timed out", 9) == 0)
 			error_set(err, ERR_NETWORK,
-			    "timed out: no greeting from the server in %d s",
-			    (quiet + wait) / 1000);
+			    "timed out: no greeting from the server in %.1f s",
+			    io_timeout(s->io) / 1000.0);
 		smtp_error_step(err, "greeting");
 		error_hint(err,
-		    "no greeting came within %d s: if this port speaks "
+		    "no greeting came within %.1f s: if this port speaks "
 		    "implicit TLS (usually 465), set \"tls_starttls off\"",
-		    quiet / 1000);
+		    quiet / 1000.0);
 		return -1;
 	}
 	if (b[0] >= '0' && b[0] <= '9') {
@@ -600,12 +643,14 @@ probe_greeting(struct smtp *s, struct error *err)
 int
 smtp_greet(struct smtp *s, struct error *err)
 {
+	long long deadline = io_deadline(s->io);
 	struct smtp_reply r;
 	int rc = -1;
 
-	if (s->probe && probe_greeting(s, err) == -1)
+	/* The greeting is one step: probe and reply within the timeout. */
+	if (s->probe && probe_greeting(s, deadline, err) == -1)
 		return -1;
-	if (smtp_read_reply(s, "greeting", &r, err) == -1) {
+	if (read_reply(s, "greeting", deadline, &r, err) == -1) {
 		if (s->probe && err->kind == ERR_NETWORK)
 			error_hint(err,
 			    "if this port speaks implicit TLS (usually 465), "
@@ -710,20 +755,20 @@ smtp_quit(struct smtp *s)
 {
 	struct smtp_reply r;
 	struct error e;
-	int wait;
+	long long deadline;
 
 	if (s == NULL || s->done)
 		return;
 	s->done = 1;
-	if (!s->quit_sent &&
-	    (put_cmd(s, "QUIT", NULL, &e) == -1 || io_flush(s->io, &e) == -1))
+	/* The work is done: a server slow to say goodbye costs 5 s at most. */
+	deadline = io_now_ms() +
+	    (io_timeout(s->io) < QUIT_WAIT_MS ? io_timeout(s->io)
+					      : QUIT_WAIT_MS);
+	if (!s->quit_sent && (put_cmd(s, "QUIT", NULL, &e) == -1 ||
+				 io_flush(s->io, deadline, &e) == -1))
 		return;
 	s->quit_sent = 1;
-	/* The work is done: a server slow to say goodbye costs 5 s at most. */
-	wait =
-	    io_timeout(s->io) < QUIT_WAIT_MS ? io_timeout(s->io) : QUIT_WAIT_MS;
-	if (io_wait_readable(s->io, wait, &e) == 1 &&
-	    smtp_read_reply(s, "QUIT", &r, &e) == 0)
+	if (read_reply(s, "QUIT", deadline, &r, &e) == 0)
 		smtp_reply_free(&r);
 }
 
@@ -745,7 +790,7 @@ smtp_queue(
 int
 smtp_flush(struct smtp *s, const char *step, struct error *err)
 {
-	if (io_flush(s->io, err) == -1)
+	if (io_flush(s->io, io_deadline(s->io), err) == -1)
 		return smtp_error_step(err, step);
 	return 0;
 }

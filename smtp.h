@@ -133,13 +133,21 @@ int	smtp_command(struct smtp *s, const char *line, const char *shown,
  * command to the next write (shown as for smtp_command; a queued QUIT
  * counts as sent), smtp_flush() sends everything queued at once, and
  * smtp_read_reply() reads the next reply in order.  step names errors
- * ("RCPT TO: timed out ...").  0 or -1 with *err.
+ * ("RCPT TO: timed out ...").  The timeout bounds each flush and each
+ * whole reply.  0 or -1 with *err.
  */
 int	smtp_queue(struct smtp *s, const char *line, const char *shown,
 	    struct error *err);
 int	smtp_flush(struct smtp *s, const char *step, struct error *err);
 int	smtp_read_reply(struct smtp *s, const char *step,
 	    struct smtp_reply *r, struct error *err);
+
+/*
+ * One step without pipelining: send what is queued and read the reply,
+ * both within one timeout (smtp_command is smtp_queue + smtp_exchange).
+ */
+int	smtp_exchange(struct smtp *s, const char *step, struct smtp_reply *r,
+	    struct error *err);
 
 /*
  * Fill *err from a reply that is not the one wanted, as "step: what:

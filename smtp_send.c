@@ -449,8 +449,8 @@ static int
 reply_to(
     struct txn *t, const char *step, struct smtp_reply *r, struct error *err)
 {
-	if (!t->pipelining && smtp_flush(t->s, step, err) == -1)
-		return -1;
+	if (!t->pipelining)
+		return smtp_exchange(t->s, step, r, err);
 	return smtp_read_reply(t->s, step, r, err);
 }
 

@@ -548,26 +548,6 @@ handshake_error(struct tls *t, int ret, int implicit, struct error *err)
 	}
 }
 
-/* Wait for the fd in GnuTLS's direction; 1 ready, 0 deadline passed. */
-static int
-handshake_wait(struct tls *t, long long deadline, struct error *err)
-{
-	struct pollfd pfd;
-	long long left;
-	int ret;
-
-	pfd.fd = t->fd;
-	pfd.events = gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
-	pfd.revents = 0;
-	left = deadline < 0 ? -1 : deadline - io_now_ms();
-	if (deadline >= 0 && left <= 0)
-		return 0;
-	ret = poll(&pfd, 1, (int)left);
-	if (ret == -1 && errno != EINTR)
-		return error_set(err, ERR_OS, "poll: %s", strerror(errno));
-	return ret == 0 ? 0 : 1;
-}
-
 static void
 handshake_report(struct tls *t)
 {
@@ -592,7 +572,7 @@ static const struct io_ops tls_io_ops;
 int
 tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 {
-	long long deadline;
+	long long deadline = io_deadline(io);
 	int ret, ready;
 
 	if (io_unread(io) > 0)
@@ -600,7 +580,10 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 		    "before the TLS handshake (possible command injection)");
 	t->fd = io_fd(io);
 	t->timeout_ms = io_timeout(io);
-	deadline = t->timeout_ms > 0 ? io_now_ms() + t->timeout_ms : -1;
+	/*
+	 * One deadline for the whole handshake, in io's poll loop: a server
+	 * that trickles its flight a byte at a time cannot stretch it.
+	 */
 	for (;;) {
 		ret = gnutls_handshake(t->session);
 		if (ret == 0)
@@ -610,7 +593,8 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 			return handshake_error(t, ret, implicit, err);
 		if (ret != GNUTLS_E_AGAIN && ret != GNUTLS_E_INTERRUPTED)
 			continue;	/* a warning alert: go on */
-		ready = handshake_wait(t, deadline, err);
+		ready = io_wait(io, gnutls_record_get_direction(t->session) ?
+		    IO_WANT_WRITE : IO_WANT_READ, deadline, err);
 		if (ready == -1)
 			return -1;
 		if (ready == 0)

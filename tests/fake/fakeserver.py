@@ -13,6 +13,7 @@ Command line:  fakeserver.py [--binary PATH] CASE...   (prints transcripts)
 import base64
 import os
 import re
+import select
 import shlex
 import socket
 import subprocess
@@ -23,8 +24,12 @@ import time
 
 READ_TIMEOUT = float(os.environ.get("FAKE_READ_TIMEOUT", "10"))
 HANG_LIMIT = 30.0
+# A timed wait (HANG, STALL) must end after its seconds less EARLY and
+# before its seconds plus LATE: the client's own timeout, seen from here.
+EARLY = 0.3
+LATE = float(os.environ.get("FAKE_TIME_MARGIN", "2"))
 SECTIONS = ("description", "argv", "config", "stdin", "server", "exit",
-            "stderr", "stdout", "body", "env")
+            "stderr", "stdout", "body", "env", "padding")
 
 
 class CaseError(Exception):
@@ -72,11 +77,16 @@ def parse_script(text):
         if m:
             steps.append((m.group(1), m.group(2)))
             continue
+        m = re.match(r"^TRICKLE\s+([0-9.]+)\s(.*)$", raw.lstrip())
+        if m:
+            steps.append(("TRICKLE", (float(m.group(1)), m.group(2))))
+            continue
         word = line.split()
-        if word[0] in ("BODY", "CHUNK", "HANG", "CLOSE", "ACCEPT", "EOF"):
+        if word[0] in ("BODY", "CHUNK", "CLOSE", "ACCEPT", "EOF", "MARK",
+                       "HELLO"):
             steps.append((word[0], None))
-        elif word[0] == "SLEEP" and len(word) == 2:
-            steps.append(("SLEEP", float(word[1])))
+        elif word[0] in ("SLEEP", "HANG", "STALL") and len(word) == 2:
+            steps.append((word[0], float(word[1])))
         else:
             raise CaseError("server script line %d: cannot parse %r"
                             % (n, raw))
@@ -102,6 +112,10 @@ class Server:
         self.nrecv = 0
         self.last_id = -1       # recv() that ended the last client line
         self.bdat = 0
+        self.mark = None        # MARK: where the next timed wait starts
+        self.closed_at = None   # the client closed during a TRICKLE
+        self.client_end = None  # when smtpsend exited (set by run_case)
+        self.client_done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self):
@@ -132,6 +146,7 @@ class Server:
         except socket.timeout:
             raise CaseError("the client never connected")
         self.buf, self.ids = b"", []
+        self.closed_at = None
         self._note("==", "connection accepted")
 
     def _close(self):
@@ -272,6 +287,107 @@ class Server:
         self._note("S:", "334 [base64 %s]" % msg)
         self._send(b"334 " + base64.b64encode(msg.encode()) + b"\r\n")
 
+    def _wait_close(self, deadline):
+        """Read until the client closes or deadline: (bytes, close time)."""
+        extra = self.buf
+        while self.closed_at is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return extra, None
+            data = self._recv(left)
+            if data is None:
+                continue
+            if not data:
+                return extra, time.monotonic()
+            extra += data
+        return extra, self.closed_at
+
+    def _start(self):
+        """Where a timed wait starts: the MARK, else now."""
+        start = self.mark if self.mark is not None else time.monotonic()
+        self.mark = None
+        return start
+
+    def _check_time(self, what, took, secs):
+        if took is None:
+            self._fail("%s: the client was still there %.1fs after, "
+                       "its timeout being %gs" % (what, secs + LATE, secs))
+        elif took < secs - EARLY:
+            self._fail("%s: the client gave up after %.2fs, before its "
+                       "timeout of %gs" % (what, took, secs))
+        elif took > secs + LATE:
+            self._fail("%s: the client gave up only after %.2fs, its "
+                       "timeout being %gs" % (what, took, secs))
+        else:
+            self._note("==", "%s: the client gave up after %.2fs"
+                       % (what, took))
+
+    def _hang(self, secs):
+        """Answer nothing; the client must close, silent, in its timeout."""
+        start = self._start()
+        self._note("==", "hanging (the client's timeout: %gs)" % secs)
+        extra, closed = self._wait_close(start + secs + LATE)
+        for line in extra.split(b"\r\n"):
+            if line:
+                self._note("C:", line.decode("utf-8", "replace"))
+        if extra:
+            self._fail("client sent %r after the hang, wanted nothing"
+                       % extra)
+        self._check_time("HANG", None if closed is None else closed - start,
+                         secs)
+        self.buf, self.ids = b"", []
+        self._close()
+
+    def _trickle(self, interval, data):
+        """Send data a byte every interval seconds, watching the client."""
+        self._note("S:", "[trickle %r, a byte every %gs]" % (data, interval))
+        for i in range(len(data)):
+            if i and not self._pause(interval):
+                self.closed_at = time.monotonic()
+                self._note("==", "client closed during the trickle, after "
+                           "%d of %d bytes" % (i, len(data)))
+                return
+            self._send(data[i:i + 1])
+
+    def _pause(self, secs):
+        """Wait secs, keeping what the client sends; False if it closed."""
+        end = time.monotonic() + secs
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            ready, _, _ = select.select([self.conn], [], [], left)
+            if not ready:
+                return True
+            data = self._recv(0.1)
+            if data == b"":
+                return False
+            if data:
+                self._add(data)
+
+    def _stall(self, secs):
+        """Stop reading: the client, its writes blocked, must give up."""
+        start = self._start()
+        self._note("==", "not reading (the client's timeout: %gs)" % secs)
+        self.client_done.wait(max(0, start + secs + LATE - time.monotonic()))
+        self._check_time("STALL", None if self.client_end is None
+                         else self.client_end - start, secs)
+        extra, closed = self._wait_close(time.monotonic() + READ_TIMEOUT)
+        if closed is None:
+            self._fail("STALL: the client did not close the connection")
+        # What was sent is part of the message, never its end.
+        lines = extra.split(b"\n")
+        for line in lines[:-1]:
+            if not line.endswith(b"\r") or len(line) > 999:
+                self._fail("bad body line after the stall: %r" % line[:80])
+            if line in (b".\r", b"QUIT\r"):
+                self._fail("client sent %r after the stall" % line)
+        self.bodies.append(extra)
+        self._note("C:", "[%d bytes of the body, then the client closed]"
+                   % len(extra))
+        self.buf, self.ids = b"", []
+        self._close()
+
     def _step(self, op, arg):
         if op == "SCRAM-FIRST:":
             return self._scram_first(arg)
@@ -296,13 +412,21 @@ class Server:
         elif op == "SLEEP":
             time.sleep(arg)
         elif op == "HANG":
-            self._note("==", "hanging")
-            extra = self._eof(HANG_LIMIT, "it should time out")
-            for line in extra.split(b"\r\n"):
-                if line:
-                    self._note("C:", line.decode("utf-8", "replace"))
-            self.buf, self.ids = b"", []
-            self._close()
+            self._hang(arg)
+        elif op == "STALL":
+            self._stall(arg)
+        elif op == "TRICKLE":
+            self._trickle(arg[0], unescape(arg[1]))
+        elif op == "HELLO":
+            head = self._read_raw(5, "a TLS record (ClientHello)")
+            n = int.from_bytes(head[3:5], "big")
+            self._read_raw(n, "the rest of the ClientHello")
+            self._note("C:", "[TLS record type %d, %d bytes]" % (head[0], n))
+            if head[0] != 0x16 or head[1] != 3:
+                self._fail("client sent %r, wanted a TLS handshake record"
+                           % head)
+        elif op == "MARK":
+            self.mark = time.monotonic()
         elif op == "EOF":
             extra = self._eof(READ_TIMEOUT, "wanted EOF")
             if extra:
@@ -320,7 +444,8 @@ class Server:
         try:
             self._accept()
             for op, arg in self.steps:
-                if self.conn is None and op not in ("ACCEPT", "SLEEP"):
+                if self.conn is None and op not in ("ACCEPT", "SLEEP",
+                                                    "MARK"):
                     raise CaseError("script goes on after the connection "
                                     "was closed (use ACCEPT)")
                 self._step(op, arg)
@@ -386,6 +511,8 @@ def run_case(path, binary, workdir=None, timeout=60):
     argv = wrapper + [binary] + shlex.split(_subst(case["argv"].strip(),
                                                    server.port))
     stdin = case.get("stdin", "").encode("utf-8")
+    if case.get("padding", "").strip():
+        stdin += (b"x" * 76 + b"\n") * int(case["padding"].strip())
     server.start()
     start = time.monotonic()
     try:
@@ -395,7 +522,9 @@ def run_case(path, binary, workdir=None, timeout=60):
     except subprocess.TimeoutExpired as e:
         res.errors.append("smtpsend still running after %ss" % timeout)
         res.stdout, res.stderr = e.stdout or b"", e.stderr or b""
-    res.elapsed = time.monotonic() - start
+    server.client_end = time.monotonic()
+    server.client_done.set()
+    res.elapsed = server.client_end - start
     server.join(HANG_LIMIT + 5)
     res.errors += server.errors
     res.transcript = server.transcript

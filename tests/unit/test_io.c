@@ -56,17 +56,21 @@ test_readline(void **state)
 	error_clear(&err);
 	io = pair(&peer, 2000);
 	put(peer, "250-one\r\n250 two\nlast\r");
-	assert_int_equal(io_readline(io, &line, &len, 100, &err), 0);
+	assert_int_equal(io_readline(io, &line, &len, 100,
+	    io_deadline(io), &err), 0);
 	assert_string_equal(line, "250-one");
 	assert_int_equal(len, 7);
 	assert_int_equal(io_unread(io), 13);
-	assert_int_equal(io_readline(io, &line, &len, 100, &err), 0);
+	assert_int_equal(io_readline(io, &line, &len, 100,
+	    io_deadline(io), &err), 0);
 	assert_string_equal(line, "250 two");
 	put(peer, "\n");
-	assert_int_equal(io_readline(io, &line, &len, 100, &err), 0);
+	assert_int_equal(io_readline(io, &line, &len, 100,
+	    io_deadline(io), &err), 0);
 	assert_string_equal(line, "last");
 	close(peer);
-	assert_int_equal(io_readline(io, &line, &len, 100, &err), -1);
+	assert_int_equal(io_readline(io, &line, &len, 100,
+	    io_deadline(io), &err), -1);
 	assert_int_equal(err.kind, ERR_NETWORK);
 	assert_non_null(strstr(err.msg, "connection lost"));
 	assert_int_equal(error_exit_code(&err), 75);
@@ -88,7 +92,8 @@ test_long_line(void **state)
 	memset(big, 'x', sizeof(big));
 	big[sizeof(big) - 1] = '\0';
 	put(peer, big);	/* no line end at all: must not wait for one */
-	assert_int_equal(io_readline(io, &line, NULL, 100, &err), -1);
+	assert_int_equal(io_readline(io, &line, NULL, 100,
+	    io_deadline(io), &err), -1);
 	assert_int_equal(err.kind, ERR_PROTOCOL);
 	io_free(io);
 	close(peer);
@@ -98,12 +103,14 @@ test_long_line(void **state)
 	memset(big, 'y', 100);
 	memcpy(big + 100, "\r\nzz", 5);
 	put(peer, big);
-	assert_int_equal(io_readline(io, &line, NULL, 100, &err), 0);
+	assert_int_equal(io_readline(io, &line, NULL, 100,
+	    io_deadline(io), &err), 0);
 	assert_int_equal(strlen(line), 100);
 	memset(big, 'y', 101);
 	memcpy(big + 101, "\n", 2);
 	put(peer, big);
-	assert_int_equal(io_readline(io, &line, NULL, 100, &err), -1);
+	assert_int_equal(io_readline(io, &line, NULL, 100,
+	    io_deadline(io), &err), -1);
 	assert_int_equal(err.kind, ERR_PROTOCOL);
 	io_free(io);
 	close(peer);
@@ -123,7 +130,8 @@ test_timeout(void **state)
 	error_clear(&err);
 	io = pair(&peer, 300);
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	assert_int_equal(io_readline(io, &line, NULL, 100, &err), -1);
+	assert_int_equal(io_readline(io, &line, NULL, 100,
+	    io_deadline(io), &err), -1);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 	assert_true(ms >= 280 && ms < 2000);
@@ -152,14 +160,14 @@ test_write_buffer(void **state)
 	assert_int_equal(io_puts(io, "RCPT TO:<c@d>\r\n", &err), 0);
 	assert_int_equal(io_write(io, "DATA\r\nxyz", 6, &err), 0);
 	assert_int_equal(recv(peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
-	assert_int_equal(io_flush(io, &err), 0);
+	assert_int_equal(io_flush(io, io_deadline(io), &err), 0);
 	assert_int_equal(recv(peer, buf, sizeof(buf), MSG_DONTWAIT), 38);
 	assert_memory_equal(buf, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
 	    38);
 	/* After the peer is gone: an error, not SIGPIPE. */
 	close(peer);
 	assert_int_equal(io_puts(io, "QUIT\r\n", &err), 0);
-	assert_int_equal(io_flush(io, &err), -1);
+	assert_int_equal(io_flush(io, io_deadline(io), &err), -1);
 	assert_int_equal(err.kind, ERR_NETWORK);
 	io_free(io);
 }
@@ -189,7 +197,7 @@ test_large_write(void **state)
 	close(peer);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(io_write(io, chunk, sizeof(chunk), &err), 0);
-	assert_int_equal(io_flush(io, &err), 0);
+	assert_int_equal(io_flush(io, io_deadline(io), &err), 0);
 	io_free(io);
 	assert_int_equal(wait(&i) > 0 && WIFEXITED(i) ? WEXITSTATUS(i) : -1,
 	    0);
@@ -256,10 +264,11 @@ test_transport_swap(void **state)
 	f.fd = io_fd(io);
 	io_set_ops(io, &flaky_ops, &f);
 	put(peer, "220 hello there\r\n");
-	assert_int_equal(io_readline(io, &line, NULL, 100, &err), 0);
+	assert_int_equal(io_readline(io, &line, NULL, 100,
+	    io_deadline(io), &err), 0);
 	assert_string_equal(line, "220 hello there");
 	assert_int_equal(io_puts(io, "EHLO x\r\n", &err), 0);
-	assert_int_equal(io_flush(io, &err), 0);
+	assert_int_equal(io_flush(io, io_deadline(io), &err), 0);
 	assert_int_equal(read(peer, buf, sizeof(buf)), 8);
 	assert_true(f.calls > 8);
 	io_free(io);
@@ -284,7 +293,8 @@ test_peek_and_shutdown(void **state)
 	assert_int_equal(io_unread(io), 3);	/* not consumed */
 	io_shutdown(io);
 	assert_int_equal(read(peer, buf, sizeof(buf)), 0);	/* EOF */
-	assert_int_equal(io_readline(io, &line, NULL, 100, &err), -1);
+	assert_int_equal(io_readline(io, &line, NULL, 100,
+	    io_deadline(io), &err), -1);
 	assert_int_equal(io_puts(io, "x", &err), -1);
 	io_free(io);
 	close(peer);
@@ -345,6 +355,59 @@ test_connect(void **state)
 	assert_int_equal(tcp("127.0.0.1", 0, 2000, &err), -1);
 }
 
+/* Milliseconds since a. */
+static long
+since_ms(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/*
+ * A peer that trickles a line one byte every 100 ms cannot stretch the
+ * read past its deadline: the deadline bounds the whole line, it is not
+ * renewed at every byte.  Then a line that is complete in time is read.
+ */
+static void
+test_trickle_deadline(void **state)
+{
+	static const char slow[] = "250 a reply that trickles in\r\n";
+	struct timespec a;
+	struct error err;
+	struct io *io;
+	char *line;
+	size_t i;
+	int peer, status;
+	pid_t pid;
+
+	(void)state;
+	error_clear(&err);
+	io = pair(&peer, 500);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		io_free(io);
+		for (i = 0; i < sizeof(slow) - 1; i++) {
+			if (write(peer, slow + i, 1) != 1)
+				_exit(0);
+			usleep(100000);
+		}
+		_exit(0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(io_readline(io, &line, NULL, 100, io_deadline(io),
+	    &err), -1);
+	assert_true(since_ms(&a) >= 450);
+	assert_true(since_ms(&a) < 1500);	/* the trickle lasts 3 s */
+	assert_int_equal(err.kind, ERR_NETWORK);
+	assert_non_null(strstr(err.msg, "timed out"));
+	io_free(io);
+	close(peer);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
 int
 main(void)
 {
@@ -352,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_readline),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_trickle_deadline),
 		cmocka_unit_test(test_write_buffer),
 		cmocka_unit_test(test_large_write),
 		cmocka_unit_test(test_transport_swap),

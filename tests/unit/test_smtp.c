@@ -506,6 +506,37 @@ test_garbage_and_timeout(void **state)
 	session_end(&ss, 0);
 }
 
+/*
+ * Every line of a multi-line EHLO reply comes well within the timeout,
+ * but the whole reply does not: the timeout bounds the reply, so the
+ * reader gives up, and nothing is sent after the timeout.
+ */
+static void
+test_reply_deadline(void **state)
+{
+	static const struct step slow[] = {
+		{ S, "220 x" }, { C, "EHLO me" }, { S, "250-x" },
+		{ SLEEP_MS, "400" }, { S, "250-PIPELINING" },
+		{ SLEEP_MS, "400" }, { EXPECT_EOF, "" }, END };
+	struct timespec a, b;
+	struct session ss;
+	struct error err;
+	long ms;
+
+	(void)state;
+	error_clear(&err);
+	session_start(&ss, slow, 500);
+	assert_int_equal(smtp_greet(ss.smtp, &err), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(smtp_ehlo(ss.smtp, "me", 0, &err), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_true(ms >= 450 && ms < 800); /* a line renewing it: 900 */
+	assert_int_equal(err.kind, ERR_NETWORK);
+	assert_non_null(strstr(err.msg, "EHLO: timed out"));
+	session_end(&ss, 0);
+}
+
 /* ---- the transaction ---- */
 
 static struct addr rcpt_v[] = {
@@ -863,6 +894,7 @@ main(void)
 		cmocka_unit_test(test_greet_codes),
 		cmocka_unit_test(test_helo_fallback),
 		cmocka_unit_test(test_garbage_and_timeout),
+		cmocka_unit_test(test_reply_deadline),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_chunking),
 		cmocka_unit_test(test_stepwise_partial_rcpt),

@@ -330,7 +330,8 @@ expect_line(struct conn *c, const char *want)
 	size_t len;
 
 	error_clear(&err);
-	if (io_readline(c->io, &line, &len, 1024, &err) != 0)
+	if (io_readline(c->io, &line, &len, 1024,
+	    io_deadline(c->io), &err) != 0)
 		fail_msg("reading \"%s\": %s", want, err.msg);
 	assert_string_equal(line, want);
 }
@@ -373,7 +374,7 @@ test_good_exchange(void **state)
 	assert_non_null(strstr(tls_summary(c.tls), "TLS1.3/TLS_"));
 	expect_line(&c, "220 hi");
 	assert_int_equal(io_puts(c.io, "EHLO x\r\n", &err), 0);
-	assert_int_equal(io_flush(c.io, &err), 0);
+	assert_int_equal(io_flush(c.io, io_deadline(c.io), &err), 0);
 	expect_line(&c, "EHLO x");
 	fp = open_memstream(&info, &infolen);
 	tls_print_info(c.tls, fp);
@@ -749,7 +750,8 @@ test_client_certificate(void **state)
 	/* TLS 1.3: the server's refusal arrives after our handshake ended. */
 	if (conn_tls(&c, &o, &p, &err) == 0) {
 		assert_true(tls_client_cert_missing(c.tls));
-		assert_int_equal(io_readline(c.io, &line, &len, 1024, &err),
+		assert_int_equal(io_readline(c.io, &line, &len, 1024,
+		    io_deadline(c.io), &err),
 		    -1);
 	}
 	if (err.kind != ERR_CERT)
@@ -816,7 +818,7 @@ test_large_write(void **state)
 		if (io_write(c.io, chunk, sizeof(chunk), &err) != 0)
 			fail_msg("write: %s", err.msg);
 	if (io_write(c.io, chunk, (4 << 20) % sizeof(chunk), &err) != 0 ||
-	    io_flush(c.io, &err) != 0)
+	    io_flush(c.io, io_deadline(c.io), &err) != 0)
 		fail_msg("flush: %s", err.msg);
 	snprintf(want, sizeof(want), "250 %d", 4 << 20);
 	expect_line(&c, want);
