@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,6 +530,17 @@ out:
 }
 
 /*
+ * A caller that ignores SIGCHLD (some daemons, PHP-FPM setups) passes that
+ * on across exec: the kernel would then reap our children itself, and no
+ * exit status of eval, passwordeval or the keyring child could be read.
+ */
+static void
+reset_signals(void)
+{
+	signal(SIGCHLD, SIG_DFL);
+}
+
+/*
  * The process may hold a password or token: no core file, and no
  * ptrace or /proc/PID/mem access by other processes of the user.
  */
@@ -549,6 +561,7 @@ main(int argc, char **argv)
 	struct sendctx c;
 	int code;
 
+	reset_signals();
 	protect_secrets();
 	error_clear(&err);
 	if (parse_args(argc, argv, &o, &err) == -1) {

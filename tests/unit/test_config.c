@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -590,6 +591,47 @@ test_eval(void **state)
 	assert_string_equal(acc(fx, "a")->user, "0");	/* stdin: /dev/null */
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* eval has passwordeval's limits: the timeout in force, 1 MiB, a kill. */
+static void
+test_eval_limits(void **state)
+{
+	struct fx *fx = *state;
+	double t0, t;
+
+	t0 = now_s();
+	load_fails(fx, "defaults\ntimeout 2\naccount a\neval sleep 30\n",
+	    ":4: eval: the command did not finish within 2 s: sleep 30");
+	t = now_s() - t0;
+	assert_true(t >= 1.9);
+	assert_true(t < 10);
+	assert_int_equal(error_exit_code(&fx->err), 78);
+	/* The account's own timeout counts from its line on. */
+	t0 = now_s();
+	load_fails(fx, "account a\ntimeout 1\neval sleep 30 | cat\n",
+	    ":3: eval: the command did not finish within 1 s");
+	assert_true(now_s() - t0 < 10);
+	/* Endless output stops at the cap, endless first line too. */
+	t0 = now_s();
+	load_fails(fx, "account a\neval yes\n",
+	    ":2: eval: the command printed more than 1 MiB: yes");
+	load_fails(fx, "account a\neval tr '\\0' x < /dev/zero\n",
+	    ":2: eval: the command printed more than 1 MiB");
+	assert_true(now_s() - t0 < 30);
+	assert_int_equal(error_exit_code(&fx->err), 78);
+	/* A signal is named. */
+	load_fails(fx, "account a\neval kill -9 $$\n",
+	    ":2: eval: the command was killed by signal 9");
+}
+
 static void
 test_account_lookup(void **state)
 {
@@ -1003,6 +1045,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tilde, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_limits, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_account_lookup, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_system_and_user, setup,
