@@ -186,15 +186,37 @@ lost:
 	return -1;
 }
 
+/*
+ * Make pgrp the foreground of the terminal tty.  A child that reads
+ * /dev/tty (a password prompt) from a background group would be stopped by
+ * SIGTTIN, so it gets the foreground when we had it, and we take it back.
+ * SIGTTOU is blocked, as a shell does: the caller is in the background then.
+ */
+static void
+hand_terminal(int tty, pid_t pgrp)
+{
+	sigset_t ttou, old;
+
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	tcsetpgrp(tty, pgrp);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* In the child: never returns. */
 static void
-child_main(int out, void (*fn)(void *), void *arg)
+child_main(int out, int tty, int fg, void (*fn)(void *), void *arg)
 {
 	sigset_t none;
 	int null;
 
 	/* Its own group, so that a kill reaches what it started too. */
 	setpgid(0, 0);
+	if (fg)
+		hand_terminal(tty, getpid());
+	if (tty != -1)
+		close(tty);
 	/* SIGPIPE and SIGCHLD as a shell expects them, whatever we had. */
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
@@ -216,24 +238,29 @@ int
 child_run(void (*fn)(void *), void *arg, int timeout_ms, struct child_result *r,
     struct error *err)
 {
-	int fds[2], rc, saved;
+	int fds[2], tty, fg, rc, saved;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	r->end = CHILD_EXITED;
 	if (pipe2(fds, O_CLOEXEC) == -1)
 		return error_set(err, ERR_OS, "pipe: %s", strerror(errno));
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	fg = tty != -1 && tcgetpgrp(tty) == getpgrp();
 	/* Or stdio buffers would be written twice, once by the child. */
 	fflush(NULL);
 	pid = fork();
 	if (pid == -1) {
+		saved = errno;
 		close(fds[0]);
 		close(fds[1]);
-		return error_set(err, ERR_OS, "fork: %s", strerror(errno));
+		if (tty != -1)
+			close(tty);
+		return error_set(err, ERR_OS, "fork: %s", strerror(saved));
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		child_main(fds[1], fn, arg);
+		child_main(fds[1], tty, fg, fn, arg);
 	}
 	/* Also here: a kill at once must not miss a group not yet made. */
 	setpgid(pid, pid);
@@ -241,6 +268,11 @@ child_run(void (*fn)(void *), void *arg, int timeout_ms, struct child_result *r,
 	rc = collect(fds[0], pid, timeout_ms, r);
 	saved = errno;
 	close(fds[0]);
+	/* Take the terminal back if the child had it. */
+	if (fg)
+		hand_terminal(tty, getpgrp());
+	if (tty != -1)
+		close(tty);
 	if (rc == -1) {
 		child_buf_free(&r->out);
 		return error_set(err, ERR_OS,

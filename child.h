@@ -47,7 +47,9 @@ struct child_result {
 
 /*
  * Fork a child that runs fn(arg) with stdin on /dev/null, stdout a pipe to
- * us, in a process group of its own; it exits 0 when fn returns.  Collect
+ * us, in a process group of its own (given the foreground of our terminal
+ * while it runs, when we have it, so that it can prompt); it exits 0 when
+ * fn returns.  Collect
  * its stdout until EOF (or until it has exited and written a whole line: a
  * background grandchild may keep the pipe open) within timeout_ms.  Returns
  * 0 with *r filled (release r->out with child_buf_free), or -1 with *err

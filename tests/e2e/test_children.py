@@ -104,3 +104,37 @@ def test_sigchld_ignored_failing_eval(run):
                      message()[1])
     assert p.returncode == 78, p.stderr.decode()
     assert b"eval: the command failed with exit status 3" in p.stderr
+
+
+def test_eval_prompt_on_terminal(run):
+    # A command that asks on the terminal gets its foreground while it
+    # runs (in a background group it would be stopped by SIGTTIN and
+    # killed at the timeout), and smtpsend gets it back.
+    import pty
+
+    master, slave = pty.openpty()
+    name = os.ttyname(slave)
+
+    def take_tty():
+        os.setsid()
+        os.close(os.open(name, os.O_RDWR))     # becomes the ctty
+
+    cfg = run.config_file("account default\ntimeout 10\n"
+                          "eval read h </dev/tty; echo host $h\n"
+                          "eval read u </dev/tty; echo user $u\n")
+    proc = subprocess.Popen(run.command() + ["-C", cfg, "--pretend"],
+                            stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=take_tty,
+                            env=dict(os.environ, HOME=run.home))
+    try:
+        os.write(master, b"h.example\nalice\n")   # typed ahead
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 0, err.decode()
+    assert b"h.example" in out
+    assert b"alice" in out
