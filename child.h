@@ -12,8 +12,8 @@
 
 struct error;
 
-#define CHILD_OUTPUT_MAX (1024 * 1024) /* bytes of output kept, NUL included   \
-					*/
+/* Bytes of output kept, the final NUL included. */
+#define CHILD_OUTPUT_MAX (1024 * 1024)
 
 /*
  * A buffer that may hold a secret: it grows without realloc() (no unwiped
