@@ -849,12 +849,21 @@ test_env_init(void **state)
 	struct config_env env;
 	struct error err;
 	char *home = getenv("HOME") != NULL ? strdup(getenv("HOME")) : NULL;
+	char dir[] = "/tmp/test_env_init.XXXXXX", rc[64];
+	FILE *fp;
 
 	(void)state;
-	setenv("HOME", "/some/home", 1);
+	/* A $HOME with a .smtprc is taken whatever the passwd entry's home
+	   holds (the user running the tests may have a ~/.smtprc). */
+	assert_non_null(mkdtemp(dir));
+	snprintf(rc, sizeof(rc), "%s/.smtprc", dir);
+	fp = fopen(rc, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	setenv("HOME", dir, 1);
 	setenv("USER", "not-me", 1);
 	assert_int_equal(config_env_init(&env, &err), 0);
-	assert_string_equal(env.home, "/some/home");
+	assert_string_equal(env.home, dir);
 	assert_string_not_equal(env.user, "not-me");
 	assert_int_equal(env.uid, getuid());
 	assert_non_null(env.hostname);
@@ -865,6 +874,8 @@ test_env_init(void **state)
 	assert_int_equal(config_env_init(&env, &err), 0);
 	assert_true(env.home[0] == '/');
 	config_env_free(&env);
+	unlink(rc);
+	rmdir(dir);
 	if (home != NULL)
 		setenv("HOME", home, 1);
 	free(home);
