@@ -74,12 +74,16 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Kill the whole group (and the child itself, should setpgid have failed). */
+/*
+ * Kill the whole group, and the child itself should setpgid have failed;
+ * never a child already reaped, whose pid may belong to another process.
+ */
 static void
-kill_group(pid_t pid)
+kill_group(pid_t pid, int reaped)
 {
 	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
+	if (!reaped)
+		kill(pid, SIGKILL);
 }
 
 /*
@@ -173,14 +177,15 @@ collect(int fd, pid_t pid, int timeout_ms, struct child_result *r)
 timeout:
 	r->end = CHILD_TIMEOUT;
 kill:
-	kill_group(pid);
+	kill_group(pid, reaped);
 	if (!reaped && reap_killed(pid, &r->status) == -1)
 		return -1;
 	return 0;
 lost:
 	saved = errno;
-	kill_group(pid);
-	if (!reaped)
+	/* ECHILD: the kernel reaped it (SIGCHLD ignored); its pid is free. */
+	kill_group(pid, reaped || saved == ECHILD);
+	if (!reaped && saved != ECHILD)
 		reap_killed(pid, &r->status);
 	errno = saved;
 	return -1;
