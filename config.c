@@ -34,7 +34,6 @@
  */
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -45,6 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "config.h"
 #include "config_priv.h"
 #include "error.h"
@@ -270,82 +270,47 @@ start_account(struct parser *p, char *arg)
 	return 0;
 }
 
-/* Start sh -c cmd with stdin from /dev/null; *fdp reads its output. */
-static int
-eval_spawn(struct parser *p, const char *cmd, pid_t *pidp, int *fdp)
-{
-	int fd[2];
-	pid_t pid;
-
-	if (pipe(fd) == -1)
-		return error_set(p->err, ERR_OS, "pipe: %s", strerror(errno));
-	if ((pid = fork()) == -1) {
-		close(fd[0]);
-		close(fd[1]);
-		return error_set(p->err, ERR_OS, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		if (null == -1 || dup2(null, 0) == -1 || dup2(fd[1], 1) == -1)
-			_exit(127);
-		close(fd[0]);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(fd[1]);
-	*pidp = pid;
-	*fdp = fd[0];
-	return 0;
-}
-
 /*
- * Run an eval command: *out is the first line of its output.  The command
- * must exit 0.
+ * Run an eval command (child.c: stdin /dev/null, at most 1 MiB of output,
+ * killed with what it started at the deadline): *out is the first line of
+ * its output.  The command must exit 0.  The deadline is the timeout in
+ * force at this line (60 s when it is off), so a hung command cannot hold
+ * the caller forever.
  */
 static int
 run_eval(struct parser *p, const char *cmd, char **out)
 {
-	FILE *fp;
-	char *line = NULL, *rest = NULL;
-	size_t cap = 0, rcap = 0;
-	ssize_t n = -1;
-	int fd = -1, status = -1, rc = -1;
-	pid_t pid = -1;
+	const struct account *cur = p->cur != NULL ? p->cur : p->defaults;
+	struct child_result r;
+	struct error cerr;
+	char why[64];
+	size_t n;
+	int timeout_ms, rc = -1;
 
 	*out = NULL;
-	if (eval_spawn(p, cmd, &pid, &fd) == -1)
-		return -1;
-	if ((fp = fdopen(fd, "r")) == NULL)
-		close(fd);
-	else {
-		n = getline(&line, &cap, fp);
-		/* Drain, so that the command never gets SIGPIPE. */
-		while (getline(&rest, &rcap, fp) != -1)
-			continue;
-		fclose(fp);
-	}
-	/* eval output may hold a password: wipe what is not passed on. */
-	if (rest != NULL)
-		explicit_bzero(rest, rcap);
-	free(rest);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		continue;
+	timeout_ms = (cur->timeout > 0 ? cur->timeout : 60) * 1000;
+	error_clear(&cerr);
 	/* Not quoting the command: it may hold a secret, and it is text
 	   from a file that an error must not show. */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		config_perr(p, "eval: the command failed");
-	else if (n <= 0)
+	if (child_sh(cmd, timeout_ms, &r, &cerr) == -1)
+		return config_perr(p, "eval: %s", cerr.msg);
+	if (!child_ok(&r))
+		config_perr(p, "eval: the command %s",
+		    child_why(&r, timeout_ms, why, sizeof(why)));
+	else if (r.out.len == 0)
 		config_perr(p, "eval: the command printed nothing");
 	else {
-		line[strcspn(line, "\r\n")] = '\0';
-		*out = line;
-		line = NULL;
-		rc = 0;
+		n = strcspn(r.out.p, "\r\n");
+		if ((*out = malloc(n + 1)) == NULL)
+			config_nomem(p->err);
+		else {
+			memcpy(*out, r.out.p, n);
+			(*out)[n] = '\0';
+			rc = 0;
+		}
 	}
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
+	/* eval output may hold a password: wipe what is not passed on. */
+	child_buf_free(&r.out);
 	return rc;
 }
 

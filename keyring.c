@@ -10,7 +10,8 @@
  *
  * The environment: from cron DBUS_SESSION_BUS_ADDRESS is unset; the user's
  * bus at /run/user/UID/bus is then set in the child's environment only
- * (and passwordeval's, see secret.c), never in smtpsend's own.
+ * (and passwordeval's, see secret.c), never in smtpsend's own.  The child
+ * runs through child.c: deadline, output cap, its process group killed.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -24,9 +25,9 @@
 
 #include <libsecret/secret.h>
 
+#include "child.h"
 #include "error.h"
 #include "keyring.h"
-#include "secret.h"
 
 #define KEYRING_LIB "libsecret-1.so.0"
 #define KEYRING_STORE_TIMEOUT 120 /* s: storing may show an unlock prompt */
@@ -236,7 +237,7 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
 }
 
 static void
-child_lookup(int fd, const char *host, const char *user)
+kr_lookup(int fd, const char *host, const char *user)
 {
 	struct lsec ls;
 	SecretService *svc;
@@ -265,7 +266,7 @@ child_lookup(int fd, const char *host, const char *user)
 }
 
 static void
-child_store(int fd, const char *host, const char *user, const char *secret)
+kr_store(int fd, const char *host, const char *user, const char *secret)
 {
 	struct lsec ls;
 	GError *gerr = NULL;
@@ -286,22 +287,23 @@ child_store(int fd, const char *host, const char *user, const char *secret)
 }
 
 /* What the child is asked to do: a lookup (secret NULL) or a store. */
-struct child_job {
+struct kr_job {
 	const char *host;
 	const char *user;
 	const char *secret;
 };
 
+/* In the child, with stdout the pipe to the parent. */
 static void
-child_main(int fd, void *arg)
+kr_main(void *arg)
 {
-	const struct child_job *job = arg;
+	const struct kr_job *job = arg;
 
 	keyring_fix_bus_env();
 	if (job->secret == NULL)
-		child_lookup(fd, job->host, job->user);
+		kr_lookup(STDOUT_FILENO, job->host, job->user);
 	else
-		child_store(fd, job->host, job->user, job->secret);
+		kr_store(STDOUT_FILENO, job->host, job->user, job->secret);
 }
 
 /*
@@ -310,22 +312,25 @@ child_main(int fd, void *arg)
  */
 static int
 run_child(const char *host, const char *user, const char *secret, int timeout,
-    struct secret_buf *b, struct error *err)
+    struct child_buf *b, struct error *err)
 {
-	struct child_job job = {host, user, secret};
-	int fd, status = 0, rc;
-	pid_t pid;
+	struct kr_job job = {host, user, secret};
+	struct child_result r;
+	struct error cerr;
 
-	pid = secret_spawn(child_main, &job, &fd, err);
-	if (pid == -1)
-		return -1;
-	rc = secret_collect(fd, pid, timeout * 1000, b, &status);
-	close(fd);
-	if (rc == -1)
+	error_clear(&cerr);
+	if (child_run(kr_main, &job, timeout * 1000, &r, &cerr) == -1)
 		return error_set(err, ERR_KEYRING,
 		    "keyring: cannot read the "
-		    "lookup's answer");
-	return rc;
+		    "lookup's answer: %s",
+		    cerr.msg);
+	*b = r.out;
+	if (r.end == CHILD_TIMEOUT)
+		return 1;
+	/* A dead child's partial answer (or 1 MiB of junk) is no answer. */
+	if (r.end == CHILD_TOO_MUCH || !child_ok(&r))
+		child_buf_free(b);
+	return 0;
 }
 
 static int
@@ -361,7 +366,7 @@ int
 keyring_lookup(const char *host, const char *user, int timeout, char **secret,
     char *note, size_t notesize, struct error *err)
 {
-	struct secret_buf b = {0};
+	struct child_buf b = {0};
 	char secs[16];
 	int rc;
 
@@ -397,7 +402,7 @@ keyring_lookup(const char *host, const char *user, int timeout, char **secret,
 			    b.p + 1);
 		rc = 0;
 	}
-	secret_buf_free(&b);
+	child_buf_free(&b);
 	return rc;
 }
 
@@ -405,7 +410,7 @@ int
 keyring_store(
     const char *host, const char *user, const char *secret, struct error *err)
 {
-	struct secret_buf b = {0};
+	struct child_buf b = {0};
 	int rc;
 
 	if (check_bus(err) == -1)
@@ -428,6 +433,6 @@ keyring_store(
 			    "password in the keyring: %s",
 			    b.len > 1 ? b.p + 1 : "no answer");
 	}
-	secret_buf_free(&b);
+	child_buf_free(&b);
 	return rc;
 }

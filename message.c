@@ -486,6 +486,12 @@ out:
 	return ret;
 }
 
+int
+message_is_empty(const struct message *m)
+{
+	return m->hdrlen == 0 && m->bodylen == 0 && !m->sep;
+}
+
 void
 message_drain(int fd)
 {

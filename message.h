@@ -24,6 +24,9 @@ struct message;
 int	message_read(struct message **mp, int fd, const char *tmpdir,
 	    struct error *err);
 
+/* 1 if the input held nothing (no octet but NULs): there is no message. */
+int	message_is_empty(const struct message *m);
+
 /* Read fd to EOF, discarding (for early errors). */
 void	message_drain(int fd);
 

@@ -6,7 +6,6 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +18,13 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "child.h"
 #include "config.h"
 #include "error.h"
 #include "io.h"
 #include "keyring.h"
 #include "secret.h"
 
-#define SECRET_MAX (1024 * 1024) /* longest output kept */
 #define PROMPT_TIMEOUT_MS (300 * 1000)
 
 void
@@ -37,48 +36,9 @@ secret_free(char *secret)
 	free(secret);
 }
 
-void
-secret_buf_free(struct secret_buf *b)
-{
-	if (b->p != NULL)
-		explicit_bzero(b->p, b->size);
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Append without realloc(), which could leave an unwiped copy behind. */
-int
-secret_buf_add(struct secret_buf *b, const char *data, size_t n)
-{
-	size_t size;
-	char *p;
-
-	if (b->len + n + 1 > SECRET_MAX)
-		return -1;
-	if (b->len + n + 1 > b->size) {
-		size = b->size == 0 ? 256 : b->size;
-		while (size < b->len + n + 1)
-			size *= 2;
-		p = malloc(size);
-		if (p == NULL)
-			return -1;
-		if (b->p != NULL) {
-			memcpy(p, b->p, b->len);
-			explicit_bzero(b->p, b->size);
-			free(b->p);
-		}
-		b->p = p;
-		b->size = size;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
 /* A malloc'ed copy of the first line of b (CR LF or LF removed). */
 static char *
-first_line(const struct secret_buf *b)
+first_line(const struct child_buf *b)
 {
 	size_t n = 0;
 	char *s;
@@ -95,138 +55,23 @@ first_line(const struct secret_buf *b)
 	return s;
 }
 
-static void
-kill_reap(pid_t pid, int *status)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, status, 0);
-}
-
-/*
- * Read fd into b until EOF, or until the child pid has exited and has
- * printed a whole line (a background grandchild may keep the pipe open),
- * or until the deadline.  *status gets the wait status when reaped.
- * Returns 0, 1 on timeout (child killed), -1 on error.
- */
-int
-secret_collect(
-    int fd, pid_t pid, int timeout_ms, struct secret_buf *b, int *status)
-{
-	long long deadline = io_now_ms() + timeout_ms;
-	struct pollfd pfd;
-	char chunk[4096];
-	ssize_t n;
-	int reaped = 0, rc, ms;
-
-	for (;;) {
-		ms = (int)(deadline - io_now_ms());
-		if (ms <= 0)
-			break;
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, ms < 100 ? ms : 100);
-		if (rc == -1 && errno != EINTR)
-			goto fail;
-		if (rc == 1) {
-			n = read(fd, chunk, sizeof(chunk));
-			if (n == 0)
-				break;
-			if (n > 0 && secret_buf_add(b, chunk, (size_t)n) == -1)
-				goto fail;
-			explicit_bzero(chunk, sizeof(chunk));
-		}
-		if (!reaped && waitpid(pid, status, WNOHANG) == pid)
-			reaped = 1;
-		if (reaped &&
-		    (rc == 0 ||
-			(b->len > 0 && memchr(b->p, '\n', b->len) != NULL)))
-			return 0;
-	}
-	if (reaped)
-		return 0;
-	/* EOF: the child closed stdout; give it the rest of the time. */
-	while (waitpid(pid, status, WNOHANG) == 0) {
-		if (io_now_ms() >= deadline) {
-			kill_reap(pid, status);
-			return 1;
-		}
-		poll(NULL, 0, 10);
-	}
-	return 0;
-fail:
-	explicit_bzero(chunk, sizeof(chunk));
-	if (!reaped)
-		kill_reap(pid, status);
-	return -1;
-}
-
-pid_t
-secret_spawn(void (*child)(int, void *), void *arg, int *rfd,
-    struct error *err)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC) == -1)
-		return error_set(err, ERR_OS, "pipe: %s", strerror(errno));
-	/* Or stdio buffers would be written twice, once by the child. */
-	fflush(NULL);
-	pid = fork();
-	if (pid == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		return error_set(err, ERR_OS, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		child(fds[1], arg);
-		_exit(0);
-	}
-	close(fds[1]);
-	*rfd = fds[0];
-	return pid;
-}
-
 /* The passwordeval child: never returns. */
 static void
-eval_child(int out, void *arg)
+eval_main(void *arg)
 {
-	const char *cmd = arg;
-	int null;
-
-	null = open("/dev/null", O_RDONLY);
-	if (null == -1 || dup2(null, 0) == -1 || dup2(out, 1) == -1)
-		_exit(127);
-	if (null > 1)
-		close(null);
-	if (out > 1)
-		close(out);
 	/* From cron, give the command the user's bus too, like our lookup:
 	   "passwordeval secret-tool lookup ..." is a common recipe. */
 	keyring_fix_bus_env();
-	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	execl("/bin/sh", "sh", "-c", (const char *)arg, (char *)NULL);
 	_exit(127);
 }
 
 static int
-eval_error(
-    const struct account *acc, int status, int timed_out, struct error *err)
+eval_error(const struct account *acc, const char *why, struct error *err)
 {
-	if (timed_out)
-		error_set(err, ERR_SECRET,
-		    "passwordeval of account %s did not "
-		    "finish within %d s",
-		    acc->name, acc->timeout);
-	else if (WIFSIGNALED(status))
-		error_set(err, ERR_SECRET,
-		    "passwordeval of account %s was "
-		    "killed by signal %d",
-		    acc->name, WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		error_set(err, ERR_SECRET,
-		    "passwordeval of account %s failed "
-		    "with exit status %d",
-		    acc->name, WEXITSTATUS(status));
+	if (why[0] != '\0')
+		error_set(err, ERR_SECRET, "passwordeval of account %s %s",
+		    acc->name, why);
 	else
 		error_set(err, ERR_SECRET,
 		    "passwordeval of account %s printed "
@@ -244,33 +89,27 @@ eval_error(
 static int
 run_eval(const struct account *acc, char **secret, struct error *err)
 {
-	struct secret_buf b = {0};
-	int fd, status = 0, rc, timeout;
-	pid_t pid;
+	struct child_result r;
+	struct error cerr;
+	char why[64];
+	int timeout_ms, rc = -1;
 
-	timeout = acc->timeout > 0 ? acc->timeout : 60;
-	pid = secret_spawn(eval_child, acc->passwordeval, &fd, err);
-	if (pid == -1)
-		return -1;
-	rc = secret_collect(fd, pid, timeout * 1000, &b, &status);
-	close(fd);
-	if (rc == -1) {
-		secret_buf_free(&b);
+	timeout_ms = (acc->timeout > 0 ? acc->timeout : 60) * 1000;
+	error_clear(&cerr);
+	if (child_run(eval_main, acc->passwordeval, timeout_ms, &r, &cerr) ==
+	    -1)
 		return error_set(err, ERR_SECRET,
-		    "passwordeval of account %s: "
-		    "cannot read its output (over %d bytes?)",
-		    acc->name, SECRET_MAX);
-	}
-	if (rc == 1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    b.len == 0 || b.p[0] == '\n' || b.p[0] == '\r') {
-		secret_buf_free(&b);
-		return eval_error(acc, status, rc == 1, err);
-	}
-	*secret = first_line(&b);
-	secret_buf_free(&b);
-	if (*secret == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	return 0;
+		    "passwordeval of account %s: %s", acc->name, cerr.msg);
+	if (!child_ok(&r) || r.out.len == 0 || r.out.p[0] == '\n' ||
+	    r.out.p[0] == '\r')
+		eval_error(acc, child_why(&r, timeout_ms, why, sizeof(why)),
+		    err);
+	else if ((*secret = first_line(&r.out)) == NULL)
+		error_set(err, ERR_OS, "out of memory");
+	else
+		rc = 0;
+	child_buf_free(&r.out);
+	return rc;
 }
 
 /* Restores the terminal if a signal arrives while echo is off. */
@@ -288,7 +127,7 @@ prompt_signal(int sig)
 
 /* Read one line from fd, bounded in time and length. */
 static int
-read_line(int fd, int timeout_ms, struct secret_buf *b)
+read_line(int fd, int timeout_ms, struct child_buf *b)
 {
 	long long deadline = io_now_ms() + timeout_ms;
 	struct pollfd pfd;
@@ -307,7 +146,7 @@ read_line(int fd, int timeout_ms, struct secret_buf *b)
 			continue;
 		if (n <= 0 || c == '\n')
 			return n < 0 ? -1 : 0;
-		if (secret_buf_add(b, &c, 1) == -1)
+		if (child_buf_add(b, &c, 1) == -1)
 			return -1;
 	}
 }
@@ -320,7 +159,7 @@ read_line(int fd, int timeout_ms, struct secret_buf *b)
 static int
 secret_prompt(const char *what, char **secret, struct error *err)
 {
-	struct secret_buf b = {0};
+	struct child_buf b = {0};
 	struct termios t;
 	struct sigaction sa, old[3];
 	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
@@ -352,11 +191,11 @@ secret_prompt(const char *what, char **secret, struct error *err)
 	dprintf(fd, "\n");
 	close(fd);
 	if (rc == -1 || b.len == 0) {
-		secret_buf_free(&b);
+		child_buf_free(&b);
 		return error_set(err, ERR_SECRET, "no password entered");
 	}
 	*secret = first_line(&b);
-	secret_buf_free(&b);
+	child_buf_free(&b);
 	return *secret == NULL ? error_set(err, ERR_OS, "out of memory") : 1;
 }
 
@@ -462,18 +301,18 @@ ask_twice(const struct account *acc, char **secret, struct error *err)
 static int
 read_new_secret(const struct account *acc, char **secret, struct error *err)
 {
-	struct secret_buf b = {0};
+	struct child_buf b = {0};
 	int rc;
 
 	if (isatty(0))
 		return ask_twice(acc, secret, err);
 	rc = read_line(0, PROMPT_TIMEOUT_MS, &b);
 	if (rc == -1 && b.len == 0) {
-		secret_buf_free(&b);
+		child_buf_free(&b);
 		return error_set(err, ERR_SECRET, "no password on stdin");
 	}
 	*secret = first_line(&b);
-	secret_buf_free(&b);
+	child_buf_free(&b);
 	if (*secret == NULL)
 		return error_set(err, ERR_OS, "out of memory");
 	return 0;

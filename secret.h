@@ -5,9 +5,6 @@
 #ifndef SMTPSEND_SECRET_H
 #define SMTPSEND_SECRET_H
 
-#include <stddef.h>
-#include <sys/types.h>
-
 struct error;
 struct account;
 
@@ -27,35 +24,5 @@ void secret_free(char *secret);
 
 /* --store-password: read the secret (no echo on a tty) and store it. */
 int secret_store(const struct account *acc, struct error *err);
-
-/*
- * Helpers shared with keyring.c.  A secret_buf grows without realloc() (no
- * unwiped copies) up to 1 MiB; secret_buf_free() wipes it.
- */
-struct secret_buf {
-	char *p;
-	size_t len;
-	size_t size;
-};
-
-int secret_buf_add(struct secret_buf *b, const char *data, size_t n);
-void secret_buf_free(struct secret_buf *b);
-
-/*
- * Read a child's pipe fd into b until EOF, or until it has exited and
- * printed a line, within timeout_ms; on timeout the child is killed.
- * *status: its wait status.  Returns 0, 1 on timeout, -1 on error.
- */
-int secret_collect(
-    int fd, pid_t pid, int timeout_ms, struct secret_buf *b, int *status);
-
-/*
- * Fork a child that runs child(fd, arg) with fd the write end of a new
- * pipe (the child exits 0 if child returns).  Returns the pid with *rfd
- * the read end (close-on-exec, the caller closes it and reaps the pid,
- * e.g. with secret_collect()), or -1 with *err (ERR_OS).
- */
-pid_t secret_spawn(void (*child)(int fd, void *arg), void *arg, int *rfd,
-    struct error *err);
 
 #endif

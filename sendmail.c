@@ -3,8 +3,10 @@
  * pick the account, find the recipients and the secret, submit, log, exit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,6 +509,10 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	/* The whole message is read before anything else can fail. */
 	if (message_read(&c->msg, STDIN_FILENO, NULL, err) == -1)
 		return -1;
+	/* A closed stdin reads as this too: never send a made-up message. */
+	if (message_is_empty(c->msg))
+		return error_set(err, ERR_DATA, "the message is empty "
+		    "(nothing on standard input): nothing sent");
 	if (config_env_init(&c->env, err) == -1 ||
 	    config_load(&c->cf, o->config, &c->env, err) == -1)
 		return -1;
@@ -608,6 +614,40 @@ out:
 }
 
 /*
+ * Closed standard descriptors (a caller's "<&-" or ">&-") are opened on
+ * /dev/null before anything else opens a file: otherwise the spool could
+ * become fd 0 and be read as the message, or the server's socket fd 2 and
+ * get the -v transcript and our error messages written into the SMTP
+ * stream.  Returns -1 when that is impossible.
+ */
+static int
+open_std_fds(void)
+{
+	int fd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* The lowest free descriptor, which is fd itself. */
+		if (open("/dev/null", fd == STDIN_FILENO ? O_RDONLY :
+		    O_WRONLY) != fd)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A caller that ignores SIGCHLD (some daemons, PHP-FPM setups) passes that
+ * on across exec: the kernel would then reap our children itself, and no
+ * exit status of eval, passwordeval or the keyring child could be read.
+ */
+static void
+reset_signals(void)
+{
+	signal(SIGCHLD, SIG_DFL);
+}
+
+/*
  * The process may hold a password or token: no core file, and no
  * ptrace or /proc/PID/mem access by other processes of the user.
  */
@@ -628,6 +668,10 @@ main(int argc, char **argv)
 	struct sendctx c;
 	int code;
 
+	/* Nothing can be said on a closed stderr: just the code. */
+	if (open_std_fds() == -1)
+		return EX_OSERR;
+	reset_signals();
 	protect_secrets();
 	error_clear(&err);
 	if (parse_args(argc, argv, &o, &err) == -1) {

@@ -9,7 +9,11 @@
 # 3. runs the layers (unit = cmocka, fake = scripted SMTP servers, e2e = real
 #    Postfix + Dovecot SASL + gnome-keyring) against several builds:
 #      static      make                     unit + fake + e2e, and
-#                  tests/check-static (no shared library that has an archive)
+#                  tests/check-static (no shared library that has an archive),
+#                  and unit + fake + the keyring e2e tests again among decoys
+#                  (tests/hermetic.py --decoys: an /etc/smtprc, ~/.smtprc,
+#                  user bus and ~/.cache/smtpsend that break any test reading
+#                  them, made in a private mount namespace only)
 #      shared      make SHARED=1            fake + e2e  (unit objects are
 #                                            the same as static's)
 #    (a build that fails counts one failure, and only its unit layer runs)
@@ -177,6 +181,11 @@ fi
 if has static; then
 	if [ $static_ok = 1 ]; then
 		layers "static: unit+fake+e2e" tests/run-layers build
+		# No test may see this machine's smtprc, bus or cache: prove
+		# it where they all exist (never on the real paths).
+		PYTEST_ARGS="${PYTEST_ARGS:-} -k 'test_fake or test_stdfds or test_keyring or test_secrets_leak'" \
+		    layers "static: among decoys" /usr/bin/python3 \
+		    tests/hermetic.py --decoys tests/run-layers build
 	else
 		LAYERS=unit layers "static: unit" tests/run-layers build
 	fi

@@ -9,7 +9,8 @@
     dovecot   the Dovecot instance (.log_path, .socket)
 
 Servers start once per session, on first use, on free loopback ports, and
-are stopped by PID at the end.  Needs root (Postfix, Dovecot).
+are stopped by PID at the end.  Needs root (Postfix, Dovecot).  The
+session runs in a private mount namespace (tests/hermetic.py).
 """
 
 import os
@@ -19,8 +20,14 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import hermetic  # noqa: E402
 import servers  # noqa: E402
+
+# Before any server or thread starts: a private mount namespace where this
+# machine's smtprc files, user bus and cache do not exist (tests/hermetic.py).
+hermetic.enter()
 
 
 def _interrupt(signum, frame):

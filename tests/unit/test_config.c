@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -932,6 +933,47 @@ test_eval(void **state)
 	assert_string_equal(acc(fx, "a")->user, "0");	/* stdin: /dev/null */
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* eval has passwordeval's limits: the timeout in force, 1 MiB, a kill. */
+static void
+test_eval_limits(void **state)
+{
+	struct fx *fx = *state;
+	double t0, t;
+
+	t0 = now_s();
+	load_fails(fx, "defaults\ntimeout 2\naccount a\neval sleep 30\n",
+	    ":4: eval: the command did not finish within 2 s");
+	t = now_s() - t0;
+	assert_true(t >= 1.9);
+	assert_true(t < 10);
+	assert_int_equal(error_exit_code(&fx->err), 78);
+	/* The account's own timeout counts from its line on. */
+	t0 = now_s();
+	load_fails(fx, "account a\ntimeout 1\neval sleep 30 | cat\n",
+	    ":3: eval: the command did not finish within 1 s");
+	assert_true(now_s() - t0 < 10);
+	/* Endless output stops at the cap, endless first line too. */
+	t0 = now_s();
+	load_fails(fx, "account a\neval yes\n",
+	    ":2: eval: the command printed more than 1 MiB");
+	load_fails(fx, "account a\neval tr '\\0' x < /dev/zero\n",
+	    ":2: eval: the command printed more than 1 MiB");
+	assert_true(now_s() - t0 < 30);
+	assert_int_equal(error_exit_code(&fx->err), 78);
+	/* A signal is named. */
+	load_fails(fx, "account a\neval kill -9 $$\n",
+	    ":2: eval: the command was killed by signal 9");
+}
+
 static void
 test_account_lookup(void **state)
 {
@@ -1153,12 +1195,21 @@ test_env_init(void **state)
 	struct config_env env;
 	struct error err;
 	char *home = getenv("HOME") != NULL ? strdup(getenv("HOME")) : NULL;
+	char dir[] = "/tmp/test_env_init.XXXXXX", rc[64];
+	FILE *fp;
 
 	(void)state;
-	setenv("HOME", "/some/home", 1);
+	/* A $HOME with a .smtprc is taken whatever the passwd entry's home
+	   holds (the user running the tests may have a ~/.smtprc). */
+	assert_non_null(mkdtemp(dir));
+	snprintf(rc, sizeof(rc), "%s/.smtprc", dir);
+	fp = fopen(rc, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	setenv("HOME", dir, 1);
 	setenv("USER", "not-me", 1);
 	assert_int_equal(config_env_init(&env, &err), 0);
-	assert_string_equal(env.home, "/some/home");
+	assert_string_equal(env.home, dir);
 	assert_string_not_equal(env.user, "not-me");
 	assert_int_equal(env.uid, getuid());
 	assert_non_null(env.hostname);
@@ -1169,6 +1220,8 @@ test_env_init(void **state)
 	assert_int_equal(config_env_init(&env, &err), 0);
 	assert_true(env.home[0] == '/');
 	config_env_free(&env);
+	unlink(rc);
+	rmdir(dir);
 	if (home != NULL)
 		setenv("HOME", home, 1);
 	free(home);
@@ -1359,6 +1412,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_user_files, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_system_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_eval_limits, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_account_lookup, setup,
 		    teardown),

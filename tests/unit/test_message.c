@@ -142,6 +142,36 @@ assert_clean(const char *p, size_t n)
 		assert_memory_equal(p + n - 2, "\r\n", 2);
 }
 
+/* No octet but NULs is no message; a lone line end is one (empty). */
+static void
+test_empty_input(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		int empty;
+	} cases[] = {
+		{ "", 0, 1 },
+		{ "\0\0", 2, 1 },
+		{ "\n", 1, 0 },
+		{ "\r\n", 2, 0 },
+		{ "x", 1, 0 },
+		{ "Subject: s\n", 11, 0 },
+		{ " ", 1, 0 },
+	};
+	struct message *m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = spool(cases[i].in, cases[i].n);
+		if (message_is_empty(m) != cases[i].empty)
+			fail_msg("case %zu: message_is_empty %d", i,
+			    message_is_empty(m));
+		message_free(m);
+	}
+}
+
 static void
 test_line_ends(void **state)
 {
@@ -1002,6 +1032,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_line_ends),
+	    cmocka_unit_test(test_empty_input),
 	    cmocka_unit_test(test_cr_at_block_boundary),
 	    cmocka_unit_test(test_long_body_line),
 	    cmocka_unit_test(test_long_dot_line),
