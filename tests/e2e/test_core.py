@@ -200,6 +200,42 @@ def test_bcc_removed_without_t(run):
     assert b"hidden" not in head
 
 
+HIDDEN = ["u%03d@secret.example" % i for i in range(1, 61)]
+
+
+@pytest.mark.parametrize("name", ["Bcc :", "Bcc\t:", "Resent-Bcc :"])
+def test_bcc_obsolete_form_long_line(postfix, run, name):
+    # Issue 9's reproducer: "Bcc :" (RFC 5322 4.5.3's blank before the
+    # colon) on a line over 998 octets.  It was folded at that blank, the
+    # field became "Bcc" CRLF, and the 60 hidden addresses got no RCPT and
+    # reached the visible recipient.
+    tok = _tok()
+    resent = "Resent-From : r@example.org\n" if name.startswith("R") else ""
+    msg = ("From: me@example.com\nTo: you@example.com\n%s%s%s\n"
+           "Subject: hi %s\n\nbody\n" % (resent, name, ",".join(HIDDEN),
+                                         tok)).encode()
+    assert len(msg.split(b"\n")[2 + bool(resent)]) > 998
+    p = run(["-t", "-i"], input=msg, config=plain_config(postfix))
+    assert p.returncode == 0, p.stderr
+    want = HIDDEN + ([] if resent else ["you@example.com"])
+    copies = S.delivered(postfix, tok, len(want), settle=1)
+    assert sorted(d.rcpt for d in copies) == sorted(want)
+    for d in copies:
+        # What the client sent starts at its From (Postfix prepends
+        # Return-Path, X-Original-To, Delivered-To and Received).
+        head = d.raw.split(b"\n\n")[0]
+        sent = head[head.index(b"\nFrom: me@example.com\n"):]
+        assert b"secret" not in sent, head
+        assert d.get("bcc") == [] and d.get("resent-bcc") == []
+    # Without -t the field is removed all the same.
+    tok = _tok()
+    p = run(["-i", "you@example.com"], input=msg.replace(
+        b"hi ", b"hi %s " % tok.encode()), config=plain_config(postfix))
+    assert p.returncode == 0, p.stderr
+    [d] = S.delivered(postfix, tok, 1, settle=0.5)
+    assert b"secret" not in d.raw
+
+
 # ------------------------------------------------------ -f / -r / -F
 
 @pytest.mark.parametrize("args,mail", [

@@ -576,6 +576,145 @@ fixed(const char *in, const struct message_fixes *fx, uint64_t *size)
 	return out;
 }
 
+/* n addresses tag001@secret.example,... without blanks (malloc'ed). */
+static char *
+address_run(const char *tag, int n)
+{
+	char *v = malloc((size_t)n * 48 + 1);
+	size_t len = 0;
+	int i;
+
+	assert_non_null(v);
+	v[0] = '\0';
+	for (i = 1; i <= n; i++)
+		len += (size_t)snprintf(v + len, 48, "%s%s%03d@secret.example",
+		    i > 1 ? "," : "", tag, i);
+	return v;
+}
+
+/*
+ * The field "name value" (after the fields in before) between other
+ * headers: every recipient -t finds
+ * (want), and what is left of "secret" once Bcc removal has run (1 if the
+ * field must survive).
+ */
+static void
+check_obsolete(const char *before, const char *name, const char *value,
+    size_t want, int kept)
+{
+	struct message_fixes fx = {0};
+	struct addr_list l = {0};
+	struct message *m;
+	struct error err;
+	char *in, *out;
+	size_t len;
+
+	assert_true(asprintf(&in,
+			"From: me@example.com\nTo: you@example.com"
+			"\n%s%s%s\nSubject: hi\n\nbody\n",
+			before, name, value) > 0);
+	m = spool_str(in);
+	if (message_recipients(m, &l, &err) != 0)
+		fail_msg("%s: message_recipients: %s", name, err.msg);
+	if (l.n != want)
+		fail_msg("\"%s\": %zu recipients, want %zu", name, l.n, want);
+	fx.remove_bcc = 1;
+	assert_int_equal(message_fix(m, &fx, &err), 0);
+	out = wire(m, 0, &len);
+	assert_clean(out, len);
+	if ((strstr(out, "secret") != NULL) != kept)
+		fail_msg("\"%s\": %s", name, kept ? "lost" : "leaked");
+	assert_non_null(strstr(out, "\r\nSubject: hi\r\n\r\nbody\r\n"));
+	free(out);
+	addr_list_free(&l);
+	message_free(m);
+	free(in);
+}
+
+/*
+ * The obsolete blank before the colon (RFC 5322 4.5.3: "Bcc :") names the
+ * same field everywhere headers are treated specially, also on a line
+ * over 998 octets: a fold never comes before the colon (issue 9: the
+ * field became "Bcc" CRLF and its 60 addresses reached every recipient).
+ */
+static void
+test_obsolete_names(void **state)
+{
+	static const char *const bcc[] = {
+	    "Bcc :", "Bcc\t:", "bcc \t  :", "BCC:", "Bcc : "};
+	static const char *const rcpt[] = {"To :", "Cc :", "cc\t:", "TO  :"};
+	char *list = address_run("u", 60), *pad, *out;
+	struct message_fixes fx = {0};
+	struct addr_list l = {0};
+	struct message *m;
+	struct error err;
+	size_t i;
+
+	(void)state;
+	assert_true(strlen(list) > 1000);
+	for (i = 0; i < sizeof(bcc) / sizeof(bcc[0]); i++) {
+		check_obsolete("", bcc[i], list, 61, 0);
+		check_obsolete("", bcc[i], "u@secret.example", 2, 0);
+	}
+	for (i = 0; i < sizeof(rcpt) / sizeof(rcpt[0]); i++)
+		check_obsolete("", rcpt[i], list, 61, 1);
+	/* Resent-*: the block is found and read through the same names */
+	check_obsolete("Resent-From : r@x\n", "Resent-Bcc :", list, 60, 0);
+	check_obsolete("Resent-Date\t: now\n", "Resent-Bcc\t:", list, 60, 0);
+	check_obsolete("Resent-From : r@x\n", "Resent-To :", list, 60, 1);
+	check_obsolete("Resent-Sender : r@x\n", "Resent-Cc :", list, 60, 1);
+	recipients("Resent-Date : 1\nResent-To : a@x\nResent-Message-ID : <i>\n"
+		   "Resent-Date : 2\nResent-To : b@x\nTo : c@x\n\n",
+	    "a@x");
+	recipients("Resent-From : 1@x\nResent-Cc : a@x\nResent-From : 2@x\n"
+		   "Resent-Bcc : b@x\n\n",
+	    "a@x");
+
+	/* blanks before the colon that do not fit on the line are dropped */
+	pad = malloc(1300);
+	assert_non_null(pad);
+	memcpy(pad, "Bcc", 3);
+	memset(pad + 3, ' ', 1200);
+	memcpy(pad + 1203, ":", 2);
+	check_obsolete("", pad, "u@secret.example", 2, 0);
+	check_obsolete("", pad, list, 61, 0);
+	memcpy(pad, "Cc\t", 3);
+	check_obsolete("", pad, list, 61, 1);
+	free(pad);
+
+	/* From, Date and Message-ID in that form are present: none added,
+	   and a bare From is still qualified, its name kept as written */
+	fx.from_addr = "root@example.org";
+	fx.from_name = "Someone";
+	fx.from_mode = -1;
+	fx.add_date = 1;
+	fx.msgid_domain = "example.org";
+	out = fixed(
+	    "From : root\nDate\t: x\nMessage-ID : <a@b>\n\nb\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From : root@example.org\r\nDate\t: x\r\n"
+	    "Message-ID : <a@b>\r\n\r\nb\r\n");
+	free(out);
+	m = spool_str("Subject: s\nfrom  : A <a@x>\n\nb\n");
+	assert_int_equal(message_has_header(m, "From"), 1);
+	assert_int_equal(message_header_addrs(m, "From", &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "a@x");
+	addr_list_free(&l);
+	message_free(m);
+	/* a From over 998 octets in that form is still the From */
+	out = malloc(strlen(list) + 64);
+	assert_non_null(out);
+	snprintf(out, strlen(list) + 64, "From :%s\n\nb\n", list);
+	m = spool_str(out);
+	free(out);
+	assert_int_equal(message_header_addrs(m, "From", &l, &err), 0);
+	assert_int_equal(l.n, 60);
+	addr_list_free(&l);
+	message_free(m);
+	free(list);
+}
+
 static void
 test_added_headers(void **state)
 {
@@ -1013,6 +1152,7 @@ main(void)
 	    cmocka_unit_test(test_header_cap),
 	    cmocka_unit_test(test_8bit),
 	    cmocka_unit_test(test_bcc_removed),
+	    cmocka_unit_test(test_obsolete_names),
 	    cmocka_unit_test(test_added_headers),
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
