@@ -309,6 +309,32 @@ def test_F_non_ascii_encoded(run):
     assert "Zo\u00eb M\u00fcller" in dec and "zoe@example.org" in dec
 
 
+def test_F_non_ascii_long_address_within_998(run):
+    # Issue 9: -F with a non-ASCII name skipped the 998-octet check; a
+    # 990-octet local part gave a From line of over 1000 octets.  No line
+    # can hold that address: refused before connecting, nothing sent.
+    with Sink() as sk:
+        p = run(["-f", "a" * 990 + "@example.com", "-F", "J\u00f6hn", "-i",
+                 "rcpt@example.org"], input=b"Subject: s\n\nx\n",
+                config=sk.config())
+        assert p.returncode == 64, p.stderr
+        assert b"From address is too long" in p.stderr, p.stderr
+        assert sk.sessions == []
+    # 980 octets: the address gets a line of its own.
+    addr = "b" * 980 + "@example.com"
+    with Sink() as sk:
+        p = run(["-f", addr, "-F", "J\u00f6hn", "-i", "rcpt@example.org"],
+                input=b"Subject: s\n\nx\n", config=sk.config())
+        assert p.returncode == 0, p.stderr
+        sk.wait_sessions(1)
+        [t] = sk.accepted()
+    assert wire_problems(t.data) == []
+    head, _ = S.split_wire(t.unstuffed())
+    [v] = [v for n, v in S.header_fields(head) if n == "from"]
+    assert v == b"=?UTF-8?B?SsO2aG4=?= <%s>" % addr.encode()
+    assert b"From: =?UTF-8?B?SsO2aG4=?=\r\n <b" in head
+
+
 def test_F_does_not_replace_existing_from(run):
     v = _added_from(run, ["-F", "Other", "-f", "a@example.org"],
                     msg=b"From: Real <real@example.org>\nSubject: s\n\nx\n")

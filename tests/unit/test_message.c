@@ -974,6 +974,185 @@ test_header_lines(void **state)
 	free(line);
 }
 
+/* Every line of s ends in CRLF, is at most max octets, and s unfolds
+   (CRLF removed) to want (unless NULL). */
+static void
+check_folded(const char *s, size_t max, const char *want)
+{
+	char *u = malloc(strlen(s) + 1);
+	const char *p, *nl;
+	size_t n = 0;
+
+	assert_non_null(u);
+	for (p = s; *p != '\0'; p = nl + 2) {
+		nl = strstr(p, "\r\n");
+		assert_non_null(nl);
+		if ((size_t)(nl - p) > max)
+			fail_msg("line of %zu octets (max %zu): %.60s...",
+			    (size_t)(nl - p), max, p);
+		if (p != s)
+			assert_true(*p == ' ' || *p == '\t');
+		memcpy(u + n, p, (size_t)(nl - p));
+		n += (size_t)(nl - p);
+	}
+	u[n] = '\0';
+	if (want != NULL)
+		assert_string_equal(u, want);
+	free(u);
+}
+
+/*
+ * Every header line smtpsend writes stays within 998 octets: a From with an
+ * encoded -F name and a long address was one 1031-octet line (issue 9).
+ */
+static void
+test_from_fold(void **state)
+{
+	char local[1100], addr[1200], want[3000], name[1300], *line;
+	const char *p;
+	struct message_fixes fx = {0};
+	struct error err;
+	size_t i, n;
+
+	(void)state;
+	/* issue 9's case: -f with a 990-octet local part, -F Jöhn.  No
+	   line can hold the 1004-octet <address>: refused, never sent */
+	memset(local, 'a', 990);
+	local[990] = '\0';
+	snprintf(addr, sizeof(addr), "%s@example.com", local);
+	error_clear(&err);
+	line = header_from(addr, "J\xc3\xb6hn", &err);
+	if (line != NULL)
+		fail_msg("a From line of %zu octets", strlen(line));
+	assert_int_equal(err.kind, ERR_USAGE);
+	assert_non_null(strstr(err.msg, "too long"));
+	assert_null(header_from(addr, "John", &err));
+	assert_null(header_from(addr, NULL, &err));
+
+	/* 980: the address goes on a line of its own */
+	local[980] = '\0';
+	snprintf(addr, sizeof(addr), "%s@example.com", local);
+	line = header_from(addr, "J\xc3\xb6hn", &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: =?UTF-8?B?SsO2aG4=?=\r\n <%s>\r\n",
+	    addr);
+	assert_string_equal(line, want);
+	free(line);
+	line = header_from(addr, "John Smith", &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: John Smith\r\n <%s>\r\n", addr);
+	assert_string_equal(line, want);
+	free(line);
+
+	/* long names fold between words, in or out of a quoted-string */
+	for (n = 0, i = 0; i < 250; i++)
+		n += (size_t)snprintf(name + n, sizeof(name) - n, "%sw%03zu",
+		    i > 0 ? " " : "", i);
+	line = header_from("j@x", name, &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: %s <j@x>", name);
+	check_folded(line, 998, want);
+	assert_non_null(strstr(line, "\r\n "));
+	free(line);
+	name[4] = ',';
+	line = header_from("j@x", name, &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: \"%s\" <j@x>", name);
+	check_folded(line, 998, want);
+	free(line);
+
+	/* a name without blanks too long for a line: encoded words */
+	memset(name, 'n', 1200);
+	name[1200] = '\0';
+	line = header_from("j@x", name, &err);
+	assert_non_null(line);
+	check_folded(line, 76, NULL);
+	for (n = 0, p = line; (p = strstr(p, "=?UTF-8?B?")) != NULL; p++)
+		n++;
+	assert_int_equal(n, (1200 + 35) / 36);
+	free(line);
+
+	/* Date and Message-ID are short whatever the input */
+	memset(name, 'd', 1200);
+	line = header_msgid(name, &err);
+	assert_non_null(line);
+	assert_true(strlen(line) < 100);
+	free(line);
+
+	/* the whole message: every added line within the limit */
+	fx.from_addr = addr;
+	fx.from_name = "J\xc3\xb6hn";
+	fx.from_mode = -1;
+	fx.add_date = 1;
+	fx.msgid_domain = "example.com";
+	line = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_clean(line, strlen(line));
+	free(line);
+}
+
+/* header_fold: where a field may be folded, and where never. */
+static void
+test_header_fold(void **state)
+{
+	char in[2400], *line;
+	struct error err;
+	size_t n;
+
+	(void)state;
+	line = header_fold("From: a b", 5, &err);
+	assert_string_equal(line, "From: a\r\n b\r\n");
+	free(line);
+	/* never before or right after the colon, in an angle address, after
+	   a backslash, or before trailing blanks */
+	line = header_fold("From : A <x y@z> (c\\ d)  ", 1, &err);
+	assert_string_equal(line, "From : A\r\n <x y@z>\r\n (c\\ d)  \r\n");
+	free(line);
+	line = header_fold("From: \"a\\\" b\" <c>", 1, &err);
+	assert_string_equal(line, "From: \"a\\\"\r\n b\"\r\n <c>\r\n");
+	free(line);
+	/* a run over 998 octets: refused */
+	n = (size_t)snprintf(in, sizeof(in), "From: x <");
+	memset(in + n, 'a', 995);
+	snprintf(in + n + 995, sizeof(in) - n - 995, "@b> y");
+	assert_null(header_fold(in, 998, &err));
+	assert_int_equal(err.kind, ERR_USAGE);
+	in[n + 985] = '>';
+	in[n + 986] = '\0';
+	line = header_fold(in, 998, &err);
+	assert_non_null(line);
+	check_folded(line, 998, in);
+	free(line);
+}
+
+/* A kept From over 998 octets once qualified is folded, not left bare. */
+static void
+test_from_qualified_long(void **state)
+{
+	struct message_fixes fx = {0};
+	char in[4000], want[6000], *out;
+	size_t n = 0, w = 0;
+	int i;
+
+	(void)state;
+	n += (size_t)snprintf(in, sizeof(in), "From: ");
+	w += (size_t)snprintf(want, sizeof(want), "From: ");
+	for (i = 0; i < 90; i++) {
+		n += (size_t)snprintf(
+		    in + n, sizeof(in) - n, "%suser%03d", i > 0 ? ", " : "", i);
+		w += (size_t)snprintf(want + w, sizeof(want) - w,
+		    "%suser%03d@example.org", i > 0 ? ", " : "", i);
+	}
+	assert_true(n < 998 && w > 998);
+	snprintf(in + n, sizeof(in) - n, "\nTo: x@y\n\nb\n");
+	fx.from_addr = "root@example.org";
+	fx.from_mode = -1;
+	out = fixed(in, &fx, NULL);
+	assert_clean(out, strlen(out));
+	strstr(out, "\r\nTo: x@y\r\n")[2] = '\0';
+	check_folded(out, 998, want);
+	free(out);
+}
+
 static void
 test_sink_chunks(void **state)
 {
@@ -1157,6 +1336,9 @@ main(void)
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
 	    cmocka_unit_test(test_header_lines),
+	    cmocka_unit_test(test_from_fold),
+	    cmocka_unit_test(test_header_fold),
+	    cmocka_unit_test(test_from_qualified_long),
 	    cmocka_unit_test(test_sink_chunks),
 	    cmocka_unit_test(test_spool_errors),
 	    cmocka_unit_test(test_big_constant_memory),
