@@ -54,6 +54,7 @@ struct account {
 	char	*tls_crl_file;	/* msmtp's deprecated CRL file, or NULL */
 	int	 auto_from;	/* obsolete msmtp auto_from: CFG_ON/OFF */
 	char	*maildomain;	/* obsolete msmtp maildomain (auto_from) */
+	int	 undisclosed_recipients; /* CFG_OFF (0) by default */
 };
 
 /*
@@ -77,6 +78,7 @@ enum acc_bit {
 	ACC_SYSLOG, ACC_ALIASES, ACC_SET_FROM_HEADER, ACC_SET_DATE_HEADER,
 	ACC_SET_MSGID_HEADER, ACC_REMOVE_BCC_HEADERS, ACC_ALLOW_FROM_OVERRIDE,
 	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
+	ACC_UNDISCLOSED_RECIPIENTS,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -1,6 +1,7 @@
 /*
  * message_out.c: what leaves the spool: the header changes (added From,
- * Date, Message-ID; Bcc removed; bare From qualified), the exact size, and
+ * Date, Message-ID; Bcc removed; bare From qualified; To, Cc and Bcc
+ * replaced for undisclosed_recipients), the exact size, and
  * the streaming writer with optional dot-stuffing.  doc/wire-rules.md.
  */
 #include <errno.h>
@@ -91,7 +92,7 @@ int
 message_fix(
     struct message *m, const struct message_fixes *fx, struct error *err)
 {
-	char *line[3] = {NULL, NULL, NULL}, *added;
+	char *line[4] = {NULL, NULL, NULL, NULL}, *added;
 	size_t i, n = 0, len = 0;
 	int want_from, ret = -1;
 
@@ -112,6 +113,14 @@ message_fix(
 		line[n] = header_msgid(fx->msgid_domain, err);
 		if (line[n++] == NULL)
 			goto out;
+	}
+	if (fx->undisclosed) {
+		/* An empty group: the recipients stay out of the headers. */
+		line[n] = strdup("To: undisclosed-recipients:;\r\n");
+		if (line[n++] == NULL) {
+			error_set(err, ERR_OS, "out of memory");
+			goto out;
+		}
 	}
 	for (i = 0; i < n; i++)
 		len += strlen(line[i]);
@@ -135,6 +144,11 @@ message_fix(
 	if (fx->remove_bcc) {
 		mark_drop(m, "Bcc");
 		mark_drop(m, "Resent-Bcc");
+	}
+	if (fx->undisclosed) {
+		mark_drop(m, "To");
+		mark_drop(m, "Cc");
+		mark_drop(m, "Bcc");
 	}
 	ret = 0;
 out:

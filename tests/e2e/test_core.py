@@ -236,6 +236,47 @@ def test_bcc_obsolete_form_long_line(postfix, run, name):
     assert b"secret" not in d.raw
 
 
+def test_undisclosed_recipients_delivered(postfix, run):
+    # msmtp's undisclosed_recipients (issue 9: the keyword made the whole
+    # file fail): To, Cc and Bcc are replaced by one "To:
+    # undisclosed-recipients:;", the recipients are unchanged.  Set in
+    # defaults and inherited, as Proxmox's /etc/msmtprc does.
+    tok = _tok()
+    msg = ("From: Me <me@example.org>\n"
+           "To: Alice <alice@example.org>, bob@example.net\n"
+           "Cc : carol@example.org\n"
+           "Bcc: dave@example.org\n"
+           "Subject: undisclosed %s\n\nbody\n" % tok).encode()
+    cfg = ("defaults\nundisclosed_recipients\nremove_bcc_headers off\n" +
+           plain_config(postfix))
+    p = run(["-t", "-i", "erin@example.org"], input=msg, config=cfg)
+    assert p.returncode == 0, p.stderr
+    want = ["alice@example.org", "bob@example.net", "carol@example.org",
+            "dave@example.org", "erin@example.org"]
+    copies = S.delivered(postfix, tok, len(want), settle=1)
+    assert [d.rcpt for d in copies] == want
+    for d in copies:
+        assert d.get("to") == [b"undisclosed-recipients:;"], d.raw[:600]
+        assert d.get("cc") == [] and d.get("bcc") == []
+        head = d.raw.split(b"\n\n")[0]
+        sent = head[head.index(b"\nFrom: Me"):]
+        for r in want:
+            assert r.encode() not in sent, sent
+        assert d.one("Subject") == "undisclosed %s" % tok
+    # An account that turns it off again keeps the headers.
+    tok = _tok()
+    p = run(["-t", "-i"], input=msg.replace(b"undisclosed ",
+                                            b"disclosed %s " % tok.encode()),
+            config=cfg + "undisclosed_recipients off\n")
+    assert p.returncode == 0, p.stderr
+    copies = S.delivered(postfix, tok, 4, settle=1)
+    for d in copies:
+        assert d.get("to") == [b"Alice <alice@example.org>, bob@example.net"]
+        assert d.get("cc") == [b"carol@example.org"]
+        # remove_bcc_headers off (from defaults) is honoured.
+        assert d.get("bcc") == [b"dave@example.org"]
+
+
 # ------------------------------------------------------ -f / -r / -F
 
 @pytest.mark.parametrize("args,mail", [

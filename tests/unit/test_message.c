@@ -715,6 +715,53 @@ test_obsolete_names(void **state)
 	free(list);
 }
 
+/* undisclosed_recipients: every To, Cc and Bcc (any form) goes, one
+   "To: undisclosed-recipients:;" comes; -t still sees the originals. */
+static void
+test_undisclosed(void **state)
+{
+	struct message_fixes fx = {0};
+	struct addr_list l = {0};
+	struct message *m;
+	struct error err;
+	char *out;
+
+	(void)state;
+	m = spool_str("From: me@x\nTO: a@x,\n b@x\nCc : c@x\nSubject: s\n"
+		      "bcc:d@x\nX-To: kept\nResent-Cc: r@x\n\nbody\nTo: e@x\n");
+	fx.undisclosed = 1;
+	assert_int_equal(message_fix(m, &fx, &err), 0);
+	out = wire(m, 0, NULL);
+	assert_string_equal(out,
+	    "To: undisclosed-recipients:;\r\nFrom: me@x\r\nSubject: s\r\n"
+	    "X-To: kept\r\nResent-Cc: r@x\r\n\r\nbody\r\nTo: e@x\r\n");
+	free(out);
+	/* the recipients are still those of the message (Resent- block) */
+	assert_int_equal(message_recipients(m, &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "r@x");
+	addr_list_free(&l);
+	message_free(m);
+
+	/* after the other added lines; also without any To in the input */
+	fx.from_addr = "me@x";
+	fx.from_mode = -1;
+	fx.msgid_domain = "x";
+	out = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_non_null(strstr(out,
+	    "@x>\r\nTo: undisclosed-recipients:;\r\n"
+	    "Subject: s\r\n\r\nb\r\n"));
+	assert_memory_equal(out, "From: me@x\r\nMessage-ID: <", 25);
+	free(out);
+	/* off: nothing changes */
+	fx.undisclosed = 0;
+	fx.msgid_domain = NULL;
+	out = fixed("To: a@x\nCc: c@x\n\nb\n", &fx, NULL);
+	assert_string_equal(
+	    out, "From: me@x\r\nTo: a@x\r\nCc: c@x\r\n\r\nb\r\n");
+	free(out);
+}
+
 static void
 test_added_headers(void **state)
 {
@@ -1332,6 +1379,7 @@ main(void)
 	    cmocka_unit_test(test_8bit),
 	    cmocka_unit_test(test_bcc_removed),
 	    cmocka_unit_test(test_obsolete_names),
+	    cmocka_unit_test(test_undisclosed),
 	    cmocka_unit_test(test_added_headers),
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
