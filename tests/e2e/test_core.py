@@ -277,6 +277,37 @@ def test_undisclosed_recipients_delivered(postfix, run):
         assert d.get("bcc") == [b"dave@example.org"]
 
 
+@pytest.mark.parametrize("extra,kept", [
+    ("", False),
+    ("remove_bcc_headers on\n", False),
+    ("remove_bcc_headers off\n", True),
+    ("keepbcc on\n", True),
+])
+def test_remove_bcc_headers_as_documented(run, extra, kept):
+    # Issue 9, item 18: the README and the man page said Bcc is "always"
+    # removed, but remove_bcc_headers off (msmtp's keyword, and its old
+    # name keepbcc) is honoured.  The code is right; the documents now say
+    # what it does.
+    with Sink() as sk:
+        p = run(["-t", "-i"], input=b"To: to@example.org\n"
+                b"Bcc: hidden@example.org\nSubject: s\n\nx\n",
+                config=sk.config(extra))
+        assert p.returncode == 0, p.stderr
+        sk.wait_sessions(1)
+        [t] = sk.accepted()
+    assert sorted(t.rcpt_addrs()) == ["hidden@example.org", "to@example.org"]
+    head, _ = S.split_wire(t.unstuffed())
+    assert (b"\r\nBcc: hidden@example.org\r\n" in head) == kept, head
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    for doc in ("doc/smtpsend.1", "README.md"):
+        with open(os.path.join(repo, doc)) as f:
+            text = " ".join(f.read().split())
+        assert not re.search(r"always (remove|removes|removed)[^.|]*Bcc|"
+                             r"Bcc[^.|]*always removed", text), doc
+        assert "remove_bcc_headers off" in text, doc
+
+
 # ------------------------------------------------------ -f / -r / -F
 
 @pytest.mark.parametrize("args,mail", [
