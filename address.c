@@ -722,13 +722,16 @@ set_find(const struct addr_set *s, const char *addr, size_t hash)
 	return &s->slot[i];
 }
 
+/* Rehash into a table twice as big, or of at least 2 * want slots. */
 static int
-set_grow(struct addr_set *s, struct error *err)
+set_grow(struct addr_set *s, size_t want, struct error *err)
 {
 	struct addr_set bigger;
 	size_t i;
 
 	bigger.cap = s->cap == 0 ? 64 : s->cap * 2;
+	while (bigger.cap < 2 * want && bigger.cap < ((size_t)1 << 40))
+		bigger.cap *= 2;
 	bigger.n = s->n;
 	bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot));
 	if (bigger.slot == NULL)
@@ -743,7 +746,7 @@ set_grow(struct addr_set *s, struct error *err)
 }
 
 struct addr_set *
-addr_set_new(struct error *err)
+addr_set_new(size_t hint, struct error *err)
 {
 	struct addr_set *s = calloc(1, sizeof(*s));
 
@@ -751,7 +754,7 @@ addr_set_new(struct error *err)
 		error_set(err, ERR_OS, "out of memory");
 		return NULL;
 	}
-	if (set_grow(s, err) == -1) {
+	if (set_grow(s, hint, err) == -1) {
 		free(s);
 		return NULL;
 	}
@@ -773,7 +776,7 @@ addr_set_add(struct addr_set *s, const char *addr, struct error *err)
 	if (slot->addr != NULL)
 		return 0;
 	if (2 * (s->n + 1) > s->cap) {
-		if (set_grow(s, err) == -1)
+		if (set_grow(s, 0, err) == -1)
 			return -1;
 		slot = set_find(s, addr, hash);
 	}

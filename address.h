@@ -37,10 +37,11 @@ int	addr_list_add(struct addr_list *l, const char *addr, const char *name,
  * A set of addresses compared as recipients are: the local part exactly,
  * the domain without regard to case ("root" only equals "root").  Lookups
  * and additions take constant time on average; addr_list_resolve() removes
- * duplicates with it.  NULL / -1 with ERR_OS when out of memory.
+ * duplicates with it.  hint: how many are expected (0: unknown), so the
+ * table need not grow.  NULL / -1 with ERR_OS when out of memory.
  */
 struct addr_set;
-struct addr_set *addr_set_new(struct error *err);
+struct addr_set *addr_set_new(size_t hint, struct error *err);
 
 /* 1 if the set holds addr. */
 int	addr_set_has(const struct addr_set *s, const char *addr);

@@ -161,7 +161,7 @@ aliases_load(struct aliases **ap, const char *path, struct error *err)
 		error_set(err, ERR_OS, "out of memory");
 		goto out;
 	}
-	names = addr_set_new(err);
+	names = addr_set_new(0, err);
 	if (names == NULL)
 		goto out;
 	while (getline(&line, &size, fp) != -1) {
@@ -294,7 +294,7 @@ addr_list_resolve(struct addr_list *l, const struct aliases *a,
 	x.a = a;
 	x.dom = domain;
 	x.err = err;
-	x.seen = addr_set_new(err);
+	x.seen = addr_set_new(l->n, err);
 	if (x.seen == NULL)
 		return -1;
 	if (a != NULL && a->n > 0 &&

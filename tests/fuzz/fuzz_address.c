@@ -138,7 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* The set says "new" exactly when no earlier address is the same. */
-	set = addr_set_new(&err);
+	set = addr_set_new(0, &err);
 	FUZZ_ASSERT(set != NULL);
 	for (i = 0; i < l.n; i++) {
 		int dup = 0;
