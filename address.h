@@ -33,11 +33,24 @@ int	addr_list_parse(struct addr_list *l, const char *s, struct error *err);
 int	addr_list_add(struct addr_list *l, const char *addr, const char *name,
 	    struct error *err);
 
-/* Remove duplicates (local part exact, domain case-insensitive), keeping order. */
-void	addr_list_dedupe(struct addr_list *l);
+/*
+ * A set of addresses compared as recipients are: the local part exactly,
+ * the domain without regard to case ("root" only equals "root").  Lookups
+ * and additions take constant time on average; addr_list_resolve() removes
+ * duplicates with it.  hint: how many are expected (0: unknown), so the
+ * table need not grow.  NULL / -1 with ERR_OS when out of memory.
+ */
+struct addr_set;
+struct addr_set *addr_set_new(size_t hint, struct error *err);
 
-/* 1 if l holds addr (compared as addr_list_dedupe does).  Additive. */
-int	addr_list_has(const struct addr_list *l, const char *addr);
+/* 1 if the set holds addr. */
+int	addr_set_has(const struct addr_set *s, const char *addr);
+
+/* Add a copy of addr: 1 if it was new, 0 if it was there, -1 (ERR_OS). */
+int	addr_set_add(struct addr_set *s, const char *addr, struct error *err);
+
+/* NULL is fine. */
+void	addr_set_free(struct addr_set *s);
 
 void	addr_list_free(struct addr_list *l);
 
@@ -49,8 +62,8 @@ void	aliases_free(struct aliases *a);
 
 /*
  * Replace every unqualified address in l (addr_at() NULL) by its aliases
- * entry (or the "default" entry), else qualify it with @domain.  Then
- * dedupe.  a may be NULL.  The null address "" is refused (ERR_USAGE);
+ * entry (or the "default" entry), else qualify it with @domain, removing
+ * duplicates (the first is kept; see addr_set).  a may be NULL.  The null address "" is refused (ERR_USAGE);
  * more than 1000 recipients out of aliases entries is ERR_CONFIG.
  */
 int	addr_list_resolve(struct addr_list *l, const struct aliases *a,

@@ -19,9 +19,11 @@ struct alias {
 	struct addr_list to;
 };
 
+/* Sorted by name once loaded, so lookups are binary searches. */
 struct aliases {
 	struct alias *v;
 	size_t n;
+	size_t cap;
 };
 
 /* One addr_list_resolve() run. */
@@ -32,6 +34,7 @@ struct expansion {
 	unsigned char *done; /* per entry: expanded already */
 	size_t nfrom; /* recipients added from entries */
 	struct addr_list out;
+	struct addr_set *seen; /* what out holds */
 	struct error *err;
 };
 
@@ -50,15 +53,23 @@ trim(char *s)
 	return s;
 }
 
+static int
+alias_cmp(const void *x, const void *y)
+{
+	return strcmp(
+	    ((const struct alias *)x)->name, ((const struct alias *)y)->name);
+}
+
 static const struct alias *
 alias_find(const struct aliases *a, const char *name)
 {
-	size_t i;
+	struct alias key;
 
-	for (i = 0; a != NULL && i < a->n; i++)
-		if (strcmp(a->v[i].name, name) == 0)
-			return &a->v[i];
-	return NULL;
+	if (a == NULL || a->n == 0)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.name = (char *)name;
+	return bsearch(&key, a->v, a->n, sizeof(*a->v), alias_cmp);
 }
 
 /*
@@ -66,13 +77,14 @@ alias_find(const struct aliases *a, const char *name)
  * Names are case-sensitive, have no '@' and no space (as msmtp).
  */
 static int
-alias_line(struct aliases *a, char *line, const char *path, int lnum,
-    struct error *err)
+alias_line(struct aliases *a, struct addr_set *names, char *line,
+    const char *path, int lnum, struct error *err)
 {
 	struct alias *nv, *e;
 	char *colon, *name;
 	struct error perr;
-	size_t i;
+	size_t i, cap;
+	int fresh;
 
 	colon = strchr(line, ':');
 	if (colon == NULL)
@@ -85,15 +97,23 @@ alias_line(struct aliases *a, char *line, const char *path, int lnum,
 		    "%s:%d: invalid alias name "
 		    "\"%s\"",
 		    path, lnum, name);
-	if (alias_find(a, name) != NULL)
+	/* Names have no '@': the set compares them exactly. */
+	fresh = addr_set_add(names, name, err);
+	if (fresh == -1)
+		return -1;
+	if (fresh == 0)
 		return error_set(err, ERR_CONFIG,
 		    "%s:%d: duplicate alias "
 		    "\"%s\"",
 		    path, lnum, name);
-	nv = reallocarray(a->v, a->n + 1, sizeof(*nv));
-	if (nv == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	a->v = nv;
+	if (a->n == a->cap) {
+		cap = a->cap == 0 ? 16 : a->cap * 2;
+		nv = reallocarray(a->v, cap, sizeof(*nv));
+		if (nv == NULL)
+			return error_set(err, ERR_OS, "out of memory");
+		a->v = nv;
+		a->cap = cap;
+	}
 	e = &a->v[a->n];
 	memset(e, 0, sizeof(*e));
 	e->name = strdup(name);
@@ -123,6 +143,7 @@ int
 aliases_load(struct aliases **ap, const char *path, struct error *err)
 {
 	struct aliases *a;
+	struct addr_set *names = NULL;
 	FILE *fp;
 	char *line = NULL, *hash;
 	size_t size = 0;
@@ -140,6 +161,9 @@ aliases_load(struct aliases **ap, const char *path, struct error *err)
 		error_set(err, ERR_OS, "out of memory");
 		goto out;
 	}
+	names = addr_set_new(0, err);
+	if (names == NULL)
+		goto out;
 	while (getline(&line, &size, fp) != -1) {
 		lnum++;
 		hash = strchr(line, '#');
@@ -147,17 +171,20 @@ aliases_load(struct aliases **ap, const char *path, struct error *err)
 			*hash = '\0';
 		if (*trim(line) == '\0')
 			continue;
-		if (alias_line(a, line, path, lnum, err) == -1)
+		if (alias_line(a, names, line, path, lnum, err) == -1)
 			goto out;
 	}
 	if (ferror(fp)) {
 		error_set(err, ERR_CONFIG, "aliases file %s: read error", path);
 		goto out;
 	}
+	if (a->n > 0)
+		qsort(a->v, a->n, sizeof(*a->v), alias_cmp);
 	*ap = a;
 	a = NULL;
 	ret = 0;
 out:
+	addr_set_free(names);
 	aliases_free(a);
 	free(line);
 	fclose(fp);
@@ -195,8 +222,10 @@ add_unique(struct expansion *x, const char *addr, const char *name,
 			return error_set(x->err, ERR_OS, "out of memory");
 		addr = q;
 	}
-	if (addr_list_has(&x->out, addr))
-		goto out;
+	ret = addr_set_add(x->seen, addr, x->err);
+	if (ret <= 0)
+		goto out; /* there already, or out of memory */
+	ret = 0;
 	if (from_entry && x->nfrom++ == ALIAS_EXPAND_MAX) {
 		ret = error_set(x->err, ERR_CONFIG,
 		    "aliases expand to more than %d recipients",
@@ -265,9 +294,14 @@ addr_list_resolve(struct addr_list *l, const struct aliases *a,
 	x.a = a;
 	x.dom = domain;
 	x.err = err;
+	x.seen = addr_set_new(l->n, err);
+	if (x.seen == NULL)
+		return -1;
 	if (a != NULL && a->n > 0 &&
-	    (x.done = calloc(a->n, sizeof(*x.done))) == NULL)
-		return error_set(err, ERR_OS, "out of memory");
+	    (x.done = calloc(a->n, sizeof(*x.done))) == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto fail;
+	}
 	for (i = 0; i < l->n; i++) {
 		const struct addr *v = &l->v[i];
 
@@ -284,11 +318,13 @@ addr_list_resolve(struct addr_list *l, const struct aliases *a,
 		}
 	}
 	free(x.done);
+	addr_set_free(x.seen);
 	addr_list_free(l);
 	*l = x.out;
 	return 0;
 fail:
 	free(x.done);
+	addr_set_free(x.seen);
 	addr_list_free(&x.out);
 	return -1;
 }

@@ -61,6 +61,7 @@ struct account {
 	int	 proxy_port;	/* 0 = default (1080) */
 	char	*socket;	/* Unix socket instead of host/port, or NULL */
 	int	 lmtp;		/* protocol lmtp: CFG_ON; smtp: CFG_OFF */
+	int	 undisclosed_recipients; /* CFG_OFF (0) by default */
 };
 
 /*
@@ -86,6 +87,7 @@ enum acc_bit {
 	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
 	ACC_SOURCE_IP, ACC_PROXY_HOST, ACC_PROXY_PORT, ACC_SOCKET,
 	ACC_PROTOCOL,
+	ACC_UNDISCLOSED_RECIPIENTS,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -496,6 +496,8 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "set_date_header", tri(acc->set_date_header, "auto"), NULL);
 	pr(fp, "set_msgid_header", tri(acc->set_msgid_header, "auto"), NULL);
 	pr(fp, "remove_bcc_headers", tri(acc->remove_bcc_headers, ""), NULL);
+	pr(fp, "undisclosed_recipients", tri(acc->undisclosed_recipients, ""),
+	    NULL);
 	pr(fp, "logfile", acc->logfile, NULL);
 	pr(fp, "logfile_time_format", acc->logfile_time_format, NULL);
 	pr(fp, "syslog", acc->syslog != NULL ? acc->syslog : "off", NULL);

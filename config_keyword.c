@@ -27,8 +27,10 @@
  *   source_ip, proxy_host,   honoured (connect.c): bind, SOCKS5, Unix
  *   proxy_port, socket       socket, as msmtp documents them
  *   tls_force_sslv3          refused unless off
- *   undisclosed_recipients,  refused unless off: we do not rewrite the
- *   set_to_header            recipient headers
+ *   set_to_header            refused unless off: we do not rewrite the
+ *                            recipient headers
+ *   undisclosed_recipients   honoured (message_out.c): To, Cc and Bcc
+ *                            replaced by "To: undisclosed-recipients:;"
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -152,8 +154,8 @@ static const struct keyword keywords[] = {
 	{ "tls_starttls", KT_BOOL, F(tls_starttls, ACC_TLS_STARTTLS), NULL },
 	{ "tls_trust_file", KT_TRUST,
 	    F(tls_trust_file, ACC_TLS_TRUST_FILE), NULL },
-	{ "undisclosed_recipients", KT_REFUSE_ON, NOFIELD,
-	    "replacing the recipient headers is not supported" },
+	{ "undisclosed_recipients", KT_BOOL,
+	    F(undisclosed_recipients, ACC_UNDISCLOSED_RECIPIENTS), NULL },
 	{ "user", KT_STR, F(user, ACC_USER), NULL },
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))

@@ -150,7 +150,7 @@ base64(struct strbuf *b, const unsigned char *p, size_t n)
 /*
  * RFC 2047 B encoded words of at most 36 octets of UTF-8 each (60
  * characters, so "From: " and a word fit in 76), never splitting a
- * character, folded between words.
+ * character, a blank between words (header_fold folds there).
  */
 static void
 encoded_words(struct strbuf *b, const char *s)
@@ -163,7 +163,7 @@ encoded_words(struct strbuf *b, const char *s)
 		    ((unsigned char)s[i + k] & 0xc0) == 0x80)
 			k--;
 		if (i > 0)
-			strbuf_str(b, "\r\n ");
+			strbuf_str(b, " ");
 		strbuf_str(b, "=?UTF-8?B?");
 		base64(b, (const unsigned char *)s + i, k);
 		strbuf_str(b, "?=");
@@ -171,14 +171,17 @@ encoded_words(struct strbuf *b, const char *s)
 	}
 }
 
-/* The display name as a phrase: atoms as is, else a quoted-string. */
+/*
+ * The display name as a phrase: atoms as is, else a quoted-string; encoded
+ * words when asked (non-ASCII, or a run too long to fold).
+ */
 static void
-display_name(struct strbuf *b, const char *name)
+display_name(struct strbuf *b, const char *name, int encode)
 {
 	const char *p;
 	int atoms = 1;
 
-	if (!addr_is_ascii(name)) {
+	if (encode) {
 		encoded_words(b, name);
 		return;
 	}
@@ -210,13 +213,38 @@ has_ctl(const char *s)
 	return 0;
 }
 
+/* The From line for addr and nm (NULL: no name), folded. */
+static char *
+from_line(const char *addr, const char *nm, int encode, struct error *err)
+{
+	struct strbuf sb = {0}, *b = &sb;
+	char *line;
+
+	strbuf_str(b, "From: ");
+	if (nm != NULL) {
+		display_name(b, nm, encode);
+		strbuf_str(b, " <");
+		strbuf_str(b, addr);
+		strbuf_str(b, ">");
+	} else {
+		strbuf_str(b, addr);
+	}
+	if (b->oom || b->p == NULL) {
+		strbuf_free(b);
+		error_set(err, ERR_OS, "out of memory");
+		return NULL;
+	}
+	/* RFC 2047 6.2: a line holding encoded words is at most 76. */
+	line = header_fold(b->p, encode ? 76 : LINE_LIMIT, err);
+	strbuf_free(b);
+	return line;
+}
+
 char *
 header_from(const char *addr, const char *name, struct error *err)
 {
-	struct strbuf sb = {0}, *b = &sb;
-	char *nm = NULL;
-	size_t i, start = b->len;
-	int ascii;
+	char *nm = NULL, *line;
+	size_t i;
 
 	if (has_ctl(addr)) {
 		error_set(err, ERR_USAGE, "invalid From address");
@@ -232,25 +260,88 @@ header_from(const char *addr, const char *name, struct error *err)
 			if ((unsigned char)nm[i] < ' ' || nm[i] == 0x7f)
 				nm[i] = ' ';
 	}
-	strbuf_str(b, "From: ");
-	if (nm != NULL) {
-		display_name(b, nm);
-		strbuf_str(b, " <");
-		strbuf_str(b, addr);
-		strbuf_str(b, ">\r\n");
-	} else {
-		strbuf_str(b, addr);
-		strbuf_str(b, "\r\n");
-	}
-	/* Encoded words are folded; an atom or quoted-string cannot be. */
-	ascii = nm == NULL || addr_is_ascii(nm);
+	line = from_line(addr, nm, nm != NULL && !addr_is_ascii(nm), err);
+	/* An ASCII name with a run too long to fold fits as encoded words. */
+	if (line == NULL && err->kind == ERR_USAGE && nm != NULL &&
+	    addr_is_ascii(nm))
+		line = from_line(addr, nm, 1, err);
 	free(nm);
-	if (!b->oom && ascii && b->len - start > LINE_LIMIT + 2) {
-		strbuf_free(b);
+	if (line == NULL && err->kind == ERR_USAGE)
 		error_set(err, ERR_USAGE,
-		    "the From display name or address "
-		    "is too long for one header line");
+		    "the From address is too long for one header line");
+	return line;
+}
+
+/*
+ * Where line may be folded: before a blank that follows the colon and
+ * some text, and that is not inside an angle address (an address is kept
+ * on one line), not escaped by a backslash, and not trailing.  Quoted
+ * strings and comments may be folded (RFC 5322 3.2.4, 3.2.2).
+ */
+static int
+fold_point(const char *line, size_t i, size_t colon, int angle)
+{
+	size_t k;
+
+	if (i <= colon + 1 || angle || (line[i] != ' ' && line[i] != '\t'))
+		return 0;
+	if (line[i - 1] == ' ' || line[i - 1] == '\t' || line[i - 1] == '\\')
+		return 0;
+	for (k = i; line[k] == ' ' || line[k] == '\t'; k++)
+		;
+	return line[k] != '\0';
+}
+
+char *
+header_fold(const char *line, size_t soft, struct error *err)
+{
+	struct strbuf sb = {0}, *b = &sb;
+	const char *colon = strchr(line, ':');
+	size_t i, start = 0, col = 0, c;
+	int quote = 0, comment = 0, angle = 0;
+
+	if (colon == NULL) {
+		error_set(err, ERR_INTERNAL, "header_fold: no colon");
 		return NULL;
 	}
-	return sb_done(b, "", err);
+	c = (size_t)(colon - line);
+	for (i = 0;; i++) {
+		/* A segment runs from one fold point to the next. */
+		if (line[i] == '\0' || fold_point(line, i, c, angle)) {
+			if (start > 0 && col + (i - start) > soft) {
+				strbuf_str(b, "\r\n");
+				col = 0;
+			}
+			strbuf_add(b, line + start, i - start);
+			col += i - start;
+			if (col > LINE_LIMIT) {
+				strbuf_free(b);
+				error_set(err, ERR_USAGE,
+				    "a header line would be over %d octets",
+				    LINE_LIMIT);
+				return NULL;
+			}
+			start = i;
+		}
+		if (line[i] == '\0')
+			break;
+		if (i <= c)
+			continue;
+		if ((quote || comment > 0) && line[i] == '\\' &&
+		    line[i + 1] != '\0')
+			i++;
+		else if (quote)
+			quote = line[i] != '"';
+		else if (line[i] == '"')
+			quote = 1;
+		else if (line[i] == '(')
+			comment++;
+		else if (line[i] == ')' && comment > 0)
+			comment--;
+		else if (comment == 0 && line[i] == '<')
+			angle = 1;
+		else if (comment == 0 && line[i] == '>')
+			angle = 0;
+	}
+	return sb_done(b, "\r\n", err);
 }

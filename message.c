@@ -154,17 +154,28 @@ to_body(struct reader *r)
 
 /*
  * Fold the current header line, which is at its limit: before the last
- * blank that follows some text (unfolding gives the line back), else by
- * inserting CRLF and a space here.
+ * blank that follows some text (unfolding gives the line back); else after
+ * the last comma (an address list "a@x,b@y" stays one: the space a fold
+ * leaves is allowed around the comma); else by inserting CRLF and a space
+ * here.  On a field's first line only a place after the colon qualifies: a
+ * fold inside "Bcc :" (the obsolete blank before the colon, RFC 5322
+ * 4.5.3) would turn the field name into "Bcc" CRLF and hide the field from
+ * Bcc removal and -t.
  */
 static int
 hdr_fold(struct reader *r)
 {
 	struct message *m = r->m;
-	size_t p, q = r->line;
+	size_t p, q = r->line, at = m->hdrlen;
+	const char *colon;
 
 	if (hdr_reserve(r, 3) == -1)
 		return -1;
+	if (m->hdr[q] != ' ' && m->hdr[q] != '\t') {
+		/* hdr_byte stores the colon before the line can be full. */
+		colon = memchr(m->hdr + q, ':', m->hdrlen - q);
+		q = (size_t)(colon - m->hdr);
+	}
 	while (q < m->hdrlen && (m->hdr[q] == ' ' || m->hdr[q] == '\t'))
 		q++;
 	for (p = m->hdrlen - 1; p > q; p--)
@@ -176,9 +187,15 @@ hdr_fold(struct reader *r)
 		m->hdrlen += 2;
 		r->line = p + 2;
 	} else {
-		memcpy(m->hdr + m->hdrlen, "\r\n ", 3);
+		for (p = m->hdrlen - 1; p > q; p--)
+			if (m->hdr[p] == ',')
+				break;
+		if (p > q)
+			at = p + 1;
+		memmove(m->hdr + at + 3, m->hdr + at, m->hdrlen - at);
+		memcpy(m->hdr + at, "\r\n ", 3);
 		m->hdrlen += 3;
-		r->line = m->hdrlen - 1;
+		r->line = at + 2;
 	}
 	r->col = m->hdrlen - r->line;
 	r->lim = MESSAGE_LINE_LIMIT;
@@ -210,23 +227,28 @@ hdr_byte(struct reader *r, unsigned char c)
 		break;
 	case L_NAME:
 	case L_NAMEWSP:
+		/*
+		 * The name and its colon must fit on the first line: no fold
+		 * may come before the colon.  Blanks between them that would
+		 * not fit are dropped (they carry no meaning); a name that
+		 * leaves no room for the colon is none.
+		 */
 		if (c == ':') {
 			r->ls = L_HEADER;
 			r->have_field = 1;
 		} else if (blank) {
 			r->ls = L_NAMEWSP;
-		} else if (r->ls == L_NAMEWSP || !is_name_char(c)) {
+			if (r->col + 1 >= r->lim)
+				return 0;
+		} else if (r->ls == L_NAMEWSP || !is_name_char(c) ||
+		    r->col + 1 >= r->lim) {
 			goto body;
 		}
 		break;
 	case L_HEADER: break;
 	}
-	if (r->col >= r->lim) {
-		if (r->ls != L_HEADER)
-			goto body; /* a 998-octet field name is none */
-		if (hdr_fold(r) == -1)
-			return -1;
-	}
+	if (r->col >= r->lim && hdr_fold(r) == -1)
+		return -1;
 	if (hdr_reserve(r, 1) == -1)
 		return -1;
 	r->m->hdr[r->m->hdrlen++] = (char)c;

@@ -62,6 +62,9 @@ struct message_fixes {
 	/* Added (additive): bare names in a kept From field ("root",
 	   "Anacron <root>") get @domain; NULL = the domain of from_addr. */
 	const char	*domain;
+	/* Added (additive): drop every To, Cc and Bcc and add
+	   "To: undisclosed-recipients:;" (msmtp's undisclosed_recipients). */
+	int		 undisclosed;
 };
 
 /*

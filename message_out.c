@@ -1,6 +1,7 @@
 /*
  * message_out.c: what leaves the spool: the header changes (added From,
- * Date, Message-ID; Bcc removed; bare From qualified), the exact size, and
+ * Date, Message-ID; Bcc removed; bare From qualified; To, Cc and Bcc
+ * replaced for undisclosed_recipients), the exact size, and
  * the streaming writer with optional dot-stuffing.  doc/wire-rules.md.
  */
 #include <errno.h>
@@ -29,7 +30,8 @@ mark_drop(struct message *m, const char *name)
 /*
  * A kept From field naming bare local users ("root (Cron Daemon)",
  * "Anacron <root>") gets @domain after each; the field is otherwise kept
- * as written (unfolded).  A From that does not parse is left alone.
+ * as written (unfolded, then folded again where a line would pass 998).
+ * A From that does not parse, or cannot be folded, is left alone.
  */
 static int
 qualify_from(
@@ -39,8 +41,9 @@ qualify_from(
 	    fx->domain != NULL ? fx->domain : addr_domain(fx->from_addr);
 	struct error perr;
 	struct field *f;
-	char *v, *q;
+	char *v, *q, *line = NULL;
 	size_t i, name;
+	int ret = -1;
 
 	for (i = 0; dom != NULL && *dom != '\0' && i < m->nf; i++) {
 		f = &m->f[i];
@@ -51,37 +54,45 @@ qualify_from(
 			return error_set(err, ERR_OS, "out of memory");
 		q = addr_qualify_text(v, dom, &perr);
 		if (q == NULL && perr.kind != ERR_USAGE) {
-			free(v);
 			*err = perr;
-			return -1;
+			goto out;
 		}
 		name = (size_t)((const char *)memchr(
 				    m->hdr + f->off, ':', f->len) -
 			   (m->hdr + f->off)) +
 		    1;
-		if (q != NULL && strcmp(q, v) != 0 &&
-		    name + strlen(q) <= MESSAGE_LINE_LIMIT) {
-			f->repllen = name + strlen(q) + 2;
-			f->repl = malloc(f->repllen + 1);
-			if (f->repl == NULL) {
-				free(v);
-				free(q);
-				return error_set(err, ERR_OS, "out of memory");
+		if (q != NULL && strcmp(q, v) != 0) {
+			if (asprintf(&line, "%.*s%s", (int)name,
+				m->hdr + f->off, q) == -1) {
+				line = NULL;
+				error_set(err, ERR_OS, "out of memory");
+				goto out;
 			}
-			snprintf(f->repl, f->repllen + 1, "%.*s%s\r\n",
-			    (int)name, m->hdr + f->off, q);
+			f->repl = header_fold(line, MESSAGE_LINE_LIMIT, &perr);
+			if (f->repl == NULL && perr.kind != ERR_USAGE) {
+				*err = perr;
+				goto out;
+			}
+			f->repllen = f->repl != NULL ? strlen(f->repl) : 0;
 		}
+		free(line);
 		free(v);
 		free(q);
+		line = v = q = NULL;
 	}
 	return 0;
+out:
+	free(line);
+	free(v);
+	free(q);
+	return ret;
 }
 
 int
 message_fix(
     struct message *m, const struct message_fixes *fx, struct error *err)
 {
-	char *line[3] = {NULL, NULL, NULL}, *added;
+	char *line[4] = {NULL, NULL, NULL, NULL}, *added;
 	size_t i, n = 0, len = 0;
 	int want_from, ret = -1;
 
@@ -102,6 +113,14 @@ message_fix(
 		line[n] = header_msgid(fx->msgid_domain, err);
 		if (line[n++] == NULL)
 			goto out;
+	}
+	if (fx->undisclosed) {
+		/* An empty group: the recipients stay out of the headers. */
+		line[n] = strdup("To: undisclosed-recipients:;\r\n");
+		if (line[n++] == NULL) {
+			error_set(err, ERR_OS, "out of memory");
+			goto out;
+		}
 	}
 	for (i = 0; i < n; i++)
 		len += strlen(line[i]);
@@ -125,6 +144,11 @@ message_fix(
 	if (fx->remove_bcc) {
 		mark_drop(m, "Bcc");
 		mark_drop(m, "Resent-Bcc");
+	}
+	if (fx->undisclosed) {
+		mark_drop(m, "To");
+		mark_drop(m, "Cc");
+		mark_drop(m, "Bcc");
 	}
 	ret = 0;
 out:

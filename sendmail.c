@@ -429,6 +429,7 @@ fix_message(const struct account *acc, const struct opts *o,
 	fx.add_date = acc->set_date_header != CFG_OFF;
 	fx.msgid_domain = acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
 	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
+	fx.undisclosed = acc->undisclosed_recipients == CFG_ON;
 	fx.domain = qualify_domain(acc, from);
 	return message_fix(msg, &fx, err);
 }

@@ -200,6 +200,114 @@ def test_bcc_removed_without_t(run):
     assert b"hidden" not in head
 
 
+HIDDEN = ["u%03d@secret.example" % i for i in range(1, 61)]
+
+
+@pytest.mark.parametrize("name", ["Bcc :", "Bcc\t:", "Resent-Bcc :"])
+def test_bcc_obsolete_form_long_line(postfix, run, name):
+    # Issue 9's reproducer: "Bcc :" (RFC 5322 4.5.3's blank before the
+    # colon) on a line over 998 octets.  It was folded at that blank, the
+    # field became "Bcc" CRLF, and the 60 hidden addresses got no RCPT and
+    # reached the visible recipient.
+    tok = _tok()
+    resent = "Resent-From : r@example.org\n" if name.startswith("R") else ""
+    msg = ("From: me@example.com\nTo: you@example.com\n%s%s%s\n"
+           "Subject: hi %s\n\nbody\n" % (resent, name, ",".join(HIDDEN),
+                                         tok)).encode()
+    assert len(msg.split(b"\n")[2 + bool(resent)]) > 998
+    p = run(["-t", "-i"], input=msg, config=plain_config(postfix))
+    assert p.returncode == 0, p.stderr
+    want = HIDDEN + ([] if resent else ["you@example.com"])
+    copies = S.delivered(postfix, tok, len(want), settle=1)
+    assert sorted(d.rcpt for d in copies) == sorted(want)
+    for d in copies:
+        # What the client sent starts at its From (Postfix prepends
+        # Return-Path, X-Original-To, Delivered-To and Received).
+        head = d.raw.split(b"\n\n")[0]
+        sent = head[head.index(b"\nFrom: me@example.com\n"):]
+        assert b"secret" not in sent, head
+        assert d.get("bcc") == [] and d.get("resent-bcc") == []
+    # Without -t the field is removed all the same.
+    tok = _tok()
+    p = run(["-i", "you@example.com"], input=msg.replace(
+        b"hi ", b"hi %s " % tok.encode()), config=plain_config(postfix))
+    assert p.returncode == 0, p.stderr
+    [d] = S.delivered(postfix, tok, 1, settle=0.5)
+    assert b"secret" not in d.raw
+
+
+def test_undisclosed_recipients_delivered(postfix, run):
+    # msmtp's undisclosed_recipients (issue 9: the keyword made the whole
+    # file fail): To, Cc and Bcc are replaced by one "To:
+    # undisclosed-recipients:;", the recipients are unchanged.  Set in
+    # defaults and inherited, as Proxmox's /etc/msmtprc does.
+    tok = _tok()
+    msg = ("From: Me <me@example.org>\n"
+           "To: Alice <alice@example.org>, bob@example.net\n"
+           "Cc : carol@example.org\n"
+           "Bcc: dave@example.org\n"
+           "Subject: undisclosed %s\n\nbody\n" % tok).encode()
+    cfg = ("defaults\nundisclosed_recipients\nremove_bcc_headers off\n" +
+           plain_config(postfix))
+    p = run(["-t", "-i", "erin@example.org"], input=msg, config=cfg)
+    assert p.returncode == 0, p.stderr
+    want = ["alice@example.org", "bob@example.net", "carol@example.org",
+            "dave@example.org", "erin@example.org"]
+    copies = S.delivered(postfix, tok, len(want), settle=1)
+    assert [d.rcpt for d in copies] == want
+    for d in copies:
+        assert d.get("to") == [b"undisclosed-recipients:;"], d.raw[:600]
+        assert d.get("cc") == [] and d.get("bcc") == []
+        head = d.raw.split(b"\n\n")[0]
+        sent = head[head.index(b"\nFrom: Me"):]
+        for r in want:
+            assert r.encode() not in sent, sent
+        assert d.one("Subject") == "undisclosed %s" % tok
+    # An account that turns it off again keeps the headers.
+    tok = _tok()
+    p = run(["-t", "-i"], input=msg.replace(b"undisclosed ",
+                                            b"disclosed %s " % tok.encode()),
+            config=cfg + "undisclosed_recipients off\n")
+    assert p.returncode == 0, p.stderr
+    copies = S.delivered(postfix, tok, 4, settle=1)
+    for d in copies:
+        assert d.get("to") == [b"Alice <alice@example.org>, bob@example.net"]
+        assert d.get("cc") == [b"carol@example.org"]
+        # remove_bcc_headers off (from defaults) is honoured.
+        assert d.get("bcc") == [b"dave@example.org"]
+
+
+@pytest.mark.parametrize("extra,kept", [
+    ("", False),
+    ("remove_bcc_headers on\n", False),
+    ("remove_bcc_headers off\n", True),
+    ("keepbcc on\n", True),
+])
+def test_remove_bcc_headers_as_documented(run, extra, kept):
+    # Issue 9, item 18: the README and the man page said Bcc is "always"
+    # removed, but remove_bcc_headers off (msmtp's keyword, and its old
+    # name keepbcc) is honoured.  The code is right; the documents now say
+    # what it does.
+    with Sink() as sk:
+        p = run(["-t", "-i"], input=b"To: to@example.org\n"
+                b"Bcc: hidden@example.org\nSubject: s\n\nx\n",
+                config=sk.config(extra))
+        assert p.returncode == 0, p.stderr
+        sk.wait_sessions(1)
+        [t] = sk.accepted()
+    assert sorted(t.rcpt_addrs()) == ["hidden@example.org", "to@example.org"]
+    head, _ = S.split_wire(t.unstuffed())
+    assert (b"\r\nBcc: hidden@example.org\r\n" in head) == kept, head
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    for doc in ("doc/smtpsend.1", "README.md"):
+        with open(os.path.join(repo, doc)) as f:
+            text = " ".join(f.read().split())
+        assert not re.search(r"always (remove|removes|removed)[^.|]*Bcc|"
+                             r"Bcc[^.|]*always removed", text), doc
+        assert "remove_bcc_headers off" in text, doc
+
+
 # ------------------------------------------------------ -f / -r / -F
 
 @pytest.mark.parametrize("args,mail", [
@@ -271,6 +379,32 @@ def test_F_non_ascii_encoded(run):
     dec = str(email.header.make_header(email.header.decode_header(
         v.decode())))
     assert "Zo\u00eb M\u00fcller" in dec and "zoe@example.org" in dec
+
+
+def test_F_non_ascii_long_address_within_998(run):
+    # Issue 9: -F with a non-ASCII name skipped the 998-octet check; a
+    # 990-octet local part gave a From line of over 1000 octets.  No line
+    # can hold that address: refused before connecting, nothing sent.
+    with Sink() as sk:
+        p = run(["-f", "a" * 990 + "@example.com", "-F", "J\u00f6hn", "-i",
+                 "rcpt@example.org"], input=b"Subject: s\n\nx\n",
+                config=sk.config())
+        assert p.returncode == 64, p.stderr
+        assert b"From address is too long" in p.stderr, p.stderr
+        assert sk.sessions == []
+    # 980 octets: the address gets a line of its own.
+    addr = "b" * 980 + "@example.com"
+    with Sink() as sk:
+        p = run(["-f", addr, "-F", "J\u00f6hn", "-i", "rcpt@example.org"],
+                input=b"Subject: s\n\nx\n", config=sk.config())
+        assert p.returncode == 0, p.stderr
+        sk.wait_sessions(1)
+        [t] = sk.accepted()
+    assert wire_problems(t.data) == []
+    head, _ = S.split_wire(t.unstuffed())
+    [v] = [v for n, v in S.header_fields(head) if n == "from"]
+    assert v == b"=?UTF-8?B?SsO2aG4=?= <%s>" % addr.encode()
+    assert b"From: =?UTF-8?B?SsO2aG4=?=\r\n <b" in head
 
 
 def test_F_does_not_replace_existing_from(run):

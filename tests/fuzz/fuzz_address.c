@@ -8,7 +8,7 @@
  * as it was; parsed addresses hold no control bytes and no empty domain;
  * addr_qualify_text accepts exactly what addr_list_parse accepts, and its
  * output parses again to the same addresses with "@example.org" added to
- * every unqualified one; dedupe keeps no two equal addresses.
+ * every unqualified one; addr_set finds exactly the repeated addresses.
  */
 #include <string.h>
 #include <strings.h>
@@ -101,6 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct addr_list l = { NULL, 0, 0 }, orig;
 	struct error err;
+	struct addr_set *set;
 	char *s, *q;
 	size_t i, j;
 	int rc;
@@ -136,14 +137,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(q);
 	}
 
-	addr_list_dedupe(&l);
+	/* The set says "new" exactly when no earlier address is the same. */
+	set = addr_set_new(0, &err);
+	FUZZ_ASSERT(set != NULL);
 	for (i = 0; i < l.n; i++) {
+		int dup = 0;
+
 		FUZZ_ASSERT(addr_domain(l.v[i].addr) == NULL ||
 		    addr_domain(l.v[i].addr) > l.v[i].addr);
 		(void)addr_is_ascii(l.v[i].addr);
-		for (j = i + 1; j < l.n; j++)
-			FUZZ_ASSERT(!same(l.v[i].addr, l.v[j].addr));
+		for (j = 0; j < i; j++)
+			dup |= same(l.v[i].addr, l.v[j].addr);
+		FUZZ_ASSERT(addr_set_add(set, l.v[i].addr, &err) == !dup);
+		FUZZ_ASSERT(addr_set_has(set, l.v[i].addr));
 	}
+	addr_set_free(set);
 	addr_list_free(&l);
 	free(s);
 	return 0;

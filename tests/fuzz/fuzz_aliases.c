@@ -15,19 +15,29 @@
 #include "error.h"
 #include "fuzz.h"
 
+/* The same address up to the case of the domain, written out here. */
+static int
+same(const char *a, const char *b)
+{
+	const char *da = addr_at(a), *db = addr_at(b);
+
+	if (da == NULL || db == NULL)
+		return da == db && strcmp(a, b) == 0;
+	return da - a == db - b && memcmp(a, b, (size_t)(da - a)) == 0 &&
+	    strcasecmp(da, db) == 0;
+}
+
 static void
 check_resolved(const struct addr_list *l)
 {
-	struct addr_list prefix;
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < l->n; i++) {
 		FUZZ_ASSERT(l->v[i].addr != NULL);
 		FUZZ_ASSERT(addr_domain(l->v[i].addr) != NULL);
 		/* no duplicate of an earlier one */
-		prefix.v = l->v;
-		prefix.n = prefix.cap = i;
-		FUZZ_ASSERT(!addr_list_has(&prefix, l->v[i].addr));
+		for (j = 0; j < i; j++)
+			FUZZ_ASSERT(!same(l->v[i].addr, l->v[j].addr));
 	}
 }
 

@@ -635,6 +635,41 @@ test_protocol_lmtp(void **state)
 	assert_int_equal(config_port(acc(fx, "c")), 587);
 }
 
+/* msmtp's undisclosed_recipients: on/off (empty = on), off by default,
+   inherited from defaults and parents like every setting. */
+static void
+test_undisclosed_recipients(void **state)
+{
+	struct fx *fx = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	assert_int_equal(load(fx, "account none\nhost h\n"
+	    "defaults\nundisclosed_recipients\n"
+	    "account a\nhost h\n"
+	    "account b\nhost h\nundisclosed_recipients off\n"
+	    "account c : b\n"
+	    "defaults\n"
+	    "account d\nhost h\nundisclosed_recipients on\n"
+	    "account e : d\n"), 0);
+	assert_int_equal(acc(fx, "none")->undisclosed_recipients, CFG_OFF);
+	assert_false(acc(fx, "none")->set &
+	    ACC_BIT(ACC_UNDISCLOSED_RECIPIENTS));
+	assert_int_equal(acc(fx, "a")->undisclosed_recipients, CFG_ON);
+	assert_int_equal(acc(fx, "b")->undisclosed_recipients, CFG_OFF);
+	assert_int_equal(acc(fx, "c")->undisclosed_recipients, CFG_OFF);
+	assert_int_equal(acc(fx, "d")->undisclosed_recipients, CFG_ON);
+	assert_int_equal(acc(fx, "e")->undisclosed_recipients, CFG_ON);
+	assert_true(acc(fx, "e")->set & ACC_BIT(ACC_UNDISCLOSED_RECIPIENTS));
+	m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	config_print_account(acc(fx, "e"), m);
+	assert_int_equal(fclose(m), 0);
+	assert_non_null(strstr(buf, "\nundisclosed_recipients = on\n"));
+	free(buf);
+}
+
 static void
 test_substitutions(void **state)
 {
@@ -738,8 +773,8 @@ test_errors(void **state)
 		{ "source_ip 10.0.0.300", ":3: invalid value" },
 		{ "proxy_port 0", ":3: invalid value for proxy_port" },
 		{ "proxy_port 70000", ":3: invalid value for proxy_port" },
-		{ "undisclosed_recipients", ":3: undisclosed_recipients: not "
-		    "supported" },
+		{ "undisclosed_recipients yes", ":3: invalid value for "
+		    "undisclosed_recipients" },
 		{ "tls_force_sslv3 on", ":3: tls_force_sslv3: not supported" },
 		{ "account", ":3: account needs a name" },
 		{ "account x : nothere", ":3: account 'nothere' is not defined" },
@@ -1398,6 +1433,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_protocol_lmtp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_aliases_of_old_keywords,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undisclosed_recipients,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_substitutions, setup,
 		    teardown),

@@ -606,6 +606,192 @@ fixed(const char *in, const struct message_fixes *fx, uint64_t *size)
 	return out;
 }
 
+/* n addresses tag001@secret.example,... without blanks (malloc'ed). */
+static char *
+address_run(const char *tag, int n)
+{
+	char *v = malloc((size_t)n * 48 + 1);
+	size_t len = 0;
+	int i;
+
+	assert_non_null(v);
+	v[0] = '\0';
+	for (i = 1; i <= n; i++)
+		len += (size_t)snprintf(v + len, 48, "%s%s%03d@secret.example",
+		    i > 1 ? "," : "", tag, i);
+	return v;
+}
+
+/*
+ * The field "name value" (after the fields in before) between other
+ * headers: every recipient -t finds
+ * (want), and what is left of "secret" once Bcc removal has run (1 if the
+ * field must survive).
+ */
+static void
+check_obsolete(const char *before, const char *name, const char *value,
+    size_t want, int kept)
+{
+	struct message_fixes fx = {0};
+	struct addr_list l = {0};
+	struct message *m;
+	struct error err;
+	char *in, *out;
+	size_t len;
+
+	assert_true(asprintf(&in,
+			"From: me@example.com\nTo: you@example.com"
+			"\n%s%s%s\nSubject: hi\n\nbody\n",
+			before, name, value) > 0);
+	m = spool_str(in);
+	if (message_recipients(m, &l, &err) != 0)
+		fail_msg("%s: message_recipients: %s", name, err.msg);
+	if (l.n != want)
+		fail_msg("\"%s\": %zu recipients, want %zu", name, l.n, want);
+	fx.remove_bcc = 1;
+	assert_int_equal(message_fix(m, &fx, &err), 0);
+	out = wire(m, 0, &len);
+	assert_clean(out, len);
+	if ((strstr(out, "secret") != NULL) != kept)
+		fail_msg("\"%s\": %s", name, kept ? "lost" : "leaked");
+	assert_non_null(strstr(out, "\r\nSubject: hi\r\n\r\nbody\r\n"));
+	free(out);
+	addr_list_free(&l);
+	message_free(m);
+	free(in);
+}
+
+/*
+ * The obsolete blank before the colon (RFC 5322 4.5.3: "Bcc :") names the
+ * same field everywhere headers are treated specially, also on a line
+ * over 998 octets: a fold never comes before the colon (issue 9: the
+ * field became "Bcc" CRLF and its 60 addresses reached every recipient).
+ */
+static void
+test_obsolete_names(void **state)
+{
+	static const char *const bcc[] = {
+	    "Bcc :", "Bcc\t:", "bcc \t  :", "BCC:", "Bcc : "};
+	static const char *const rcpt[] = {"To :", "Cc :", "cc\t:", "TO  :"};
+	char *list = address_run("u", 60), *pad, *out;
+	struct message_fixes fx = {0};
+	struct addr_list l = {0};
+	struct message *m;
+	struct error err;
+	size_t i;
+
+	(void)state;
+	assert_true(strlen(list) > 1000);
+	for (i = 0; i < sizeof(bcc) / sizeof(bcc[0]); i++) {
+		check_obsolete("", bcc[i], list, 61, 0);
+		check_obsolete("", bcc[i], "u@secret.example", 2, 0);
+	}
+	for (i = 0; i < sizeof(rcpt) / sizeof(rcpt[0]); i++)
+		check_obsolete("", rcpt[i], list, 61, 1);
+	/* Resent-*: the block is found and read through the same names */
+	check_obsolete("Resent-From : r@x\n", "Resent-Bcc :", list, 60, 0);
+	check_obsolete("Resent-Date\t: now\n", "Resent-Bcc\t:", list, 60, 0);
+	check_obsolete("Resent-From : r@x\n", "Resent-To :", list, 60, 1);
+	check_obsolete("Resent-Sender : r@x\n", "Resent-Cc :", list, 60, 1);
+	recipients("Resent-Date : 1\nResent-To : a@x\nResent-Message-ID : <i>\n"
+		   "Resent-Date : 2\nResent-To : b@x\nTo : c@x\n\n",
+	    "a@x");
+	recipients("Resent-From : 1@x\nResent-Cc : a@x\nResent-From : 2@x\n"
+		   "Resent-Bcc : b@x\n\n",
+	    "a@x");
+
+	/* blanks before the colon that do not fit on the line are dropped */
+	pad = malloc(1300);
+	assert_non_null(pad);
+	memcpy(pad, "Bcc", 3);
+	memset(pad + 3, ' ', 1200);
+	memcpy(pad + 1203, ":", 2);
+	check_obsolete("", pad, "u@secret.example", 2, 0);
+	check_obsolete("", pad, list, 61, 0);
+	memcpy(pad, "Cc\t", 3);
+	check_obsolete("", pad, list, 61, 1);
+	free(pad);
+
+	/* From, Date and Message-ID in that form are present: none added,
+	   and a bare From is still qualified, its name kept as written */
+	fx.from_addr = "root@example.org";
+	fx.from_name = "Someone";
+	fx.from_mode = -1;
+	fx.add_date = 1;
+	fx.msgid_domain = "example.org";
+	out = fixed(
+	    "From : root\nDate\t: x\nMessage-ID : <a@b>\n\nb\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From : root@example.org\r\nDate\t: x\r\n"
+	    "Message-ID : <a@b>\r\n\r\nb\r\n");
+	free(out);
+	m = spool_str("Subject: s\nfrom  : A <a@x>\n\nb\n");
+	assert_int_equal(message_has_header(m, "From"), 1);
+	assert_int_equal(message_header_addrs(m, "From", &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "a@x");
+	addr_list_free(&l);
+	message_free(m);
+	/* a From over 998 octets in that form is still the From */
+	out = malloc(strlen(list) + 64);
+	assert_non_null(out);
+	snprintf(out, strlen(list) + 64, "From :%s\n\nb\n", list);
+	m = spool_str(out);
+	free(out);
+	assert_int_equal(message_header_addrs(m, "From", &l, &err), 0);
+	assert_int_equal(l.n, 60);
+	addr_list_free(&l);
+	message_free(m);
+	free(list);
+}
+
+/* undisclosed_recipients: every To, Cc and Bcc (any form) goes, one
+   "To: undisclosed-recipients:;" comes; -t still sees the originals. */
+static void
+test_undisclosed(void **state)
+{
+	struct message_fixes fx = {0};
+	struct addr_list l = {0};
+	struct message *m;
+	struct error err;
+	char *out;
+
+	(void)state;
+	m = spool_str("From: me@x\nTO: a@x,\n b@x\nCc : c@x\nSubject: s\n"
+		      "bcc:d@x\nX-To: kept\nResent-Cc: r@x\n\nbody\nTo: e@x\n");
+	fx.undisclosed = 1;
+	assert_int_equal(message_fix(m, &fx, &err), 0);
+	out = wire(m, 0, NULL);
+	assert_string_equal(out,
+	    "To: undisclosed-recipients:;\r\nFrom: me@x\r\nSubject: s\r\n"
+	    "X-To: kept\r\nResent-Cc: r@x\r\n\r\nbody\r\nTo: e@x\r\n");
+	free(out);
+	/* the recipients are still those of the message (Resent- block) */
+	assert_int_equal(message_recipients(m, &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].addr, "r@x");
+	addr_list_free(&l);
+	message_free(m);
+
+	/* after the other added lines; also without any To in the input */
+	fx.from_addr = "me@x";
+	fx.from_mode = -1;
+	fx.msgid_domain = "x";
+	out = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_non_null(strstr(out,
+	    "@x>\r\nTo: undisclosed-recipients:;\r\n"
+	    "Subject: s\r\n\r\nb\r\n"));
+	assert_memory_equal(out, "From: me@x\r\nMessage-ID: <", 25);
+	free(out);
+	/* off: nothing changes */
+	fx.undisclosed = 0;
+	fx.msgid_domain = NULL;
+	out = fixed("To: a@x\nCc: c@x\n\nb\n", &fx, NULL);
+	assert_string_equal(
+	    out, "From: me@x\r\nTo: a@x\r\nCc: c@x\r\n\r\nb\r\n");
+	free(out);
+}
+
 static void
 test_added_headers(void **state)
 {
@@ -865,6 +1051,185 @@ test_header_lines(void **state)
 	free(line);
 }
 
+/* Every line of s ends in CRLF, is at most max octets, and s unfolds
+   (CRLF removed) to want (unless NULL). */
+static void
+check_folded(const char *s, size_t max, const char *want)
+{
+	char *u = malloc(strlen(s) + 1);
+	const char *p, *nl;
+	size_t n = 0;
+
+	assert_non_null(u);
+	for (p = s; *p != '\0'; p = nl + 2) {
+		nl = strstr(p, "\r\n");
+		assert_non_null(nl);
+		if ((size_t)(nl - p) > max)
+			fail_msg("line of %zu octets (max %zu): %.60s...",
+			    (size_t)(nl - p), max, p);
+		if (p != s)
+			assert_true(*p == ' ' || *p == '\t');
+		memcpy(u + n, p, (size_t)(nl - p));
+		n += (size_t)(nl - p);
+	}
+	u[n] = '\0';
+	if (want != NULL)
+		assert_string_equal(u, want);
+	free(u);
+}
+
+/*
+ * Every header line smtpsend writes stays within 998 octets: a From with an
+ * encoded -F name and a long address was one 1031-octet line (issue 9).
+ */
+static void
+test_from_fold(void **state)
+{
+	char local[1100], addr[1200], want[3000], name[1300], *line;
+	const char *p;
+	struct message_fixes fx = {0};
+	struct error err;
+	size_t i, n;
+
+	(void)state;
+	/* issue 9's case: -f with a 990-octet local part, -F Jöhn.  No
+	   line can hold the 1004-octet <address>: refused, never sent */
+	memset(local, 'a', 990);
+	local[990] = '\0';
+	snprintf(addr, sizeof(addr), "%s@example.com", local);
+	error_clear(&err);
+	line = header_from(addr, "J\xc3\xb6hn", &err);
+	if (line != NULL)
+		fail_msg("a From line of %zu octets", strlen(line));
+	assert_int_equal(err.kind, ERR_USAGE);
+	assert_non_null(strstr(err.msg, "too long"));
+	assert_null(header_from(addr, "John", &err));
+	assert_null(header_from(addr, NULL, &err));
+
+	/* 980: the address goes on a line of its own */
+	local[980] = '\0';
+	snprintf(addr, sizeof(addr), "%s@example.com", local);
+	line = header_from(addr, "J\xc3\xb6hn", &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: =?UTF-8?B?SsO2aG4=?=\r\n <%s>\r\n",
+	    addr);
+	assert_string_equal(line, want);
+	free(line);
+	line = header_from(addr, "John Smith", &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: John Smith\r\n <%s>\r\n", addr);
+	assert_string_equal(line, want);
+	free(line);
+
+	/* long names fold between words, in or out of a quoted-string */
+	for (n = 0, i = 0; i < 250; i++)
+		n += (size_t)snprintf(name + n, sizeof(name) - n, "%sw%03zu",
+		    i > 0 ? " " : "", i);
+	line = header_from("j@x", name, &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: %s <j@x>", name);
+	check_folded(line, 998, want);
+	assert_non_null(strstr(line, "\r\n "));
+	free(line);
+	name[4] = ',';
+	line = header_from("j@x", name, &err);
+	assert_non_null(line);
+	snprintf(want, sizeof(want), "From: \"%s\" <j@x>", name);
+	check_folded(line, 998, want);
+	free(line);
+
+	/* a name without blanks too long for a line: encoded words */
+	memset(name, 'n', 1200);
+	name[1200] = '\0';
+	line = header_from("j@x", name, &err);
+	assert_non_null(line);
+	check_folded(line, 76, NULL);
+	for (n = 0, p = line; (p = strstr(p, "=?UTF-8?B?")) != NULL; p++)
+		n++;
+	assert_int_equal(n, (1200 + 35) / 36);
+	free(line);
+
+	/* Date and Message-ID are short whatever the input */
+	memset(name, 'd', 1200);
+	line = header_msgid(name, &err);
+	assert_non_null(line);
+	assert_true(strlen(line) < 100);
+	free(line);
+
+	/* the whole message: every added line within the limit */
+	fx.from_addr = addr;
+	fx.from_name = "J\xc3\xb6hn";
+	fx.from_mode = -1;
+	fx.add_date = 1;
+	fx.msgid_domain = "example.com";
+	line = fixed("Subject: s\n\nb\n", &fx, NULL);
+	assert_clean(line, strlen(line));
+	free(line);
+}
+
+/* header_fold: where a field may be folded, and where never. */
+static void
+test_header_fold(void **state)
+{
+	char in[2400], *line;
+	struct error err;
+	size_t n;
+
+	(void)state;
+	line = header_fold("From: a b", 5, &err);
+	assert_string_equal(line, "From: a\r\n b\r\n");
+	free(line);
+	/* never before or right after the colon, in an angle address, after
+	   a backslash, or before trailing blanks */
+	line = header_fold("From : A <x y@z> (c\\ d)  ", 1, &err);
+	assert_string_equal(line, "From : A\r\n <x y@z>\r\n (c\\ d)  \r\n");
+	free(line);
+	line = header_fold("From: \"a\\\" b\" <c>", 1, &err);
+	assert_string_equal(line, "From: \"a\\\"\r\n b\"\r\n <c>\r\n");
+	free(line);
+	/* a run over 998 octets: refused */
+	n = (size_t)snprintf(in, sizeof(in), "From: x <");
+	memset(in + n, 'a', 995);
+	snprintf(in + n + 995, sizeof(in) - n - 995, "@b> y");
+	assert_null(header_fold(in, 998, &err));
+	assert_int_equal(err.kind, ERR_USAGE);
+	in[n + 985] = '>';
+	in[n + 986] = '\0';
+	line = header_fold(in, 998, &err);
+	assert_non_null(line);
+	check_folded(line, 998, in);
+	free(line);
+}
+
+/* A kept From over 998 octets once qualified is folded, not left bare. */
+static void
+test_from_qualified_long(void **state)
+{
+	struct message_fixes fx = {0};
+	char in[4000], want[6000], *out;
+	size_t n = 0, w = 0;
+	int i;
+
+	(void)state;
+	n += (size_t)snprintf(in, sizeof(in), "From: ");
+	w += (size_t)snprintf(want, sizeof(want), "From: ");
+	for (i = 0; i < 90; i++) {
+		n += (size_t)snprintf(
+		    in + n, sizeof(in) - n, "%suser%03d", i > 0 ? ", " : "", i);
+		w += (size_t)snprintf(want + w, sizeof(want) - w,
+		    "%suser%03d@example.org", i > 0 ? ", " : "", i);
+	}
+	assert_true(n < 998 && w > 998);
+	snprintf(in + n, sizeof(in) - n, "\nTo: x@y\n\nb\n");
+	fx.from_addr = "root@example.org";
+	fx.from_mode = -1;
+	out = fixed(in, &fx, NULL);
+	assert_clean(out, strlen(out));
+	strstr(out, "\r\nTo: x@y\r\n")[2] = '\0';
+	check_folded(out, 998, want);
+	free(out);
+}
+
 static void
 test_sink_chunks(void **state)
 {
@@ -1044,10 +1409,15 @@ main(void)
 	    cmocka_unit_test(test_header_cap),
 	    cmocka_unit_test(test_8bit),
 	    cmocka_unit_test(test_bcc_removed),
+	    cmocka_unit_test(test_obsolete_names),
+	    cmocka_unit_test(test_undisclosed),
 	    cmocka_unit_test(test_added_headers),
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
 	    cmocka_unit_test(test_header_lines),
+	    cmocka_unit_test(test_from_fold),
+	    cmocka_unit_test(test_header_fold),
+	    cmocka_unit_test(test_from_qualified_long),
 	    cmocka_unit_test(test_sink_chunks),
 	    cmocka_unit_test(test_spool_errors),
 	    cmocka_unit_test(test_big_constant_memory),
