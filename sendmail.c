@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "bs.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -31,6 +32,7 @@ enum mode {
 	MODE_STORE_PASSWORD,
 	MODE_NEWALIASES,
 	MODE_QUEUE,
+	MODE_BS,
 };
 
 /* Everything the command line says; argv strings are borrowed, not copied. */
@@ -48,6 +50,7 @@ struct opts {
 	const char	 *dsn_envid;	/* -V */
 	const char	 *logfile;	/* -X */
 	const char	 *syslog_tag;	/* -L */
+	int		  bmode;	/* a -b other than -bm: stdin is no message */
 	char		**rcpts;	/* operands */
 	int		  nrcpts;
 };
@@ -129,12 +132,17 @@ check_dsn_notify(const char *arg, struct error *err)
 	}
 }
 
-/* -b<mode>: only -bm (send), -bi (newaliases) and -bp (mailq) exist here. */
+/*
+ * -b<mode>: -bm (send), -bs (SMTP on stdin/stdout), -bi (newaliases), -bp
+ * (mailq).  -bv and -bt are refused at once: Postfix's -bv mails a
+ * verification report (an MTA's job), -bt is sendmail's address test.
+ */
 static int
 parse_mode(const char *arg, struct opts *o, struct error *err)
 {
 	if (strcmp(arg, "m") == 0)
 		return 0;
+	o->bmode = 1;
 	if (strcmp(arg, "i") == 0) {
 		o->mode = MODE_NEWALIASES;
 		return 0;
@@ -143,9 +151,16 @@ parse_mode(const char *arg, struct opts *o, struct error *err)
 		o->mode = MODE_QUEUE;
 		return 0;
 	}
-	if (strcmp(arg, "s") == 0)
+	if (strcmp(arg, "s") == 0) {
+		o->mode = MODE_BS;
+		return 0;
+	}
+	if (strcmp(arg, "v") == 0)
+		return error_set(err, ERR_USAGE, "-bv (verify recipients "
+		    "and mail a report) is not supported");
+	if (strcmp(arg, "t") == 0)
 		return error_set(err, ERR_USAGE,
-		    "-bs (SMTP on standard input) is not supported yet");
+		    "-bt (address test mode) is not supported");
 	return error_set(err, ERR_USAGE, "-b%s: unsupported mode", arg);
 }
 
@@ -241,7 +256,8 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = basename(argv[0]);
-	int c;
+	struct error ignored;
+	int c, failed = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (strcmp(prog, "mailq") == 0)
@@ -260,21 +276,30 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		    longopts, NULL);
 		if (c == -1)
 			break;
+		/* After an error, parsing goes on to learn the mode: a -b
+		   mode that reads no message must not drain stdin. */
 		if (c == '?' || c == ':') {
+			if (failed)
+				continue;
+			failed = 1;
 			if (optopt > 0 && optopt < 256)
-				return error_set(err, ERR_USAGE,
-				    "option -%c: %s", optopt,
-				    c == ':' ? "needs an argument" :
+				error_set(err, ERR_USAGE, "option -%c: %s",
+				    optopt, c == ':' ? "needs an argument" :
 				    "unknown option");
-			return error_set(err, ERR_USAGE, "unknown option %s",
-			    argv[optind - 1]);
+			else
+				error_set(err, ERR_USAGE, "unknown option %s",
+				    argv[optind - 1]);
+			continue;
 		}
-		if (parse_option(c, optarg, o, err) == -1)
-			return -1;
+		if (parse_option(c, optarg, o, failed ? &ignored : err) == -1)
+			failed = 1;
 	}
 	o->rcpts = argv + optind;
 	o->nrcpts = argc - optind;
-	return 0;
+	if (!failed && o->mode == MODE_BS && (o->nrcpts > 0 || o->extract))
+		return error_set(err, ERR_USAGE, "-bs takes no recipients "
+		    "and no -t: they come with RCPT TO");
+	return failed ? -1 : 0;
 }
 
 /* The configuration files read, and system files skipped, for -v and
@@ -607,6 +632,26 @@ out:
 	return ret;
 }
 
+/* -bs: the session lives in bs.c. */
+static int
+run_bs(const struct opts *o)
+{
+	struct bs_opts b;
+
+	memset(&b, 0, sizeof(b));
+	b.config = o->config;
+	b.account = o->account;
+	b.full_name = o->full_name;
+	b.dsn_notify = o->dsn_notify;
+	b.dsn_return = o->dsn_return;
+	b.dsn_envid = o->dsn_envid;
+	b.logfile = o->logfile;
+	b.syslog_tag = o->syslog_tag;
+	b.body = o->body;
+	b.verbose = o->verbose;
+	return bs_run(&b);
+}
+
 /*
  * The process may hold a password or token: no core file, and no
  * ptrace or /proc/PID/mem access by other processes of the user.
@@ -632,7 +677,7 @@ main(int argc, char **argv)
 	error_clear(&err);
 	if (parse_args(argc, argv, &o, &err) == -1) {
 		fprintf(stderr, "smtpsend: %s\n%s\n", err.msg, usage_line);
-		if (!isatty(STDIN_FILENO))
+		if (o.mode == MODE_SEND && !o.bmode && !isatty(STDIN_FILENO))
 			message_drain(STDIN_FILENO);
 		return EX_USAGE;
 	}
@@ -656,6 +701,8 @@ main(int argc, char **argv)
 		    error_exit_code(&err) : EX_OK;
 		error_print(&err);
 		return code;
+	case MODE_BS:
+		return run_bs(&o);
 	case MODE_SEND:
 		break;
 	}

@@ -36,7 +36,7 @@ PACKAGES="build-essential pkg-config libgnutls28-dev libgsasl-dev
 libsecret-1-dev libcmocka-dev postfix dovecot-core gnome-keyring
 libsecret-tools dbus dbus-daemon dbus-bin msmtp gnutls-bin python3
 python3-pytest valgrind clang libclang-rt-14-dev cppcheck clang-format
-iproute2 procps strace"
+iproute2 procps strace php-cli php-symfony-mailer"
 
 BUILDS=${CI_BUILDS:-static shared asan valgrind lint}
 LAYER_LIMIT=${CI_LAYER_LIMIT:-1200}   # seconds per layer run, a safety net
