@@ -87,6 +87,8 @@ print_help(void)
 	    "  -v               print the SMTP dialogue (secrets hidden)\n"
 	    "  -i, -oi, -o*, -O, -A, -G, -U, -h, -m, -n, -c, -e, -p, -x, -bm\n"
 	    "                   accepted for compatibility and ignored\n"
+	    "  -bs              SMTP on standard input and output (Symfony,\n"
+	    "                   Laravel): each transaction sent as a message\n"
 	    "  -bi              (newaliases) does nothing\n"
 	    "  --pretend        print the account that would be used, then exit\n"
 	    "  --serverinfo     print what the account's server offers, then exit\n"
