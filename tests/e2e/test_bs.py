@@ -518,3 +518,43 @@ def test_symfony_mailer_sees_refusal(postfix, run, tmp_path):
     assert p.returncode == 3, (p.stdout, p.stderr)
     assert b"554" in p.stdout and b"address rejected" in p.stdout, \
         p.stdout
+
+
+# ------------------------------------------- parameters on the wire (sink)
+
+def test_dsn_and_body_parameters_reach_the_server(bs):
+    """MAIL's RET, ENVID, BODY and RCPT's NOTIFY become the send's DSN and
+    body options (what the server sees, via the capturing sink); the next
+    transaction of the session starts without them; the body goes out
+    dot-stuffed again, exactly once."""
+    ext = ("PIPELINING", "8BITMIME", "SIZE 0", "DSN", "ENHANCEDSTATUSCODES")
+    with S.Sink(extensions=ext) as snk:
+        s = bs(snk.config())
+        assert s.reply()[0] == 220
+        s.send("EHLO x\r\nMAIL FROM:<%s> RET=HDRS ENVID=ab+2Bc BODY=8BITMIME"
+               "\r\nRCPT TO:<a@example.org> NOTIFY=SUCCESS,FAILURE "
+               "ORCPT=rfc822;a@example.org\r\n"
+               "RCPT TO:<b@example.org> NOTIFY=success,failure\r\nDATA\r\n"
+               % FROM)
+        assert [s.reply()[0] for _ in range(5)] == [250] * 4 + [354]
+        s.send("Subject: one\r\n\r\n..x\r\n.\r\n")
+        assert s.reply()[0] == 250
+        s.send("MAIL FROM:<%s>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n"
+               "Subject: two\r\n\r\ny\r\n.\r\nQUIT\r\n" % FROM)
+        assert [s.reply()[0] for _ in range(5)] == [250, 250, 354, 250, 221]
+        assert s.finish()[0] == 0
+        snk.wait_sessions(2)
+        one, two = snk.accepted()
+    m1, m2 = one.mail.decode(), two.mail.decode()
+    r1 = [r.decode() for r, _ in one.rcpts]
+    r2 = [r.decode() for r, _ in two.rcpts]
+    assert "RET=HDRS" in m1 and "ENVID=ab+2Bc" in m1, m1
+    assert "BODY=8BITMIME" in m1
+    assert r1 == [
+        "TO:<a@example.org> NOTIFY=SUCCESS,FAILURE",
+        "TO:<b@example.org> NOTIFY=SUCCESS,FAILURE"], r1
+    assert one.unstuffed().endswith(b"\r\n\r\n.x\r\n"), one.data
+    assert b"\r\n..x\r\n" in one.data
+    for p in ("RET=", "ENVID=", "BODY="):
+        assert p not in m2, m2
+    assert r2 == ["TO:<c@example.org>"]
