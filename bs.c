@@ -4,8 +4,8 @@
  * read from a buffer and their replies held until the buffer is empty
  * (RFC 2920 pipelining), DATA is unstuffed here and fed to the message
  * module's spool.  At the end of DATA the transaction is submitted through
- * the account, as sendmail.c does for a normal send, and the verdict is
- * the reply.  Nothing here knows SMTP client details: send.c does.
+ * the account (bs_send.c), as sendmail.c does for a normal send, and the
+ * verdict is the reply.  Nothing here knows SMTP client details.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,9 +20,7 @@
 #include "bs.h"
 #include "config.h"
 #include "error.h"
-#include "log.h"
 #include "message.h"
-#include "secret.h"
 #include "send.h"
 
 #define BS_IN_MAX	65536	/* input buffer */
@@ -278,179 +276,6 @@ pick_account(struct bs *b, const char *from, struct error *err)
 }
 
 /*
- * The domain for unqualified names and the envelope sender, as sendmail.c
- * decides them for -f: the account's from domain, else the sender's, else
- * the account's domain.
- */
-static const char *
-qualify_domain(const struct account *acc, const char *from)
-{
-	const char *d = acc->from != NULL ? addr_domain(acc->from) : NULL;
-
-	if (d == NULL && from != NULL)
-		d = addr_domain(from);
-	return d != NULL ? d : acc->domain;
-}
-
-/*
- * The envelope sender: MAIL FROM (as -f: "" is the null sender, a bare
- * name gets the account's domain), or the account's from when the account
- * has allow_from_override off.  *out is malloc'ed.
- */
-static int
-envelope_from(struct bs *b, const struct message *msg, char **out,
-    struct error *err)
-{
-	const struct account *acc = b->acc;
-	struct addr_list l = { 0 };
-	int ret = -1;
-
-	*out = NULL;
-	if (acc->allow_from_override == CFG_OFF) {
-		if (message_header_addrs(msg, "From", &l, err) == -1 ||
-		    config_from(acc, l.n > 0 ? l.v[0].addr : NULL, out,
-		    err) == -1)
-			goto out;
-		if (*out == NULL || (*out)[0] == '\0') {
-			error_set(err, ERR_CONFIG, "account %s has no from "
-			    "address and allow_from_override is off",
-			    acc->name);
-			goto out;
-		}
-	} else if (b->from[0] == '\0' || addr_domain(b->from) != NULL) {
-		*out = strdup(b->from);
-	} else if (asprintf(out, "%s@%s", b->from,
-	    qualify_domain(acc, NULL)) == -1) {
-		*out = NULL;
-	}
-	if (*out == NULL)
-		error_set(err, ERR_OS, "out of memory");
-	else
-		ret = 0;
-out:
-	addr_list_free(&l);
-	return ret;
-}
-
-/* The header changes of a normal send (sendmail.c's fix_message). */
-static int
-fix_message(struct bs *b, struct message *msg, const char *from,
-    struct error *err)
-{
-	const struct account *acc = b->acc;
-	struct message_fixes fx;
-	const char *msgid_domain = addr_domain(from);
-
-	if (msgid_domain == NULL && acc->from != NULL)
-		msgid_domain = addr_domain(acc->from);
-	if (msgid_domain == NULL)
-		msgid_domain = acc->domain;
-	memset(&fx, 0, sizeof(fx));
-	fx.from_addr = from[0] != '\0' ? from : acc->from;
-	fx.from_name = b->o->full_name != NULL ? b->o->full_name :
-	    acc->from_full_name;
-	fx.from_mode = acc->set_from_header;
-	fx.add_date = acc->set_date_header != CFG_OFF;
-	fx.msgid_domain = acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
-	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
-	fx.domain = qualify_domain(acc, from);
-	return message_fix(msg, &fx, err);
-}
-
-/*
- * The secret, as sendmail.c's get_secret(): with auth on only because a
- * user is set and no source holding a secret, send without AUTH; a
- * refusal that asks for authentication then says so (see sendmail.c).
- */
-static int
-get_secret(struct bs *b, char **secret, int *nosecret, struct error *err)
-{
-	const struct account *acc = b->acc;
-	int rc;
-
-	*nosecret = 0;
-	rc = secret_get(acc, secret, err);
-	if (rc != 1)
-		return rc;
-	if (acc->set & ACC_BIT(ACC_AUTH))
-		return -1;
-	error_clear(err);
-	*nosecret = 1;
-	if (b->v != NULL)
-		fprintf(b->v, "--- no password for %s at %s and no auth line: "
-		    "sending without AUTH\n", acc->user, acc->host);
-	return 0;
-}
-
-/* Everything after the message is spooled: a normal send, then the log. */
-static int
-submit(struct bs *b, struct message *msg, struct send_result *res,
-    struct error *err)
-{
-	const struct account *acc = b->acc;
-	struct aliases *al = NULL;
-	struct addr_list rcpts = { 0 };
-	struct log_record rec;
-	struct send_job job;
-	char *from = NULL, *secret = NULL;
-	size_t i;
-	int nosecret = 0, rc = -1;
-
-	memset(res, 0, sizeof(*res));
-	if (envelope_from(b, msg, &from, err) == -1)
-		goto out;
-	for (i = 0; i < b->rcpts.n; i++)
-		if (addr_list_add(&rcpts, b->rcpts.v[i].addr, NULL, err) == -1)
-			goto out;
-	if (acc->aliases != NULL && aliases_load(&al, acc->aliases, err) == -1)
-		goto out;
-	if (addr_list_resolve(&rcpts, al, qualify_domain(acc, from),
-	    err) == -1 || fix_message(b, msg, from, err) == -1)
-		goto out;
-	if (config_auth(acc) != NULL &&
-	    get_secret(b, &secret, &nosecret, err) == -1)
-		goto out;
-	memset(&job, 0, sizeof(job));
-	job.acc = acc;
-	job.from = from;
-	job.rcpts = &rcpts;
-	job.msg = msg;
-	job.secret = secret;
-	job.dsn_notify = b->notify != NULL ? b->notify :
-	    b->o->dsn_notify != NULL ? b->o->dsn_notify : acc->dsn_notify;
-	job.dsn_return = b->ret != NULL ? b->ret :
-	    b->o->dsn_return != NULL ? b->o->dsn_return : acc->dsn_return;
-	job.dsn_envid = b->envid != NULL ? b->envid : b->o->dsn_envid;
-	job.body = b->body != 0 ? b->body : b->o->body;
-	job.verbose = b->v;
-	rc = send_message(&job, res, err);
-	if (rc == -1 && nosecret && err->kind == ERR_REPLY &&
-	    (err->code == 530 || strncmp(err->status, "5.7.", 4) == 0 ||
-	    strncmp(err->status, "4.7.", 4) == 0))
-		error_hint(err, "no password was found for %s, so the "
-		    "message went without AUTH", acc->user);
-out:
-	if (from != NULL) {
-		memset(&rec, 0, sizeof(rec));
-		rec.acc = acc;
-		rec.from = from;
-		rec.rcpts = &rcpts;
-		rec.size = message_size(msg);
-		rec.res = res;
-		rec.err = err;
-		rec.exit_code = error_exit_code(err);
-		rec.logfile = b->o->logfile;
-		rec.syslog_tag = b->o->syslog_tag;
-		log_attempt(&rec);
-	}
-	aliases_free(al);
-	secret_free(secret);
-	addr_list_free(&rcpts);
-	free(from);
-	return rc;
-}
-
-/*
  * A failed transaction as the reply to the end of DATA.  Temporary
  * failures are 451: nothing holds the message, the caller must try again.
  * (Issue 7's queue goes here: once a queue takes the message, answer
@@ -488,6 +313,7 @@ deliver(struct bs *b, struct message_input *in, const struct error *data_err)
 {
 	struct message *msg = NULL;
 	struct send_result res;
+	struct bs_txn t;
 	struct error err;
 
 	error_clear(&err);
@@ -502,7 +328,15 @@ deliver(struct bs *b, struct message_input *in, const struct error *data_err)
 	}
 	/* Replies the caller pipelined before DATA go out before the wait. */
 	flush_out(b);
-	if (submit(b, msg, &res, &err) == 0)
+	memset(&t, 0, sizeof(t));
+	t.acc = b->acc;
+	t.from = b->from;
+	t.rcpts = &b->rcpts;
+	t.notify = b->notify;
+	t.ret = b->ret;
+	t.envid = b->envid;
+	t.body = b->body;
+	if (bs_send(b->o, &t, msg, &res, b->v, &err) == 0)
 		reply_line(b, 250, 0, "2.0.0 Ok: sent through account %s: %s",
 		    b->acc->name != NULL ? b->acc->name : "default",
 		    res.reply);
@@ -742,8 +576,9 @@ mail_params(struct bs *b, char *rest)
 			b->smtputf8 = 1;
 			continue;
 		}
-		if (strcasecmp(k, "RET") == 0 && v != NULL && b->ret == NULL &&
-		    (strcasecmp(v, "FULL") == 0 || strcasecmp(v, "HDRS") == 0)) {
+		if (strcasecmp(k, "RET") == 0 && v != NULL &&
+		    b->ret == NULL && (strcasecmp(v, "FULL") == 0 ||
+		    strcasecmp(v, "HDRS") == 0)) {
 			b->ret = strdup(v);
 			continue;
 		}
@@ -752,11 +587,12 @@ mail_params(struct bs *b, char *rest)
 		    xtext_decode(v, &b->envid) == 0)
 			continue;
 		if (strcasecmp(k, "SIZE") == 0 || strcasecmp(k, "BODY") == 0 ||
-		    strcasecmp(k, "SMTPUTF8") == 0 || strcasecmp(k, "RET") == 0 ||
-		    strcasecmp(k, "ENVID") == 0)
+		    strcasecmp(k, "SMTPUTF8") == 0 ||
+		    strcasecmp(k, "RET") == 0 || strcasecmp(k, "ENVID") == 0)
 			reply_line(b, 501, 0, "5.5.4 Bad %s parameter", k);
 		else
-			reply_line(b, 555, 0, "5.5.4 Unsupported option: %s", k);
+			reply_line(b, 555, 0, "5.5.4 Unsupported option: %s",
+			    k);
 		return -1;
 	}
 	return 0;
