@@ -250,6 +250,49 @@ def test_unqualified_rcpt_and_null_sender(bs, postfix):
     assert d.sender == ""
 
 
+def test_account_chosen_by_mail_from(bs, postfix):
+    """MAIL FROM picks the account as -f does (its from matches), else the
+    default; -a overrides both.  The default here points at a port where
+    nothing listens, so only the chosen account can deliver."""
+    dead = servers.free_port()
+    cfg = ("account default\nhost 127.0.0.1\nport %d\ntls off\n"
+           "from dflt@example.net\n\n"
+           "account other\nhost 127.0.0.1\nport %d\ntls off\n"
+           "from other@example.org\n" % (dead, postfix.port("plain")))
+    t1, t2, t3 = _tok(), _tok(), _tok()
+
+    def txn(s, sender, tok):
+        s.send("MAIL FROM:<%s>\r\nRCPT TO:<a@example.org>\r\nDATA\r\n"
+               % sender)
+        assert [s.reply()[0] for _ in range(3)] == [250, 250, 354]
+        s.send("Subject: %s\r\n\r\nx\r\n.\r\n" % tok)
+        return s.reply()
+
+    s = bs(cfg)
+    assert s.reply()[0] == 220
+    s.send("EHLO x\r\n")
+    assert s.reply()[0] == 250
+    code, text = txn(s, "other@example.org", t1)
+    assert code == 250 and "account other" in text[0], text
+    assert txn(s, "someone@example.com", t2)[0] == 451    # the default
+    s.send("QUIT\r\n")
+    assert s.reply()[0] == 221
+    assert s.finish()[0] == 0
+
+    s = bs(cfg, args=("-a", "other", "-bs"))
+    assert s.reply()[0] == 220
+    code, text = txn(s, "someone@example.com", t3)
+    assert code == 250 and "account other" in text[0], text
+    s.send("QUIT\r\n")
+    assert s.reply()[0] == 221
+    assert s.finish()[0] == 0
+    [d1] = S.delivered(postfix, t1, 1)
+    assert d1.sender == "other@example.org"
+    [d3] = S.delivered(postfix, t3, 1)
+    assert d3.sender == "someone@example.com"
+    assert not [m for m in postfix.messages() if t2.encode() in m]
+
+
 def test_refused_recipient_is_554_with_server_text(bs, postfix):
     """Postfix's plain_auth listener refuses recipients without AUTH: the
     end of DATA answers 554 with its status and text; nothing arrives."""
