@@ -106,7 +106,7 @@ FUZZ_B		= build-fuzz
 FUZZ_CC		= clang
 FUZZ_TIME	?= 20
 FUZZ_FLAGS	?=
-FUZZ_NAMES	= smtp address aliases config message
+FUZZ_NAMES	= smtp address aliases config message bs
 FUZZ_BINS	= $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 FUZZ_SAN	= -fsanitize=fuzzer,address,undefined \
 		  -fno-sanitize-recover=undefined -fno-omit-frame-pointer

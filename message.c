@@ -514,6 +514,71 @@ message_is_empty(const struct message *m)
 	return m->hdrlen == 0 && m->bodylen == 0 && !m->sep;
 }
 
+/* message_read's reader, fed by the caller (-bs). */
+struct message_input {
+	struct reader r;
+};
+
+int
+message_input_new(
+    struct message_input **ip, const char *tmpdir, struct error *err)
+{
+	struct message_input *in;
+
+	*ip = NULL;
+	in = calloc(1, sizeof(*in));
+	if (in == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	in->r.m = calloc(1, sizeof(*in->r.m));
+	if (in->r.m == NULL) {
+		free(in);
+		return error_set(err, ERR_OS, "out of memory");
+	}
+	in->r.m->fd = -1;
+	in->r.first = 1;
+	in->r.lim = MESSAGE_LINE_LIMIT;
+	if (spool_open(in->r.m, tmpdir, err) == -1) {
+		message_input_free(in);
+		return -1;
+	}
+	*ip = in;
+	return 0;
+}
+
+int
+message_input_feed(struct message_input *in, const void *buf, size_t len,
+    struct error *err)
+{
+	in->r.err = err;
+	return feed(&in->r, buf, len);
+}
+
+int
+message_input_end(
+    struct message_input *in, struct message **mp, struct error *err)
+{
+	int ret = -1;
+
+	*mp = NULL;
+	in->r.err = err;
+	if (finish(&in->r) == 0) {
+		*mp = in->r.m;
+		in->r.m = NULL;
+		ret = 0;
+	}
+	message_input_free(in);
+	return ret;
+}
+
+void
+message_input_free(struct message_input *in)
+{
+	if (in == NULL)
+		return;
+	message_free(in->r.m);
+	free(in);
+}
+
 void
 message_drain(int fd)
 {

@@ -26,6 +26,21 @@ int	message_read(struct message **mp, int fd, const char *tmpdir,
 
 /* 1 if the input held nothing (no octet but NULs): there is no message. */
 int	message_is_empty(const struct message *m);
+/*
+ * The same spool fed piece by piece, for input that is not a whole fd
+ * (the DATA of -bs, unstuffed by the caller): message_input_new opens the
+ * spool, message_input_feed applies message_read's rules to each piece,
+ * message_input_end finishes it into *mp and frees in.  After an error
+ * the input can only be freed.  message_input_free(NULL) is fine.
+ */
+struct message_input;
+int	message_input_new(struct message_input **ip, const char *tmpdir,
+	    struct error *err);
+int	message_input_feed(struct message_input *in, const void *buf,
+	    size_t len, struct error *err);
+int	message_input_end(struct message_input *in, struct message **mp,
+	    struct error *err);
+void	message_input_free(struct message_input *in);
 
 /* Read fd to EOF, discarding (for early errors). */
 void	message_drain(int fd);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "bs.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -33,6 +34,7 @@ enum mode {
 	MODE_STORE_PASSWORD,
 	MODE_NEWALIASES,
 	MODE_QUEUE,
+	MODE_BS,
 };
 
 /* Everything the command line says; argv strings are borrowed, not copied. */
@@ -50,6 +52,7 @@ struct opts {
 	const char	 *dsn_envid;	/* -V */
 	const char	 *logfile;	/* -X */
 	const char	 *syslog_tag;	/* -L */
+	int		  bmode;	/* a -b other than -bm: stdin is no message */
 	char		**rcpts;	/* operands */
 	int		  nrcpts;
 };
@@ -86,6 +89,8 @@ print_help(void)
 	    "  -v               print the SMTP dialogue (secrets hidden)\n"
 	    "  -i, -oi, -o*, -O, -A, -G, -U, -h, -m, -n, -c, -e, -p, -x, -bm\n"
 	    "                   accepted for compatibility and ignored\n"
+	    "  -bs              SMTP on standard input and output (Symfony,\n"
+	    "                   Laravel): each transaction sent as a message\n"
 	    "  -bi              (newaliases) does nothing\n"
 	    "  --pretend        print the account that would be used, then exit\n"
 	    "  --serverinfo     print what the account's server offers, then exit\n"
@@ -131,12 +136,17 @@ check_dsn_notify(const char *arg, struct error *err)
 	}
 }
 
-/* -b<mode>: only -bm (send), -bi (newaliases) and -bp (mailq) exist here. */
+/*
+ * -b<mode>: -bm (send), -bs (SMTP on stdin/stdout), -bi (newaliases), -bp
+ * (mailq).  -bv and -bt are refused at once: Postfix's -bv mails a
+ * verification report (an MTA's job), -bt is sendmail's address test.
+ */
 static int
 parse_mode(const char *arg, struct opts *o, struct error *err)
 {
 	if (strcmp(arg, "m") == 0)
 		return 0;
+	o->bmode = 1;
 	if (strcmp(arg, "i") == 0) {
 		o->mode = MODE_NEWALIASES;
 		return 0;
@@ -145,9 +155,16 @@ parse_mode(const char *arg, struct opts *o, struct error *err)
 		o->mode = MODE_QUEUE;
 		return 0;
 	}
-	if (strcmp(arg, "s") == 0)
+	if (strcmp(arg, "s") == 0) {
+		o->mode = MODE_BS;
+		return 0;
+	}
+	if (strcmp(arg, "v") == 0)
+		return error_set(err, ERR_USAGE, "-bv (verify recipients "
+		    "and mail a report) is not supported");
+	if (strcmp(arg, "t") == 0)
 		return error_set(err, ERR_USAGE,
-		    "-bs (SMTP on standard input) is not supported yet");
+		    "-bt (address test mode) is not supported");
 	return error_set(err, ERR_USAGE, "-b%s: unsupported mode", arg);
 }
 
@@ -243,7 +260,8 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = basename(argv[0]);
-	int c;
+	struct error ignored;
+	int c, failed = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (strcmp(prog, "mailq") == 0)
@@ -262,21 +280,30 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		    longopts, NULL);
 		if (c == -1)
 			break;
+		/* After an error, parsing goes on to learn the mode: a -b
+		   mode that reads no message must not drain stdin. */
 		if (c == '?' || c == ':') {
+			if (failed)
+				continue;
+			failed = 1;
 			if (optopt > 0 && optopt < 256)
-				return error_set(err, ERR_USAGE,
-				    "option -%c: %s", optopt,
-				    c == ':' ? "needs an argument" :
+				error_set(err, ERR_USAGE, "option -%c: %s",
+				    optopt, c == ':' ? "needs an argument" :
 				    "unknown option");
-			return error_set(err, ERR_USAGE, "unknown option %s",
-			    argv[optind - 1]);
+			else
+				error_set(err, ERR_USAGE, "unknown option %s",
+				    argv[optind - 1]);
+			continue;
 		}
-		if (parse_option(c, optarg, o, err) == -1)
-			return -1;
+		if (parse_option(c, optarg, o, failed ? &ignored : err) == -1)
+			failed = 1;
 	}
 	o->rcpts = argv + optind;
 	o->nrcpts = argc - optind;
-	return 0;
+	if (!failed && o->mode == MODE_BS && (o->nrcpts > 0 || o->extract))
+		return error_set(err, ERR_USAGE, "-bs takes no recipients "
+		    "and no -t: they come with RCPT TO");
+	return failed ? -1 : 0;
 }
 
 /* The configuration files read, and system files skipped, for -v and
@@ -614,6 +641,26 @@ out:
 	return ret;
 }
 
+/* -bs: the session lives in bs.c. */
+static int
+run_bs(const struct opts *o)
+{
+	struct bs_opts b;
+
+	memset(&b, 0, sizeof(b));
+	b.config = o->config;
+	b.account = o->account;
+	b.full_name = o->full_name;
+	b.dsn_notify = o->dsn_notify;
+	b.dsn_return = o->dsn_return;
+	b.dsn_envid = o->dsn_envid;
+	b.logfile = o->logfile;
+	b.syslog_tag = o->syslog_tag;
+	b.body = o->body;
+	b.verbose = o->verbose;
+	return bs_run(&b);
+}
+
 /*
  * Closed standard descriptors (a caller's "<&-" or ">&-") are opened on
  * /dev/null before anything else opens a file: otherwise the spool could
@@ -677,7 +724,7 @@ main(int argc, char **argv)
 	error_clear(&err);
 	if (parse_args(argc, argv, &o, &err) == -1) {
 		fprintf(stderr, "smtpsend: %s\n%s\n", err.msg, usage_line);
-		if (!isatty(STDIN_FILENO))
+		if (o.mode == MODE_SEND && !o.bmode && !isatty(STDIN_FILENO))
 			message_drain(STDIN_FILENO);
 		return EX_USAGE;
 	}
@@ -701,6 +748,8 @@ main(int argc, char **argv)
 		    error_exit_code(&err) : EX_OK;
 		error_print(&err);
 		return code;
+	case MODE_BS:
+		return run_bs(&o);
 	case MODE_SEND:
 		break;
 	}

@@ -40,7 +40,7 @@ PACKAGES="build-essential pkg-config libgnutls28-dev libgsasl-dev
 libsecret-1-dev libcmocka-dev postfix dovecot-core dovecot-lmtpd gnome-keyring
 libsecret-tools dbus dbus-daemon dbus-bin msmtp gnutls-bin python3
 python3-pytest valgrind clang libclang-rt-14-dev cppcheck clang-format
-iproute2 procps strace iptables"
+iproute2 procps strace iptables php-cli php-symfony-mailer"
 
 BUILDS=${CI_BUILDS:-static shared asan valgrind lint}
 LAYER_LIMIT=${CI_LAYER_LIMIT:-1200}   # seconds per layer run, a safety net

@@ -1392,6 +1392,48 @@ test_big_constant_memory(void **state)
 		fail_msg("peak RSS grew by %ld KiB", maxrss_kib() - before);
 }
 
+/*
+ * -bs feeds the spool piece by piece (message_input_*): one byte at a
+ * time and in two halves, the result is what message_read makes of the
+ * same input, CR/LF pairs and header folds split across pieces included.
+ */
+static void
+test_input_pieces(void **state)
+{
+	char in[3000], *want, *got;
+	struct message_input *mi;
+	struct message *m, *ref;
+	struct error err;
+	size_t n, i, step;
+	static const char head[] = "From: a@example.org\r\nSubject: x\r\n "
+	    "folded\rBcc: b@example.org\n\n.dot\r\r\nbare\rcr\nNUL\0here";
+
+	(void)state;
+	n = sizeof(head) - 1;
+	memcpy(in, head, n);
+	memset(in + n, 'x', 1200);	/* a long last line, no line end */
+	n += 1200;
+	ref = spool(in, n);
+	want = wire(ref, 1, NULL);
+	for (step = 1; step <= n; step += n / 2) {
+		error_clear(&err);
+		assert_int_equal(message_input_new(&mi, NULL, &err), 0);
+		for (i = 0; i < n; i += step)
+			assert_int_equal(message_input_feed(mi, in + i,
+			    i + step <= n ? step : n - i, &err), 0);
+		assert_int_equal(message_input_end(mi, &m, &err), 0);
+		assert_true(message_has_header(m, "Bcc"));
+		got = wire(m, 1, NULL);
+		assert_string_equal(got, want);
+		assert_int_equal(message_size(m), message_size(ref));
+		free(got);
+		message_free(m);
+	}
+	free(want);
+	message_free(ref);
+	message_input_free(NULL);
+}
+
 int
 main(void)
 {
@@ -1421,6 +1463,7 @@ main(void)
 	    cmocka_unit_test(test_sink_chunks),
 	    cmocka_unit_test(test_spool_errors),
 	    cmocka_unit_test(test_big_constant_memory),
+	    cmocka_unit_test(test_input_pieces),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,192 @@
+/*
+ * bs_send.c: one -bs transaction submitted (declared in bs.h), the way
+ * sendmail.c submits standard input: the account's envelope sender rules,
+ * aliases and qualification of the recipients, the same message fixes
+ * (message_fix), the secret, send_message(), and the log line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "address.h"
+#include "bs.h"
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "message.h"
+#include "secret.h"
+#include "send.h"
+
+/*
+ * The domain for unqualified names and the envelope sender, as sendmail.c
+ * decides them for -f: the account's from domain, else the sender's, else
+ * the account's domain.
+ */
+static const char *
+qualify_domain(const struct account *acc, const char *from)
+{
+	const char *d = acc->from != NULL ? addr_domain(acc->from) : NULL;
+
+	if (d == NULL && from != NULL)
+		d = addr_domain(from);
+	return d != NULL ? d : acc->domain;
+}
+
+/*
+ * The envelope sender: MAIL FROM (as -f: "" is the null sender, a bare
+ * name gets the account's domain), or the account's from when the account
+ * has allow_from_override off.  *out is malloc'ed.
+ */
+static int
+envelope_from(const struct bs_txn *t, const struct message *msg, char **out,
+    struct error *err)
+{
+	const struct account *acc = t->acc;
+	struct addr_list l = { 0 };
+	int ret = -1;
+
+	*out = NULL;
+	if (acc->allow_from_override == CFG_OFF) {
+		if (message_header_addrs(msg, "From", &l, err) == -1 ||
+		    config_from(acc, l.n > 0 ? l.v[0].addr : NULL, out,
+		    err) == -1)
+			goto out;
+		if (*out == NULL || (*out)[0] == '\0') {
+			error_set(err, ERR_CONFIG, "account %s has no from "
+			    "address and allow_from_override is off",
+			    acc->name);
+			goto out;
+		}
+	} else if (t->from[0] == '\0' || addr_domain(t->from) != NULL) {
+		*out = strdup(t->from);
+	} else if (asprintf(out, "%s@%s", t->from,
+	    qualify_domain(acc, NULL)) == -1) {
+		*out = NULL;
+	}
+	if (*out == NULL)
+		error_set(err, ERR_OS, "out of memory");
+	else
+		ret = 0;
+out:
+	addr_list_free(&l);
+	return ret;
+}
+
+/* The header changes of a normal send (sendmail.c's fix_message). */
+static int
+fix_message(const struct bs_opts *o, const struct bs_txn *t,
+    struct message *msg, const char *from, struct error *err)
+{
+	const struct account *acc = t->acc;
+	struct message_fixes fx;
+	const char *msgid_domain = addr_domain(from);
+
+	if (msgid_domain == NULL && acc->from != NULL)
+		msgid_domain = addr_domain(acc->from);
+	if (msgid_domain == NULL)
+		msgid_domain = acc->domain;
+	memset(&fx, 0, sizeof(fx));
+	fx.from_addr = from[0] != '\0' ? from : acc->from;
+	fx.from_name = o->full_name != NULL ? o->full_name :
+	    acc->from_full_name;
+	fx.from_mode = acc->set_from_header;
+	fx.add_date = acc->set_date_header != CFG_OFF;
+	fx.msgid_domain =
+	    acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
+	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
+	fx.domain = qualify_domain(acc, from);
+	return message_fix(msg, &fx, err);
+}
+
+/*
+ * The secret, as sendmail.c's get_secret(): with auth on only because a
+ * user is set and no source holding a secret, send without AUTH; a
+ * refusal that asks for authentication then says so (see sendmail.c).
+ */
+static int
+get_secret(const struct bs_txn *t, FILE *verbose, char **secret,
+    int *nosecret, struct error *err)
+{
+	const struct account *acc = t->acc;
+	int rc;
+
+	*nosecret = 0;
+	rc = secret_get(acc, secret, err);
+	if (rc != 1)
+		return rc;
+	if (acc->set & ACC_BIT(ACC_AUTH))
+		return -1;
+	error_clear(err);
+	*nosecret = 1;
+	if (verbose != NULL)
+		fprintf(verbose, "--- no password for %s at %s and no auth "
+		    "line: sending without AUTH\n", acc->user, acc->host);
+	return 0;
+}
+
+int
+bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
+    struct send_result *res, FILE *verbose, struct error *err)
+{
+	const struct account *acc = t->acc;
+	struct aliases *al = NULL;
+	struct addr_list rcpts = { 0 };
+	struct log_record rec;
+	struct send_job job;
+	char *from = NULL, *secret = NULL;
+	size_t i;
+	int nosecret = 0, rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (envelope_from(t, msg, &from, err) == -1)
+		goto out;
+	for (i = 0; i < t->rcpts->n; i++)
+		if (addr_list_add(&rcpts, t->rcpts->v[i].addr, NULL, err) == -1)
+			goto out;
+	if (acc->aliases != NULL && aliases_load(&al, acc->aliases, err) == -1)
+		goto out;
+	if (addr_list_resolve(&rcpts, al, qualify_domain(acc, from),
+	    err) == -1 || fix_message(o, t, msg, from, err) == -1)
+		goto out;
+	if (config_auth(acc) != NULL &&
+	    get_secret(t, verbose, &secret, &nosecret, err) == -1)
+		goto out;
+	memset(&job, 0, sizeof(job));
+	job.acc = acc;
+	job.from = from;
+	job.rcpts = &rcpts;
+	job.msg = msg;
+	job.secret = secret;
+	job.dsn_notify = t->notify != NULL ? t->notify :
+	    o->dsn_notify != NULL ? o->dsn_notify : acc->dsn_notify;
+	job.dsn_return = t->ret != NULL ? t->ret :
+	    o->dsn_return != NULL ? o->dsn_return : acc->dsn_return;
+	job.dsn_envid = t->envid != NULL ? t->envid : o->dsn_envid;
+	job.body = t->body != 0 ? t->body : o->body;
+	job.verbose = verbose;
+	rc = send_message(&job, res, err);
+	if (rc == -1 && nosecret && err->kind == ERR_REPLY &&
+	    (err->code == 530 || strncmp(err->status, "5.7.", 4) == 0 ||
+	    strncmp(err->status, "4.7.", 4) == 0))
+		error_hint(err, "no password was found for %s, so the "
+		    "message went without AUTH", acc->user);
+out:
+	if (from != NULL) {
+		memset(&rec, 0, sizeof(rec));
+		rec.acc = acc;
+		rec.from = from;
+		rec.rcpts = &rcpts;
+		rec.size = message_size(msg);
+		rec.res = res;
+		rec.err = err;
+		rec.exit_code = error_exit_code(err);
+		rec.logfile = o->logfile;
+		rec.syslog_tag = o->syslog_tag;
+		log_attempt(&rec);
+	}
+	aliases_free(al);
+	secret_free(secret);
+	addr_list_free(&rcpts);
+	free(from);
+	return rc;
+}
