@@ -1,8 +1,8 @@
 /*
  * bs_send.c: one -bs transaction submitted (declared in bs.h), the way
  * sendmail.c submits standard input: the account's envelope sender rules,
- * aliases and qualification of the recipients, the same message fixes
- * (message_fix), the secret, send_message(), and the log line.
+ * aliases and qualification of the recipients, and the steps both share
+ * (submit.h: message fixes, the secret), send_message(), the log line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,21 +16,7 @@
 #include "message.h"
 #include "secret.h"
 #include "send.h"
-
-/*
- * The domain for unqualified names and the envelope sender, as sendmail.c
- * decides them for -f: the account's from domain, else the sender's, else
- * the account's domain.
- */
-static const char *
-qualify_domain(const struct account *acc, const char *from)
-{
-	const char *d = acc->from != NULL ? addr_domain(acc->from) : NULL;
-
-	if (d == NULL && from != NULL)
-		d = addr_domain(from);
-	return d != NULL ? d : acc->domain;
-}
+#include "submit.h"
 
 /*
  * The envelope sender: MAIL FROM (as -f: "" is the null sender, a bare
@@ -60,7 +46,7 @@ envelope_from(const struct bs_txn *t, const struct message *msg, char **out,
 	} else if (t->from[0] == '\0' || addr_domain(t->from) != NULL) {
 		*out = strdup(t->from);
 	} else if (asprintf(out, "%s@%s", t->from,
-	    qualify_domain(acc, NULL)) == -1) {
+	    submit_domain(acc, NULL)) == -1) {
 		*out = NULL;
 	}
 	if (*out == NULL)
@@ -70,58 +56,6 @@ envelope_from(const struct bs_txn *t, const struct message *msg, char **out,
 out:
 	addr_list_free(&l);
 	return ret;
-}
-
-/* The header changes of a normal send (sendmail.c's fix_message). */
-static int
-fix_message(const struct bs_opts *o, const struct bs_txn *t,
-    struct message *msg, const char *from, struct error *err)
-{
-	const struct account *acc = t->acc;
-	struct message_fixes fx;
-	const char *msgid_domain = addr_domain(from);
-
-	if (msgid_domain == NULL && acc->from != NULL)
-		msgid_domain = addr_domain(acc->from);
-	if (msgid_domain == NULL)
-		msgid_domain = acc->domain;
-	memset(&fx, 0, sizeof(fx));
-	fx.from_addr = from[0] != '\0' ? from : acc->from;
-	fx.from_name = o->full_name != NULL ? o->full_name :
-	    acc->from_full_name;
-	fx.from_mode = acc->set_from_header;
-	fx.add_date = acc->set_date_header != CFG_OFF;
-	fx.msgid_domain =
-	    acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
-	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
-	fx.domain = qualify_domain(acc, from);
-	return message_fix(msg, &fx, err);
-}
-
-/*
- * The secret, as sendmail.c's get_secret(): with auth on only because a
- * user is set and no source holding a secret, send without AUTH; a
- * refusal that asks for authentication then says so (see sendmail.c).
- */
-static int
-get_secret(const struct bs_txn *t, FILE *verbose, char **secret,
-    int *nosecret, struct error *err)
-{
-	const struct account *acc = t->acc;
-	int rc;
-
-	*nosecret = 0;
-	rc = secret_get(acc, secret, err);
-	if (rc != 1)
-		return rc;
-	if (acc->set & ACC_BIT(ACC_AUTH))
-		return -1;
-	error_clear(err);
-	*nosecret = 1;
-	if (verbose != NULL)
-		fprintf(verbose, "--- no password for %s at %s and no auth "
-		    "line: sending without AUTH\n", acc->user, acc->host);
-	return 0;
 }
 
 int
@@ -135,9 +69,11 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	struct send_job job;
 	char *from = NULL, *secret = NULL;
 	size_t i;
-	int nosecret = 0, rc = -1;
+	struct error nosecret;
+	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
+	error_clear(&nosecret);
 	if (envelope_from(t, msg, &from, err) == -1)
 		goto out;
 	for (i = 0; i < t->rcpts->n; i++)
@@ -145,11 +81,11 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 			goto out;
 	if (acc->aliases != NULL && aliases_load(&al, acc->aliases, err) == -1)
 		goto out;
-	if (addr_list_resolve(&rcpts, al, qualify_domain(acc, from),
-	    err) == -1 || fix_message(o, t, msg, from, err) == -1)
+	if (addr_list_resolve(&rcpts, al, submit_domain(acc, from),
+	    err) == -1 || submit_fix(acc, o->full_name, msg, from, err) == -1)
 		goto out;
 	if (config_auth(acc) != NULL &&
-	    get_secret(t, verbose, &secret, &nosecret, err) == -1)
+	    submit_secret(acc, verbose, &secret, &nosecret, err) == -1)
 		goto out;
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;
@@ -165,11 +101,8 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	job.body = t->body != 0 ? t->body : o->body;
 	job.verbose = verbose;
 	rc = send_message(&job, res, err);
-	if (rc == -1 && nosecret && err->kind == ERR_REPLY &&
-	    (err->code == 530 || strncmp(err->status, "5.7.", 4) == 0 ||
-	    strncmp(err->status, "4.7.", 4) == 0))
-		error_hint(err, "no password was found for %s, so the "
-		    "message went without AUTH", acc->user);
+	if (rc == -1)
+		submit_auth_was_needed(&nosecret, err);
 out:
 	if (from != NULL) {
 		memset(&rec, 0, sizeof(rec));

@@ -24,6 +24,7 @@
 #include "message.h"
 #include "secret.h"
 #include "send.h"
+#include "submit.h"
 
 enum mode {
 	MODE_SEND,
@@ -337,20 +338,6 @@ pick_account(const struct config *cf, const struct opts *o,
 }
 
 /*
- * The domain for unqualified names: that of the account's from, else that
- * of the envelope sender, else the account's domain (EHLO name).
- */
-static const char *
-qualify_domain(const struct account *acc, const char *from)
-{
-	const char *d = acc->from != NULL ? addr_domain(acc->from) : NULL;
-
-	if (d == NULL && from != NULL)
-		d = addr_domain(from);
-	return d != NULL ? d : acc->domain;
-}
-
-/*
  * The envelope sender: -f when given and allowed ("" and "<>" are the null
  * sender), else the account's from.  Unqualified names get the domain of
  * the account's from.  *out is malloc'ed.
@@ -360,7 +347,7 @@ envelope_from(const struct account *acc, const struct opts *o,
     const struct message *msg, char **out, struct error *err)
 {
 	struct addr_list l = { 0 };
-	const char *domain = qualify_domain(acc, NULL);
+	const char *domain = submit_domain(acc, NULL);
 	int ret = -1;
 
 	*out = NULL;
@@ -429,36 +416,12 @@ collect_recipients(const struct account *acc, const struct opts *o,
 		    "addresses as arguments, or -t to read To, Cc and Bcc");
 	if (acc->aliases != NULL && aliases_load(&al, acc->aliases, err) == -1)
 		return -1;
-	if (addr_list_resolve(rcpts, al, qualify_domain(acc, from), err) == -1)
+	if (addr_list_resolve(rcpts, al, submit_domain(acc, from), err) == -1)
 		goto out;
 	ret = 0;
 out:
 	aliases_free(al);
 	return ret;
-}
-
-/* The header changes the account and the options ask for. */
-static int
-fix_message(const struct account *acc, const struct opts *o,
-    struct message *msg, const char *from, struct error *err)
-{
-	struct message_fixes fx;
-	const char *msgid_domain = addr_domain(from);
-
-	if (msgid_domain == NULL && acc->from != NULL)
-		msgid_domain = addr_domain(acc->from);
-	if (msgid_domain == NULL)
-		msgid_domain = acc->domain;
-	memset(&fx, 0, sizeof(fx));
-	fx.from_addr = from[0] != '\0' ? from : acc->from;
-	fx.from_name = o->full_name != NULL ? o->full_name : acc->from_full_name;
-	fx.from_mode = acc->set_from_header;
-	fx.add_date = acc->set_date_header != CFG_OFF;
-	fx.msgid_domain = acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
-	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
-	fx.undisclosed = acc->undisclosed_recipients == CFG_ON;
-	fx.domain = qualify_domain(acc, from);
-	return message_fix(msg, &fx, err);
 }
 
 /* Everything needed for one send; owned here, released by send_free(). */
@@ -472,59 +435,6 @@ struct sendctx {
 	const struct account	*acc;	/* points into cf */
 	struct send_result	 res;
 };
-
-/*
- * The secret for AUTH.  When auth is on only because a user is set (no
- * auth line, see config.c) and no source has a secret (the keyring
- * answered that it has none), the mail goes without AUTH: many servers
- * relay for their own network without it, and retrying could never find
- * a password.  *nosecret then holds the "no password" error, for
- * auth_was_needed(); -v says so.  An unreachable keyring stays an error.
- */
-static int
-get_secret(const struct opts *o, const struct account *acc, char **secret,
-    struct error *nosecret, struct error *err)
-{
-	int rc;
-
-	error_clear(nosecret);
-	rc = secret_get(acc, secret, err);
-	if (rc != 1)
-		return rc;
-	if (acc->set & ACC_BIT(ACC_AUTH))
-		return -1;
-	*nosecret = *err;
-	error_clear(err);
-	if (o->verbose)
-		fprintf(stderr, "--- no password for %s at %s (none in the "
-		    "configuration, none in the keyring) and no auth line: "
-		    "sending without AUTH\n", acc->user, acc->host);
-	return 0;
-}
-
-/*
- * A refusal after sending without AUTH that asks for authentication (530,
- * or an enhanced status 5.7.x or 4.7.x such as Postfix's "Relay access
- * denied") is the missing password: report that (78), with the reply.
- */
-static void
-auth_was_needed(const struct error *nosecret, struct error *err)
-{
-	struct error e = *nosecret;
-	size_t n = strlen(e.msg);
-
-	if (err->kind != ERR_REPLY || (err->code != 530 &&
-	    strncmp(err->status, "5.7.", 4) != 0 &&
-	    strncmp(err->status, "4.7.", 4) != 0))
-		return;
-	e.code = err->code;
-	e.step = err->step;
-	snprintf(e.status, sizeof(e.status), "%s", err->status);
-	snprintf(e.reply, sizeof(e.reply), "%s", err->reply);
-	snprintf(e.msg + n, sizeof(e.msg) - n, "; sent without AUTH, the "
-	    "server refused");
-	*err = e;
-}
 
 static int
 do_send(const struct opts *o, struct sendctx *c, struct error *err)
@@ -552,11 +462,12 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	c->acc = acc;
 	if (envelope_from(acc, o, c->msg, &c->from, err) == -1 ||
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
-	    fix_message(acc, o, c->msg, c->from, err) == -1)
+	    submit_fix(acc, o->full_name, c->msg, c->from, err) == -1)
 		return -1;
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
 	if (config_auth(acc) != NULL &&
-	    get_secret(o, acc, &c->secret, &nosecret, err) == -1)
+	    submit_secret(acc, o->verbose ? stderr : NULL, &c->secret,
+	    &nosecret, err) == -1)
 		return -1;
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;
@@ -570,8 +481,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	job.body = o->body;
 	job.verbose = o->verbose ? stderr : NULL;
 	if (send_message(&job, &c->res, err) == -1) {
-		if (nosecret.kind != ERR_NONE)
-			auth_was_needed(&nosecret, err);
+		submit_auth_was_needed(&nosecret, err);
 		return -1;
 	}
 	return 0;

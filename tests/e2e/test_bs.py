@@ -233,6 +233,27 @@ def test_pipelined_two_transactions_dots_bcc(bs, postfix):
     assert d2.body == ("body %s\n" % tok2).encode()
 
 
+def test_account_message_rules_apply(bs, postfix):
+    """A -bs transaction gets the account's message rules exactly as a send
+    from standard input does (one shared implementation, submit.c):
+    undisclosed_recipients replaces To and Cc."""
+    tok = _tok()
+    s = bs(plain_config(postfix.port("plain"), "undisclosed_recipients on\n"))
+    assert s.reply()[0] == 220
+    s.send("EHLO x\r\nMAIL FROM:<%s>\r\nRCPT TO:<alice@example.org>\r\n"
+           "DATA\r\n" % FROM)
+    assert [s.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+    s.send(message(tok, "Cc: carol@example.org\r\n") + ".\r\n")
+    assert s.reply()[0] == 250
+    s.send("QUIT\r\n")
+    assert s.reply()[0] == 221
+    rc, _, err = s.finish()
+    assert rc == 0, err
+    [d] = S.delivered(postfix, tok, 1)
+    assert d.get("To") == [b"undisclosed-recipients:;"], d.raw
+    assert d.get("Cc") == [], d.raw
+
+
 def test_unqualified_rcpt_and_null_sender(bs, postfix):
     """RCPT TO:<root> is qualified as an argv recipient is; MAIL FROM:<>
     is the null sender."""

@@ -1,0 +1,91 @@
+/*
+ * submit.c: the steps every way in shares to submit one message through an
+ * account (see submit.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "address.h"
+#include "config.h"
+#include "error.h"
+#include "message.h"
+#include "secret.h"
+#include "submit.h"
+
+const char *
+submit_domain(const struct account *acc, const char *from)
+{
+	const char *d = acc->from != NULL ? addr_domain(acc->from) : NULL;
+
+	if (d == NULL && from != NULL)
+		d = addr_domain(from);
+	return d != NULL ? d : acc->domain;
+}
+
+int
+submit_fix(const struct account *acc, const char *full_name,
+    struct message *msg, const char *from, struct error *err)
+{
+	struct message_fixes fx;
+	const char *msgid_domain = addr_domain(from);
+
+	if (msgid_domain == NULL && acc->from != NULL)
+		msgid_domain = addr_domain(acc->from);
+	if (msgid_domain == NULL)
+		msgid_domain = acc->domain;
+	memset(&fx, 0, sizeof(fx));
+	fx.from_addr = from[0] != '\0' ? from : acc->from;
+	fx.from_name = full_name != NULL ? full_name : acc->from_full_name;
+	fx.from_mode = acc->set_from_header;
+	fx.add_date = acc->set_date_header != CFG_OFF;
+	fx.msgid_domain = acc->set_msgid_header != CFG_OFF ? msgid_domain : NULL;
+	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
+	fx.undisclosed = acc->undisclosed_recipients == CFG_ON;
+	fx.domain = submit_domain(acc, from);
+	return message_fix(msg, &fx, err);
+}
+
+/*
+ * Many servers relay for their own network without AUTH, and retrying
+ * could never find a password: so an implicit auth with no secret anywhere
+ * (the keyring answered that it has none) sends without it.
+ */
+int
+submit_secret(const struct account *acc, FILE *verbose, char **secret,
+    struct error *nosecret, struct error *err)
+{
+	int rc;
+
+	error_clear(nosecret);
+	rc = secret_get(acc, secret, err);
+	if (rc != 1)
+		return rc;
+	if (acc->set & ACC_BIT(ACC_AUTH))
+		return -1;
+	*nosecret = *err;
+	error_clear(err);
+	if (verbose != NULL)
+		fprintf(verbose, "--- no password for %s at %s (none in the "
+		    "configuration, none in the keyring) and no auth line: "
+		    "sending without AUTH\n", acc->user, acc->host);
+	return 0;
+}
+
+void
+submit_auth_was_needed(const struct error *nosecret, struct error *err)
+{
+	struct error e = *nosecret;
+	size_t n = strlen(e.msg);
+
+	if (nosecret->kind == ERR_NONE || err->kind != ERR_REPLY ||
+	    (err->code != 530 && strncmp(err->status, "5.7.", 4) != 0 &&
+	    strncmp(err->status, "4.7.", 4) != 0))
+		return;
+	e.code = err->code;
+	e.step = err->step;
+	snprintf(e.status, sizeof(e.status), "%s", err->status);
+	snprintf(e.reply, sizeof(e.reply), "%s", err->reply);
+	snprintf(e.msg + n, sizeof(e.msg) - n, "; sent without AUTH, the "
+	    "server refused");
+	*err = e;
+}

@@ -1,0 +1,48 @@
+#ifndef SMTPSEND_SUBMIT_H
+#define SMTPSEND_SUBMIT_H
+
+/*
+ * submit.h: the steps every way in shares to submit one message through an
+ * account: standard input (sendmail.c) and each -bs transaction (bs_send.c).
+ * It calls down (config, message, secret) and knows no SMTP.
+ */
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+#include "message.h"
+
+/*
+ * The domain for unqualified names: that of the account's from, else that
+ * of the envelope sender from (may be NULL), else the account's domain.
+ * Points into acc or from.
+ */
+const char *submit_domain(const struct account *acc, const char *from);
+
+/*
+ * The header changes the account asks for (From, Date, Message-ID, Bcc,
+ * undisclosed recipients, qualification), for envelope sender from ("" is
+ * the null sender) and display name full_name (-F; NULL: the account's).
+ */
+int	submit_fix(const struct account *acc, const char *full_name,
+	    struct message *msg, const char *from, struct error *err);
+
+/*
+ * The secret for AUTH into *secret (secret_free()).  When auth is on only
+ * because a user is set (no auth line) and no source has a secret, the
+ * mail goes without AUTH: *nosecret then holds the "no password" error
+ * for submit_auth_was_needed(), and verbose (may be NULL) says so.  An
+ * unreachable keyring, or no secret with an auth line, is -1 with *err.
+ */
+int	submit_secret(const struct account *acc, FILE *verbose, char **secret,
+	    struct error *nosecret, struct error *err);
+
+/*
+ * After a send that went without AUTH (nosecret set): a refusal asking for
+ * authentication (530, 5.7.x, 4.7.x) becomes the missing password (78)
+ * with the server's reply.  Otherwise err is left as it is.
+ */
+void	submit_auth_was_needed(const struct error *nosecret,
+	    struct error *err);
+
+#endif
