@@ -46,17 +46,6 @@ struct source {
 	int family;	/* AF_UNSPEC: no source_ip */
 };
 
-/* "3 s" or "0.5 s", for messages about timeouts. */
-static const char *
-fmt_secs(char *buf, size_t size, int ms)
-{
-	if (ms % 1000 == 0)
-		snprintf(buf, size, "%d s", ms / 1000);
-	else
-		snprintf(buf, size, "%.1f s", ms / 1000.0);
-	return buf;
-}
-
 /* "host:port", or "[v6]:port". */
 static void
 fmt_where(char *buf, size_t size, const char *host, int port)
@@ -261,7 +250,7 @@ attempts_error(const char *what, const char *name, int port,
 	for (i = 0; i < started; i++) {
 		if (at[i].why == ETIMEDOUT)
 			snprintf(one, sizeof(one), "timed out after %s",
-			    fmt_secs(secs, sizeof(secs), timeout_ms));
+			    io_fmt_secs(secs, sizeof(secs), timeout_ms));
 		else
 			snprintf(one, sizeof(one), "%s", strerror(at[i].why));
 		refused = refused && at[i].why == ECONNREFUSED;
@@ -424,7 +413,7 @@ unix_connect(const char *path, long long deadline, int timeout_ms,
 		if (why == EAGAIN)
 			return error_set(err, ERR_NETWORK, "cannot connect to "
 			    "unix socket %s: timed out after %s", path,
-			    fmt_secs(secs, sizeof(secs), timeout_ms));
+			    io_fmt_secs(secs, sizeof(secs), timeout_ms));
 		error_set(err, ERR_NETWORK, "cannot connect to unix socket "
 		    "%s: %s", path, strerror(why));
 		if (why == ENOENT || why == ECONNREFUSED)
@@ -467,7 +456,7 @@ socks_io(int fd, void *buf, size_t len, int out, long long deadline,
 		if (left <= 0)
 			return error_set(err, ERR_NETWORK, "SOCKS proxy %s: no "
 			    "answer within %s", where,
-			    fmt_secs(secs, sizeof(secs), timeout_ms));
+			    io_fmt_secs(secs, sizeof(secs), timeout_ms));
 		pfd.fd = fd;
 		pfd.events = out ? POLLOUT : POLLIN;
 		pfd.revents = 0;

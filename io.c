@@ -49,9 +49,8 @@ io_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "3 s" or "0.5 s", for messages about timeouts. */
-static const char *
-fmt_secs(char *buf, size_t size, int ms)
+const char *
+io_fmt_secs(char *buf, size_t size, int ms)
 {
 	if (ms % 1000 == 0)
 		snprintf(buf, size, "%d s", ms / 1000);
@@ -321,7 +320,7 @@ io_readline(struct io *io, char **line, size_t *len, size_t max,
 			return error_set(err, ERR_NETWORK,
 			    "timed out: no complete reply from the server "
 			    "within %s",
-			    fmt_secs(secs, sizeof(secs), io->timeout));
+			    io_fmt_secs(secs, sizeof(secs), io->timeout));
 		if (got < 0)
 			return -1;
 		if (got == 0)
@@ -352,7 +351,7 @@ io_peek(struct io *io, void *buf, size_t len, int ms, struct error *err)
 		if (got == IO_TIMED_OUT)
 			return error_set(err, ERR_NETWORK,
 			    "timed out: no answer from the server in %s",
-			    fmt_secs(secs, sizeof(secs), ms));
+			    io_fmt_secs(secs, sizeof(secs), ms));
 		if (got <= 0)
 			return got;
 		io->rlen += (size_t)got;
@@ -395,7 +394,7 @@ io_flush(struct io *io, long long deadline, struct error *err)
 			return error_set(err, ERR_NETWORK,
 			    "timed out: the server took %zu of %zu bytes in %s",
 			    off, io->wlen,
-			    fmt_secs(secs, sizeof(secs), io->timeout));
+			    io_fmt_secs(secs, sizeof(secs), io->timeout));
 	}
 	/* The buffer may have held an AUTH line: leave nothing behind. */
 	explicit_bzero(io->wbuf, io->wlen);

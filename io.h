@@ -107,4 +107,7 @@ void	io_free(struct io *io);
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines (never goes back). */
 long long io_now_ms(void);
 
+/* ms as "3 s" or "0.5 s" in buf, for messages about timeouts; returns buf. */
+const char *io_fmt_secs(char *buf, size_t size, int ms);
+
 #endif
