@@ -18,46 +18,6 @@
 #include "send.h"
 #include "submit.h"
 
-/*
- * The envelope sender: MAIL FROM (as -f: "" is the null sender, a bare
- * name gets the account's domain), or the account's from when the account
- * has allow_from_override off.  *out is malloc'ed.
- */
-static int
-envelope_from(const struct bs_txn *t, const struct message *msg, char **out,
-    struct error *err)
-{
-	const struct account *acc = t->acc;
-	struct addr_list l = { 0 };
-	int ret = -1;
-
-	*out = NULL;
-	if (acc->allow_from_override == CFG_OFF) {
-		if (message_header_addrs(msg, "From", &l, err) == -1 ||
-		    config_from(acc, l.n > 0 ? l.v[0].addr : NULL, out,
-		    err) == -1)
-			goto out;
-		if (*out == NULL || (*out)[0] == '\0') {
-			error_set(err, ERR_CONFIG, "account %s has no from "
-			    "address and allow_from_override is off",
-			    acc->name);
-			goto out;
-		}
-	} else if (t->from[0] == '\0' || addr_domain(t->from) != NULL) {
-		*out = strdup(t->from);
-	} else if (asprintf(out, "%s@%s", t->from,
-	    submit_domain(acc, NULL)) == -1) {
-		*out = NULL;
-	}
-	if (*out == NULL)
-		error_set(err, ERR_OS, "out of memory");
-	else
-		ret = 0;
-out:
-	addr_list_free(&l);
-	return ret;
-}
-
 int
 bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
     struct send_result *res, FILE *verbose, struct error *err)
@@ -74,7 +34,7 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 
 	memset(res, 0, sizeof(*res));
 	error_clear(&nosecret);
-	if (envelope_from(t, msg, &from, err) == -1)
+	if (submit_sender(acc, t->from, msg, &from, err) == -1)
 		goto out;
 	for (i = 0; i < t->rcpts->n; i++)
 		if (addr_list_add(&rcpts, t->rcpts->v[i].addr, NULL, err) == -1)

@@ -337,66 +337,6 @@ pick_account(const struct config *cf, const struct opts *o,
 	return config_account(cf, "default", err);
 }
 
-/*
- * The envelope sender: -f when given and allowed ("" and "<>" are the null
- * sender), else the account's from.  Unqualified names get the domain of
- * the account's from.  *out is malloc'ed.
- */
-static int
-envelope_from(const struct account *acc, const struct opts *o,
-    const struct message *msg, char **out, struct error *err)
-{
-	struct addr_list l = { 0 };
-	const char *domain = submit_domain(acc, NULL);
-	int ret = -1;
-
-	*out = NULL;
-	if (o->from == NULL || acc->allow_from_override == CFG_OFF) {
-		/* msmtp's %F: the address in the message's From header. */
-		if (message_header_addrs(msg, "From", &l, err) == -1 ||
-		    config_from(acc, l.n > 0 ? l.v[0].addr : NULL, out,
-		    err) == -1)
-			goto out;
-		if (*out == NULL || (*out)[0] == '\0') {
-			error_set(err, ERR_CONFIG, "account %s has no from "
-			    "address and no -f was given", acc->name);
-			error_hint(err, "add a line \"from you@example.org\" "
-			    "to the account");
-			goto out;
-		}
-		ret = 0;
-		goto out;
-	}
-	if (o->from[0] == '\0' || strcmp(o->from, "<>") == 0) {
-		*out = strdup("");
-		return *out == NULL ? error_set(err, ERR_OS, "out of memory") : 0;
-	}
-	if (addr_list_parse(&l, o->from, err) == -1)
-		return -1;
-	if (l.n != 1) {
-		error_set(err, ERR_USAGE, "-f %s: one sender address expected",
-		    o->from);
-		goto out;
-	}
-	if (addr_domain(l.v[0].addr) == NULL) {
-		if (asprintf(out, "%s@%s", l.v[0].addr, domain) == -1) {
-			*out = NULL;
-			error_set(err, ERR_OS, "out of memory");
-			goto out;
-		}
-	} else {
-		*out = strdup(l.v[0].addr);
-		if (*out == NULL) {
-			error_set(err, ERR_OS, "out of memory");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	addr_list_free(&l);
-	return ret;
-}
-
 /* argv operands (each an address list) plus, with -t, the headers. */
 static int
 collect_recipients(const struct account *acc, const struct opts *o,
@@ -460,7 +400,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	if (acc == NULL)
 		return -1;
 	c->acc = acc;
-	if (envelope_from(acc, o, c->msg, &c->from, err) == -1 ||
+	if (submit_sender(acc, o->from, c->msg, &c->from, err) == -1 ||
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
 	    submit_fix(acc, o->full_name, c->msg, c->from, err) == -1)
 		return -1;

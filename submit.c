@@ -3,6 +3,7 @@
  * account (see submit.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "address.h"
@@ -20,6 +21,63 @@ submit_domain(const struct account *acc, const char *from)
 	if (d == NULL && from != NULL)
 		d = addr_domain(from);
 	return d != NULL ? d : acc->domain;
+}
+
+int
+submit_sender(const struct account *acc, const char *requested,
+    const struct message *msg, char **out, struct error *err)
+{
+	struct addr_list l = { 0 };
+	const char *domain = submit_domain(acc, NULL);
+	int ret = -1;
+
+	*out = NULL;
+	if (requested == NULL || acc->allow_from_override == CFG_OFF) {
+		/* msmtp's %F: the address in the message's From header. */
+		if (message_header_addrs(msg, "From", &l, err) == -1 ||
+		    config_from(acc, l.n > 0 ? l.v[0].addr : NULL, out,
+		    err) == -1)
+			goto out;
+		if (*out == NULL || (*out)[0] == '\0') {
+			error_set(err, ERR_CONFIG, "account %s has no from "
+			    "address and %s", acc->name, requested == NULL ?
+			    "no sender was given (-f)" :
+			    "allow_from_override is off");
+			error_hint(err, "add a line \"from you@example.org\" "
+			    "to the account");
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	if (requested[0] == '\0' || strcmp(requested, "<>") == 0) {
+		*out = strdup("");
+		return *out == NULL ? error_set(err, ERR_OS, "out of memory") : 0;
+	}
+	if (addr_list_parse(&l, requested, err) == -1)
+		return -1;
+	if (l.n != 1) {
+		error_set(err, ERR_USAGE, "sender %s: one address expected",
+		    requested);
+		goto out;
+	}
+	if (addr_domain(l.v[0].addr) == NULL) {
+		if (asprintf(out, "%s@%s", l.v[0].addr, domain) == -1) {
+			*out = NULL;
+			error_set(err, ERR_OS, "out of memory");
+			goto out;
+		}
+	} else {
+		*out = strdup(l.v[0].addr);
+		if (*out == NULL) {
+			error_set(err, ERR_OS, "out of memory");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	addr_list_free(&l);
+	return ret;
 }
 
 int

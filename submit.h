@@ -20,6 +20,15 @@
 const char *submit_domain(const struct account *acc, const char *from);
 
 /*
+ * The envelope sender into *out (malloc'ed): requested (-f, MAIL FROM) when
+ * given and the account allows it ("" and "<>" are the null sender), else
+ * the account's from (msmtp's %F: from the message's From header).  An
+ * unqualified name gets submit_domain()'s domain.
+ */
+int	submit_sender(const struct account *acc, const char *requested,
+	    const struct message *msg, char **out, struct error *err);
+
+/*
  * The header changes the account asks for (From, Date, Message-ID, Bcc,
  * undisclosed recipients, qualification), for envelope sender from ("" is
  * the null sender) and display name full_name (-F; NULL: the account's).
