@@ -11,11 +11,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
@@ -36,7 +38,8 @@ struct tls {
 	unsigned char		 pin[32];	/* pinned fingerprint */
 	size_t			 pinlen;	/* 0, 20 (SHA-1) or 32 (SHA-256) */
 	int			 certcheck;
-	int			 system_trust;	/* no tls_trust_file */
+	int			 system_trust;	/* CAs read at verification */
+	char			*trust_file;	/* ...from this file, or NULL */
 	int			 have_client_cert;
 	int			 fd;
 	int			 timeout_ms;
@@ -164,6 +167,8 @@ verify_peer(struct tls *t)
 	pol.pinlen = t->pinlen;
 	pol.certcheck = t->certcheck;
 	pol.system_trust = t->system_trust;
+	pol.trust_file = t->trust_file;
+	pol.verbose = t->verbose;
 	return tls_cert_verify(t->session, &pol, &t->verr);
 }
 
@@ -242,14 +247,46 @@ set_crl(struct tls *t, const struct tls_params *p, struct error *err)
 	return 0;
 }
 
+/*
+ * A trust file is read when the certificate is checked, and then only the
+ * CAs that may have issued the chain are parsed: a copied msmtprc names
+ * the distribution's bundle, whose ~150 certificates cost more to load
+ * than the rest of a send.  Here it is only opened, so that an unreadable
+ * file is a configuration error before anything is sent.
+ */
+static int
+set_trust_file(struct tls *t, const char *path, struct error *err)
+{
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		error_set(err, ERR_CONFIG, "tls_trust_file %s: %s", path,
+		    strerror(errno));
+		error_hint(err, "tls_trust_file must name a readable file of "
+		    "PEM CA certificates");
+		return -1;
+	}
+	close(fd);
+	if ((t->trust_file = strdup(path)) == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	t->system_trust = 1;
+	return 0;
+}
+
 static int
 set_trust(struct tls *t, const struct tls_params *p, struct error *err)
 {
 	int ret;
+	int named = p->trust_file != NULL &&
+	    strcmp(p->trust_file, "system") != 0;
 
 	if (!p->certcheck || t->pinlen > 0)
 		return 0;	/* nothing to check a chain against */
-	if (p->trust_file != NULL && strcmp(p->trust_file, "system") != 0) {
+	if (named && p->crl_file == NULL)
+		return set_trust_file(t, p->trust_file, err);
+	if (named) {
+		/* CRLs live in the credentials: the CAs go there too. */
 		ret = gnutls_certificate_set_x509_trust_file(t->cred,
 		    p->trust_file, GNUTLS_X509_FMT_PEM);
 		if (ret <= 0) {
@@ -836,6 +873,7 @@ tls_free(struct tls *t)
 	if (t->cred != NULL)
 		gnutls_certificate_free_credentials(t->cred);
 	free(t->host);
+	free(t->trust_file);
 	free(t->cache_path);
 	explicit_bzero(t, sizeof(*t));
 	free(t);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,18 +275,22 @@ explain_status(const struct tls_cert_policy *pol, gnutls_x509_crt_t crt,
 	}
 }
 
-/* The whole file, NUL-terminated and malloc'ed, or NULL. */
+/*
+ * The whole file, NUL-terminated and malloc'ed, or NULL with errno set (0
+ * for an empty or oversized file).
+ */
 static char *
 read_file(const char *path)
 {
 	struct stat st;
 	char *buf = NULL;
 	ssize_t n;
-	int fd;
+	int fd, saved;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return NULL;
+	errno = 0;
 	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < BUNDLE_MAX &&
 	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
 		n = read(fd, buf, (size_t)st.st_size);
@@ -296,7 +301,9 @@ read_file(const char *path)
 			buf[n] = '\0';
 		}
 	}
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return buf;
 }
 
@@ -313,22 +320,23 @@ names_any(const gnutls_datum_t *der, const gnutls_datum_t *dn, unsigned n)
 }
 
 /*
- * Add to tl the CAs of the system bundle that may have issued a chain
- * member: those whose DER holds one of the issuer names.  Parsing all of
- * them would cost ~18 ms per run.  -1 if the bundle cannot be read.
+ * Add to tl the CAs of the PEM bundle at path that may have issued a chain
+ * member: those whose DER holds one of the issuer names.  The others are
+ * decoded but never parsed: parsing all of Debian's bundle would cost ~18 ms
+ * per run, and a CA that names none of the issuers cannot take part in the
+ * chain, so the verdict is the one the whole bundle gives.  *found counts
+ * the certificates in the file, *added those put in tl.  -1 with errno if
+ * the file cannot be read.
  */
 static int
-add_system_issuers(gnutls_x509_trust_list_t tl, const gnutls_datum_t *dn,
-    unsigned n)
+add_issuers(gnutls_x509_trust_list_t tl, const char *path,
+    const gnutls_datum_t *dn, unsigned n, unsigned *found, unsigned *added)
 {
 	gnutls_datum_t pem, der;
 	gnutls_x509_crt_t ca;
-	const char *path;
 	char *buf, *b, *e;
 
-	path = getenv("SSL_CERT_FILE");
-	if (path == NULL || path[0] == '\0')
-		path = SYSTEM_BUNDLE;
+	*found = *added = 0;
 	if ((buf = read_file(path)) == NULL)
 		return -1;
 	for (b = strstr(buf, PEM_BEGIN); b != NULL; b = strstr(e, PEM_BEGIN)) {
@@ -339,11 +347,14 @@ add_system_issuers(gnutls_x509_trust_list_t tl, const gnutls_datum_t *dn,
 		pem.size = (unsigned int)(e - b);
 		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) < 0)
 			continue;
+		(*found)++;
 		if (names_any(&der, dn, n) && gnutls_x509_crt_init(&ca) == 0) {
 			if (gnutls_x509_crt_import(ca, &der,
 			    GNUTLS_X509_FMT_DER) < 0 ||
 			    gnutls_x509_trust_list_add_cas(tl, &ca, 1, 0) != 1)
 				gnutls_x509_crt_deinit(ca);
+			else
+				(*added)++;
 		}
 		gnutls_free(der.data);
 	}
@@ -351,9 +362,59 @@ add_system_issuers(gnutls_x509_trust_list_t tl, const gnutls_datum_t *dn,
 	return 0;
 }
 
-/* The chain against the system CAs and the name; *status as GnuTLS's. */
+/*
+ * The CAs that may have issued the chain, from tls_trust_file (the file as
+ * it is now), else from the system bundle ($SSL_CERT_FILE or Debian's),
+ * else from GnuTLS's own idea of the system store.
+ */
 static int
-verify_system(gnutls_session_t s, const struct tls_cert_policy *pol,
+add_trust(gnutls_x509_trust_list_t tl, const struct tls_cert_policy *pol,
+    const gnutls_datum_t *dn, unsigned n, struct error *err)
+{
+	const char *path = pol->trust_file;
+	unsigned found, added;
+	int ret;
+
+	if (path != NULL) {
+		ret = add_issuers(tl, path, dn, n, &found, &added);
+		if (ret == -1 && errno != 0) {
+			error_set(err, ERR_CONFIG, "tls_trust_file %s: %s",
+			    path, strerror(errno));
+			error_hint(err, "tls_trust_file must name a readable "
+			    "file of PEM CA certificates");
+			return -1;
+		}
+		if (found == 0) {
+			error_set(err, ERR_CONFIG, "tls_trust_file %s: no "
+			    "certificate found in it", path);
+			error_hint(err, "tls_trust_file must name a readable "
+			    "file of PEM CA certificates");
+			return -1;
+		}
+	} else {
+		path = getenv("SSL_CERT_FILE");
+		if (path == NULL || path[0] == '\0')
+			path = SYSTEM_BUNDLE;
+		if (add_issuers(tl, path, dn, n, &found, &added) == -1 &&
+		    gnutls_x509_trust_list_add_system_trust(tl, 0, 0) <= 0) {
+			error_set(err, ERR_CONFIG, "no system trust store to "
+			    "check the server's certificate against");
+			error_hint(err, "install ca-certificates, or set "
+			    "tls_trust_file to the CA certificate of the "
+			    "server");
+			return -1;
+		}
+		path = "the system trust store";
+	}
+	if (pol->verbose != NULL)
+		fprintf(pol->verbose, "--- trust: %u of the %u certificates in "
+		    "%s may have issued the chain\n", added, found, path);
+	return 0;
+}
+
+/* The chain against the trusted CAs and the name; *status as GnuTLS's. */
+static int
+verify_lazy(gnutls_session_t s, const struct tls_cert_policy *pol,
     unsigned int *status, struct error *err)
 {
 	gnutls_x509_crt_t chain[CHAIN_MAX];
@@ -383,14 +444,8 @@ verify_system(gnutls_session_t s, const struct tls_cert_policy *pol,
 		error_set(err, ERR_CERT, "cannot read the server's certificate");
 		goto done;
 	}
-	if (add_system_issuers(tl, dn, n) == -1 &&
-	    gnutls_x509_trust_list_add_system_trust(tl, 0, 0) <= 0) {
-		error_set(err, ERR_CONFIG, "no system trust store to check "
-		    "the server's certificate against");
-		error_hint(err, "install ca-certificates, or set "
-		    "tls_trust_file to the CA certificate of the server");
+	if (add_trust(tl, pol, dn, n, err) == -1)
 		goto done;
-	}
 	if (pol->host != NULL) {
 		vd[nvd].type = GNUTLS_DT_DNS_HOSTNAME;
 		vd[nvd].data = (unsigned char *)(uintptr_t)pol->host;
@@ -433,7 +488,7 @@ tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
 	if (pol->pinlen > 0) {
 		ret = verify_pin(pol, der, err);
 	} else if (pol->system_trust) {
-		ret = verify_system(s, pol, &status, err);
+		ret = verify_lazy(s, pol, &status, err);
 		if (ret == 0 && status != 0) {
 			explain_status(pol, crt, der, status, err);
 			ret = -1;

@@ -19,9 +19,12 @@ struct tls_cert_policy {
 	size_t			 pinlen;	/* 20 (SHA-1) or 32 (SHA-256) */
 	int			 certcheck;	/* 0 (and no pin): accept any */
 	int			 system_trust;	/* check the chain against the
-					   system CAs ($SSL_CERT_FILE or
-					   Debian's bundle), not the
+					   CAs of trust_file (or the system
+					   CAs: $SSL_CERT_FILE or Debian's
+					   bundle), read now, not the
 					   session's credentials */
+	const char		*trust_file;	/* PEM CAs, or NULL: system */
+	FILE			*verbose;	/* -v stream, or NULL */
 };
 
 /* "AB:CD:..." (colons optional, any case) into at most max bytes. */
