@@ -103,3 +103,154 @@ def test_trust_file_without_certificates(run, postfix, certs, tmp_path):
              "empty")
     assert p.returncode == 78, p.err
     assert "no certificate found" in errors(p), p.err
+
+
+# ---------------------------- 2. SCRAM without PBKDF2 at every send
+
+from servers import SCRAM_PASSWORD, SCRAM_USER  # noqa: E402
+
+COMPUTED = "--- SCRAM: salted password computed (4096 iterations)"
+KEPT = "--- SCRAM: salted password kept from an earlier run (4096 iterations)"
+REFUSED = ("--- SCRAM: the server refused the salted password kept from an "
+           "earlier run; computing it again")
+
+
+def scram_config(postfix, certs, password=SCRAM_PASSWORD, extra=()):
+    return config(postfix, "starttls_auth", "tls_trust_file " + certs.ca,
+                  "user " + SCRAM_USER, "auth on", "password " + password,
+                  *extra)
+
+
+def scram_entries(cache):
+    d = cache / "smtpsend"
+    return sorted(x for x in d.iterdir() if x.name.startswith("scram-")) \
+        if d.exists() else []
+
+
+@pytest.fixture
+def scram_server(dovecot):
+    yield dovecot
+    dovecot.set_scram_password(SCRAM_PASSWORD)
+
+
+def test_scram_salted_password_kept(run, postfix, certs, tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cfg = scram_config(postfix, certs)
+    first = send(run, cfg, "s1", env=env)
+    assert first.returncode == 0, first.err
+    assert "AUTH SCRAM-SHA-256" in first.err, first.err
+    assert COMPUTED in first.err and KEPT not in first.err, first.err
+    (entry,) = scram_entries(tmp_path / "cache")
+    assert stat.S_IMODE(os.stat(entry).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(entry.parent).st_mode) == 0o700
+    second = send(run, cfg, "s2", env=env)
+    assert second.returncode == 0, second.err
+    assert KEPT in second.err and COMPUTED not in second.err, second.err
+    msgs = postfix.wait_messages(2, timeout=20)
+    assert sum(b"Subject: perf test s" in m for m in msgs) == 2
+
+
+def test_scram_entry_is_useless_without_the_password(run, postfix, certs,
+                                                     tmp_path):
+    """The file does not hold the SaltedPassword itself: an entry made
+    with one password, read with another, gives a value the server
+    refuses; the client then computes it from today's password."""
+    import hashlib
+    from servers import SCRAM_SALT
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert send(run, scram_config(postfix, certs), "w1",
+                env=env).returncode == 0
+    (entry,) = scram_entries(tmp_path / "cache")
+    sp = hashlib.pbkdf2_hmac("sha256", SCRAM_PASSWORD.encode(), SCRAM_SALT,
+                             4096)
+    assert sp.hex().encode() not in entry.read_bytes()
+    # A wrong password reads the entry, gets garbage, is refused, and the
+    # value computed from it is refused too: 77, the entry is gone.
+    p = send(run, scram_config(postfix, certs, password="wrong"), "w2",
+             env=env)
+    assert p.returncode == 77, p.err
+    assert KEPT in p.err and REFUSED in p.err and COMPUTED in p.err, p.err
+    assert scram_entries(tmp_path / "cache") == []
+
+
+def test_scram_password_changed_at_the_server(run, postfix, certs, tmp_path,
+                                              scram_server):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert send(run, scram_config(postfix, certs), "c1",
+                env=env).returncode == 0
+    # Same salt and count, another password at the server: the kept value
+    # is refused, the one computed from the (old) configured password too.
+    scram_server.set_scram_password("new-Pa55")
+    p = send(run, scram_config(postfix, certs), "c2", env=env)
+    assert p.returncode == 77, p.err
+    assert KEPT in p.err and REFUSED in p.err and COMPUTED in p.err, p.err
+    assert scram_entries(tmp_path / "cache") == []
+    # The user follows: the new password is computed, kept, and delivers.
+    cfg = scram_config(postfix, certs, password="new-Pa55")
+    p = send(run, cfg, "c3", env=env)
+    assert p.returncode == 0, p.err
+    assert COMPUTED in p.err and REFUSED not in p.err, p.err
+    p = send(run, cfg, "c4", env=env)
+    assert p.returncode == 0, p.err
+    assert KEPT in p.err, p.err
+
+
+def test_scram_kept_value_refused_then_recomputed_delivers(
+        run, postfix, certs, tmp_path, scram_server):
+    """The configured password changed, the server's salt did not: the
+    kept value (unwrapped with the new password) is refused once, the
+    computed one delivers in the same session."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert send(run, scram_config(postfix, certs), "k1",
+                env=env).returncode == 0
+    scram_server.set_scram_password("other-Pa55")
+    p = send(run, scram_config(postfix, certs, password="other-Pa55"), "k2",
+             env=env)
+    assert p.returncode == 0, p.err
+    assert KEPT in p.err and REFUSED in p.err and COMPUTED in p.err, p.err
+    assert p.err.count("--- connecting to") == 1, p.err
+    msgs = postfix.wait_messages(2, timeout=20)
+    assert any(b"Subject: perf test k2" in m for m in msgs)
+
+
+def test_scram_salt_change_recomputes(run, postfix, certs, tmp_path,
+                                      scram_server):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert send(run, scram_config(postfix, certs), "n1",
+                env=env).returncode == 0
+    scram_server.set_scram_password(SCRAM_PASSWORD, salt=b"another-salt")
+    p = send(run, scram_config(postfix, certs), "n2", env=env)
+    assert p.returncode == 0, p.err
+    assert COMPUTED in p.err and KEPT not in p.err, p.err
+
+
+def test_scram_salted_password_never_shown(run, postfix, certs, tmp_path):
+    """Neither the SaltedPassword nor the keys derived from it reach -v,
+    stdout or the log (raw, hex, or base64 at any alignment), whether
+    computed or kept."""
+    import hashlib
+    import hmac
+    from servers import SCRAM_SALT
+    from test_secrets_leak import b64_cores
+    sp = hashlib.pbkdf2_hmac("sha256", SCRAM_PASSWORD.encode(), SCRAM_SALT,
+                             4096)
+    client = hmac.new(sp, b"Client Key", "sha256").digest()
+    server = hmac.new(sp, b"Server Key", "sha256").digest()
+    pats = {SCRAM_PASSWORD.encode()} | b64_cores(SCRAM_PASSWORD.encode())
+    for k in (sp, client, server, hashlib.sha256(client).digest()):
+        pats |= {k, k.hex().encode(), k.hex().upper().encode()}
+        pats |= b64_cores(k)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    log = tmp_path / "smtpsend.log"
+    cfg = scram_config(postfix, certs, extra=["logfile %s" % log])
+    seen = []
+    for tag in ("l1", "l2"):
+        p = send(run, cfg, tag, env=env)
+        assert p.returncode == 0, p.err
+        seen.append(p.err)
+        blobs = {"stdout": p.stdout, "stderr": p.stderr,
+                 "log": log.read_bytes()}
+        for name, blob in blobs.items():
+            for pat in pats:
+                assert pat not in blob, "%r leaked into %s" % (pat, name)
+    assert COMPUTED in seen[0] and KEPT in seen[1]
