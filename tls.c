@@ -57,6 +57,8 @@ struct tls {
 	unsigned char		 first[FIRST_MAX];
 	size_t			 nfirst;
 	struct error		 verr;		/* why verification failed */
+	struct tls_cert_basis	 basis;		/* what it relied on */
+	int			 basis_held;	/* the ticket's still holds */
 	char			 summary[128];
 };
 
@@ -149,7 +151,7 @@ ticket_save(struct tls *t)
 	    GNUTLS_SFLAGS_SESSION_TICKET) == 0)
 		return;
 	t->ticket_saved = 1;
-	tls_cache_save(t->session, t->cache_path, t->verbose);
+	tls_cache_save(t->session, t->cache_path, &t->basis, t->verbose);
 }
 
 /*
@@ -157,18 +159,25 @@ ticket_save(struct tls *t)
  * one, which skips it: the trust store may have changed since).  0 if the
  * peer passes, else -1 with t->verr filled.
  */
+static void
+policy(struct tls *t, struct tls_cert_policy *pol)
+{
+	pol->host = t->host;
+	pol->pin = t->pin;
+	pol->pinlen = t->pinlen;
+	pol->certcheck = t->certcheck;
+	pol->system_trust = t->system_trust;
+	pol->trust_file = t->trust_file;
+	pol->verbose = t->verbose;
+	pol->basis = &t->basis;
+}
+
 static int
 verify_peer(struct tls *t)
 {
 	struct tls_cert_policy pol;
 
-	pol.host = t->host;
-	pol.pin = t->pin;
-	pol.pinlen = t->pinlen;
-	pol.certcheck = t->certcheck;
-	pol.system_trust = t->system_trust;
-	pol.trust_file = t->trust_file;
-	pol.verbose = t->verbose;
+	policy(t, &pol);
 	return tls_cert_verify(t->session, &pol, &t->verr);
 }
 
@@ -340,12 +349,41 @@ set_client_cert(struct tls *t, const struct tls_params *p, struct error *err)
 	return 0;
 }
 
+/*
+ * Offer the stored ticket, unless what its full handshake verified no
+ * longer holds (trust file, pin, certcheck, the certificate's dates): a
+ * resumed session shows no certificate, so with a ticket whose record
+ * holds, nothing needs loading or checking.  A ticket without a record
+ * is offered and its session checked again after the handshake.
+ */
 static void
 set_cache(struct tls *t, const struct tls_params *p)
 {
+	struct tls_cert_policy pol;
+	struct tls_cert_basis b;
+	gnutls_datum_t d;
+	const char *why;
+
 	t->cache_path = tls_cache_path(p);
-	if (t->cache_path != NULL)
-		tls_cache_load(t->session, t->cache_path, t->verbose);
+	if (t->cache_path == NULL ||
+	    tls_cache_read(t->cache_path, &b, &d) == -1)
+		return;
+	policy(t, &pol);
+	if (b.recorded && !tls_cert_basis_holds(&b, &pol, &why)) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- not offering the TLS session "
+			    "ticket: %s\n", why);
+		tls_cache_remove(t->cache_path, t->verbose);
+	} else if (gnutls_session_set_data(t->session, d.data, d.size) < 0) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- ignoring unusable TLS session "
+			    "ticket %s\n", t->cache_path);
+	} else if (b.recorded) {
+		t->basis = b;
+		t->basis_held = 1;
+	}
+	tls_cache_data_free(&d);
+	explicit_bzero(&b, sizeof(b));
 }
 
 static int
@@ -644,6 +682,13 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 	 * carries against today's settings (trust file, pin), which may have
 	 * changed since the ticket was made.  If it fails, the ticket goes.
 	 */
+	if (!t->verified && t->resumed && t->basis_held) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- TLS session resumed: its "
+			    "certificate was verified when the ticket was made, "
+			    "against what is still trusted\n");
+		t->verified = 1;
+	}
 	if (!t->verified) {
 		if (t->resumed && t->verbose != NULL)
 			fprintf(t->verbose, "--- TLS session resumed: checking "

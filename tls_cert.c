@@ -17,6 +17,7 @@
 
 #include <fcntl.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -280,7 +281,7 @@ explain_status(const struct tls_cert_policy *pol, gnutls_x509_crt_t crt,
  * for an empty or oversized file).
  */
 static char *
-read_file(const char *path)
+read_file(const char *path, struct stat *stp)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -299,6 +300,8 @@ read_file(const char *path)
 			buf = NULL;
 		} else {
 			buf[n] = '\0';
+			if (stp != NULL)
+				*stp = st;
 		}
 	}
 	saved = errno;
@@ -328,17 +331,39 @@ names_any(const gnutls_datum_t *der, const gnutls_datum_t *dn, unsigned n)
  * the certificates in the file, *added those put in tl.  -1 with errno if
  * the file cannot be read.
  */
+static void
+note_trust(struct tls_cert_basis *b, const char *path, const struct stat *st,
+    const char *buf)
+{
+	if (b == NULL)
+		return;
+	snprintf(b->trust, sizeof(b->trust), "%s", path);
+	b->dev = (unsigned long long)st->st_dev;
+	b->ino = (unsigned long long)st->st_ino;
+	b->size = (unsigned long long)st->st_size;
+	b->mtime_s = (long long)st->st_mtim.tv_sec;
+	b->mtime_ns = (long long)st->st_mtim.tv_nsec;
+	b->ctime_s = (long long)st->st_ctim.tv_sec;
+	b->ctime_ns = (long long)st->st_ctim.tv_nsec;
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, (size_t)st->st_size,
+	    b->digest) == 0)
+		b->recorded = 1;
+}
+
 static int
 add_issuers(gnutls_x509_trust_list_t tl, const char *path,
-    const gnutls_datum_t *dn, unsigned n, unsigned *found, unsigned *added)
+    const gnutls_datum_t *dn, unsigned n, unsigned *found, unsigned *added,
+    struct tls_cert_basis *basis)
 {
 	gnutls_datum_t pem, der;
 	gnutls_x509_crt_t ca;
+	struct stat st;
 	char *buf, *b, *e;
 
 	*found = *added = 0;
-	if ((buf = read_file(path)) == NULL)
+	if ((buf = read_file(path, &st)) == NULL)
 		return -1;
+	note_trust(basis, path, &st, buf);
 	for (b = strstr(buf, PEM_BEGIN); b != NULL; b = strstr(e, PEM_BEGIN)) {
 		if ((e = strstr(b, PEM_END)) == NULL)
 			break;
@@ -376,7 +401,8 @@ add_trust(gnutls_x509_trust_list_t tl, const struct tls_cert_policy *pol,
 	int ret;
 
 	if (path != NULL) {
-		ret = add_issuers(tl, path, dn, n, &found, &added);
+		ret = add_issuers(tl, path, dn, n, &found, &added,
+		    pol->basis);
 		if (ret == -1 && errno != 0) {
 			error_set(err, ERR_CONFIG, "tls_trust_file %s: %s",
 			    path, strerror(errno));
@@ -395,7 +421,8 @@ add_trust(gnutls_x509_trust_list_t tl, const struct tls_cert_policy *pol,
 		path = getenv("SSL_CERT_FILE");
 		if (path == NULL || path[0] == '\0')
 			path = SYSTEM_BUNDLE;
-		if (add_issuers(tl, path, dn, n, &found, &added) == -1 &&
+		if (add_issuers(tl, path, dn, n, &found, &added,
+		    pol->basis) == -1 &&
 		    gnutls_x509_trust_list_add_system_trust(tl, 0, 0) <= 0) {
 			error_set(err, ERR_CONFIG, "no system trust store to "
 			    "check the server's certificate against");
@@ -470,6 +497,30 @@ done:
 	return ret;
 }
 
+/* After a verification that passed: what it relied on, for the ticket. */
+static void
+record_basis(const struct tls_cert_policy *pol, gnutls_x509_crt_t crt,
+    int ret)
+{
+	struct tls_cert_basis *b = pol->basis;
+
+	if (ret != 0) {
+		memset(b, 0, sizeof(*b));
+		return;
+	}
+	b->certcheck = pol->certcheck;
+	b->pinlen = pol->pinlen;
+	if (pol->pinlen > 0 && pol->pinlen <= sizeof(b->pin))
+		memcpy(b->pin, pol->pin, pol->pinlen);
+	b->not_after = (long long)gnutls_x509_crt_get_expiration_time(crt);
+	/* A pin needs no trust file; a chain checked by the lazy path was
+	   recorded with the file it read. */
+	if (pol->pinlen > 0)
+		b->recorded = 1;
+	else if (!pol->system_trust)
+		b->recorded = 0;
+}
+
 int
 tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
     struct error *err)
@@ -479,8 +530,13 @@ tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
 	unsigned int status = 0;
 	int ret = 0;
 
-	if (pol->pinlen == 0 && !pol->certcheck)
+	if (pol->basis != NULL)
+		memset(pol->basis, 0, sizeof(*pol->basis));
+	if (pol->pinlen == 0 && !pol->certcheck) {
+		if (pol->basis != NULL)
+			pol->basis->recorded = 1;
 		return 0;
+	}
 	crt = peer_cert(s, &der);
 	if (crt == NULL)
 		return error_set(err, ERR_CERT, "the server sent no usable "
@@ -495,14 +551,88 @@ tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
 		}
 	} else if (gnutls_certificate_verify_peers3(s, pol->host,
 	    &status) < 0) {
+		/* The credentials' CAs and CRLs: nothing is recorded. */
 		ret = error_set(err, ERR_CERT, "cannot verify the server's "
 		    "certificate");
 	} else if (status != 0) {
 		explain_status(pol, crt, der, status, err);
 		ret = -1;
 	}
+	if (pol->basis != NULL)
+		record_basis(pol, crt, ret);
 	gnutls_x509_crt_deinit(crt);
 	return ret;
+}
+
+/* SHA-256 of the file at path now, or -1. */
+static int
+digest_file(const char *path, unsigned char *md)
+{
+	struct stat st;
+	char *buf;
+	int ret;
+
+	if ((buf = read_file(path, &st)) == NULL)
+		return -1;
+	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, (size_t)st.st_size,
+	    md) == 0 ? 0 : -1;
+	free(buf);
+	return ret;
+}
+
+/* The trust file as it is now is the one b was verified against. */
+static int
+same_trust(const struct tls_cert_basis *b, const char *path)
+{
+	unsigned char md[32];
+	struct stat st;
+
+	if (strcmp(b->trust, path) != 0 || stat(path, &st) == -1)
+		return 0;
+	/* The same inode, size and times: no need to read it. */
+	if ((unsigned long long)st.st_dev == b->dev &&
+	    (unsigned long long)st.st_ino == b->ino &&
+	    (unsigned long long)st.st_size == b->size &&
+	    (long long)st.st_mtim.tv_sec == b->mtime_s &&
+	    (long long)st.st_mtim.tv_nsec == b->mtime_ns &&
+	    (long long)st.st_ctim.tv_sec == b->ctime_s &&
+	    (long long)st.st_ctim.tv_nsec == b->ctime_ns)
+		return 1;
+	/* Rewritten (update-ca-certificates does it): the content decides. */
+	return digest_file(path, md) == 0 &&
+	    memcmp(md, b->digest, sizeof(md)) == 0;
+}
+
+int
+tls_cert_basis_holds(const struct tls_cert_basis *b,
+    const struct tls_cert_policy *pol, const char **why)
+{
+	const char *path;
+
+	*why = "it records no verification";
+	if (!b->recorded)
+		return 0;
+	*why = "tls_certcheck or tls_fingerprint changed";
+	if (b->certcheck != pol->certcheck || b->pinlen != pol->pinlen ||
+	    (pol->pinlen > 0 && memcmp(b->pin, pol->pin, pol->pinlen) != 0))
+		return 0;
+	if (pol->pinlen == 0 && !pol->certcheck)
+		return 1;
+	*why = "the server's certificate has expired since";
+	if ((long long)time(NULL) >= b->not_after)
+		return 0;
+	if (pol->pinlen > 0)
+		return 1;
+	*why = "what is trusted changed since";
+	if (!pol->system_trust)
+		return 0;	/* CRLs: only a new check knows */
+	path = pol->trust_file;
+	if (path == NULL) {
+		path = getenv("SSL_CERT_FILE");
+		if (path == NULL || path[0] == '\0')
+			path = SYSTEM_BUNDLE;
+	}
+	return b->trust[0] != '\0' && same_trust(b, path);
 }
 
 void

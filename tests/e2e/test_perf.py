@@ -254,3 +254,90 @@ def test_scram_salted_password_never_shown(run, postfix, certs, tmp_path):
             for pat in pats:
                 assert pat not in blob, "%r leaked into %s" % (pat, name)
     assert COMPUTED in seen[0] and KEPT in seen[1]
+
+
+# ---------------------------------- 3. a resumed session loads no trust
+
+HELD = ("--- TLS session resumed: its certificate was verified when the "
+        "ticket was made, against what is still trusted")
+
+
+def _ticket(cache):
+    (t,) = [x for x in (cache / "smtpsend").iterdir()
+            if x.name.endswith(".tls")]
+    return t
+
+
+@pytest.mark.parametrize("how", ["tls_trust_file", "SSL_CERT_FILE"])
+def test_resumed_session_loads_no_trust(run, postfix, certs, tmp_path, how):
+    path, n = bundle(tmp_path, certs)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    if how == "tls_trust_file":
+        cfg = config(postfix, "starttls", "tls_trust_file " + path)
+        where = path
+    else:
+        cfg = config(postfix, "starttls")
+        env["SSL_CERT_FILE"] = path
+        where = "the system trust store"
+    first = send(run, cfg, "r1", env=env)
+    assert first.returncode == 0, first.err
+    assert "full handshake" in first.err
+    assert "--- trust: 1 of the %d certificates in %s" % (n, where) \
+        in first.err, first.err
+    second = send(run, cfg, "r2", env=env)
+    assert second.returncode == 0, second.err
+    assert "TLS session resumed" in second.err and HELD in second.err
+    assert "--- trust:" not in second.err, second.err
+    postfix.wait_messages(2, timeout=20)
+
+
+def test_rewritten_bundle_with_the_same_content_still_resumes(
+        run, postfix, certs, tmp_path):
+    """update-ca-certificates writes a new file even when nothing changed:
+    another inode, the same content; the ticket still holds."""
+    path, _ = bundle(tmp_path, certs)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cfg = config(postfix, "implicit", "tls_starttls off",
+                 "tls_trust_file " + path)
+    assert send(run, cfg, "u1", env=env).returncode == 0
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path + ".new", "wb") as f:
+        f.write(data)
+    os.rename(path + ".new", path)
+    p = send(run, cfg, "u2", env=env)
+    assert p.returncode == 0, p.err
+    assert HELD in p.err and "--- trust:" not in p.err, p.err
+    # One byte more (a CA added): the ticket goes, a full handshake checks.
+    with open(path, "ab") as f:
+        f.write(b"\n")
+    p = send(run, cfg, "u3", env=env)
+    assert p.returncode == 0, p.err
+    assert ("--- not offering the TLS session ticket: what is trusted "
+            "changed since") in p.err, p.err
+    assert "full handshake" in p.err and "--- trust: 1 of" in p.err, p.err
+    postfix.wait_messages(3, timeout=20)
+
+
+def test_ticket_of_an_expired_certificate_not_offered(run, postfix, certs,
+                                                      tmp_path):
+    """The record says the certificate's notAfter has passed (patched into
+    the ticket's record, whose last field it is): no resumption."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cfg = config(postfix, "starttls", "tls_trust_file " + certs.ca)
+    assert send(run, cfg, "e1", env=env).returncode == 0
+    t = _ticket(tmp_path / "cache")
+    data = bytearray(t.read_bytes())
+    assert data[:16] == b"smtpsend tkt v1\0"
+    end = 20 + int.from_bytes(data[16:20], "little")
+    na = int.from_bytes(data[end - 8:end], "little", signed=True)
+    assert na > time.time()     # the certificate is valid today
+    data[end - 8:end] = (int(time.time()) - 10).to_bytes(8, "little",
+                                                         signed=True)
+    t.write_bytes(bytes(data))
+    p = send(run, cfg, "e2", env=env)
+    assert p.returncode == 0, p.err
+    assert ("--- not offering the TLS session ticket: the server's "
+            "certificate has expired since") in p.err, p.err
+    assert "full handshake" in p.err and "TLS session resumed" not in p.err
+    postfix.wait_messages(2, timeout=20)
