@@ -370,44 +370,67 @@ base64_body(const char *in, size_t len, unsigned char *out, size_t *outlen)
 	return o > 0 ? 0 : -1;
 }
 
-static void
-note_trust(struct tls_cert_basis *b, const char *path, const struct stat *st,
-    const char *buf)
+/* The issuer names, packed as 2-byte length + bytes, for the record. */
+static int
+pack_names(unsigned char *out, size_t size, size_t *used,
+    const gnutls_datum_t *dn, unsigned n)
 {
-	if (b == NULL)
-		return;
-	snprintf(b->trust, sizeof(b->trust), "%s", path);
-	b->dev = (unsigned long long)st->st_dev;
-	b->ino = (unsigned long long)st->st_ino;
-	b->size = (unsigned long long)st->st_size;
-	b->mtime_s = (long long)st->st_mtim.tv_sec;
-	b->mtime_ns = (long long)st->st_mtim.tv_nsec;
-	b->ctime_s = (long long)st->st_ctim.tv_sec;
-	b->ctime_ns = (long long)st->st_ctim.tv_nsec;
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, (size_t)st->st_size,
-	    b->digest) == 0)
-		b->recorded = 1;
+	size_t o = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (dn[i].size > 0xffff || o + 2 + dn[i].size > size)
+			return -1;
+		out[o++] = (unsigned char)(dn[i].size >> 8);
+		out[o++] = (unsigned char)dn[i].size;
+		memcpy(out + o, dn[i].data, dn[i].size);
+		o += dn[i].size;
+	}
+	*used = o;
+	return 0;
 }
 
-static int
-add_issuers(gnutls_x509_trust_list_t tl, const char *path,
-    const gnutls_datum_t *dn, unsigned n, unsigned *found, unsigned *added,
-    struct tls_cert_basis *basis)
+static unsigned
+unpack_names(const unsigned char *in, size_t len, gnutls_datum_t *dn,
+    unsigned max)
 {
+	size_t o = 0, l;
+	unsigned n = 0;
+
+	while (o + 2 <= len && n < max) {
+		l = (size_t)in[o] << 8 | in[o + 1];
+		if (o + 2 + l > len)
+			break;
+		dn[n].data = (unsigned char *)(uintptr_t)(in + o + 2);
+		dn[n++].size = (unsigned int)l;
+		o += 2 + l;
+	}
+	return n;
+}
+
+/*
+ * Walk the PEM certificates of buf: count them, and for those whose DER
+ * names one of the issuers, hash the DER into md (when not NULL) and add
+ * them to tl (when not NULL).  -1 if memory is short.
+ */
+static int
+candidates(const char *buf, size_t size, const gnutls_datum_t *dn,
+    unsigned n, gnutls_x509_trust_list_t tl, unsigned char *md,
+    unsigned *found, unsigned *added)
+{
+	gnutls_hash_hd_t h = NULL;
 	gnutls_datum_t der;
 	gnutls_x509_crt_t ca;
-	struct stat st;
 	unsigned char *out;
-	char *buf, *b, *e;
+	const char *b, *e;
 	size_t len;
 
 	*found = *added = 0;
-	if ((buf = read_file(path, &st)) == NULL)
-		return -1;
-	note_trust(basis, path, &st, buf);
 	/* Each DER fits in the buffer its base64 came from. */
-	if ((out = malloc((size_t)st.st_size)) == NULL) {
-		free(buf);
+	if ((out = malloc(size + 1)) == NULL)
+		return -1;
+	if (md != NULL && gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		free(out);
 		return -1;
 	}
 	der.data = out;
@@ -420,18 +443,66 @@ add_issuers(gnutls_x509_trust_list_t tl, const char *path,
 		e += strlen(PEM_END);
 		der.size = (unsigned int)len;
 		(*found)++;
-		if (names_any(&der, dn, n) && gnutls_x509_crt_init(&ca) == 0) {
-			if (gnutls_x509_crt_import(ca, &der,
-			    GNUTLS_X509_FMT_DER) < 0 ||
-			    gnutls_x509_trust_list_add_cas(tl, &ca, 1, 0) != 1)
-				gnutls_x509_crt_deinit(ca);
-			else
-				(*added)++;
-		}
+		if (!names_any(&der, dn, n))
+			continue;
+		if (h != NULL)
+			gnutls_hash(h, out, len);
+		if (tl == NULL || gnutls_x509_crt_init(&ca) < 0)
+			continue;
+		if (gnutls_x509_crt_import(ca, &der, GNUTLS_X509_FMT_DER) < 0 ||
+		    gnutls_x509_trust_list_add_cas(tl, &ca, 1, 0) != 1)
+			gnutls_x509_crt_deinit(ca);
+		else
+			(*added)++;
 	}
+	if (h != NULL)
+		gnutls_hash_deinit(h, md);
 	free(out);
-	free(buf);
 	return 0;
+}
+
+/*
+ * The trust file for the record: its identity, the issuer names of the
+ * chain, and a digest of the CAs that name them (the only ones that can
+ * take part in the verification: the rest may change freely).
+ */
+static void
+note_trust(struct tls_cert_basis *b, const char *path, const struct stat *st,
+    const gnutls_datum_t *dn, unsigned n)
+{
+	if (b == NULL)
+		return;
+	snprintf(b->trust, sizeof(b->trust), "%s", path);
+	b->dev = (unsigned long long)st->st_dev;
+	b->ino = (unsigned long long)st->st_ino;
+	b->size = (unsigned long long)st->st_size;
+	b->mtime_s = (long long)st->st_mtim.tv_sec;
+	b->mtime_ns = (long long)st->st_mtim.tv_nsec;
+	b->ctime_s = (long long)st->st_ctim.tv_sec;
+	b->ctime_ns = (long long)st->st_ctim.tv_nsec;
+	b->recorded = pack_names(b->names, sizeof(b->names), &b->nameslen,
+	    dn, n) == 0;
+}
+
+static int
+add_issuers(gnutls_x509_trust_list_t tl, const char *path,
+    const gnutls_datum_t *dn, unsigned n, unsigned *found, unsigned *added,
+    struct tls_cert_basis *basis)
+{
+	struct stat st;
+	char *buf;
+	int ret;
+
+	*found = *added = 0;
+	if ((buf = read_file(path, &st)) == NULL)
+		return -1;
+	note_trust(basis, path, &st, dn, n);
+	ret = candidates(buf, (size_t)st.st_size, dn, n, tl,
+	    basis != NULL ? basis->digest : NULL, found, added);
+	free(buf);
+	if (ret == -1 && basis != NULL)
+		basis->recorded = 0;
+	return ret;
 }
 
 /*
@@ -611,32 +682,23 @@ tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
 	return ret;
 }
 
-/* SHA-256 of the file at path now, or -1. */
+/*
+ * The trust file as it is now is the one b was verified against: the same
+ * inode, size and times; or else (rewritten, as update-ca-certificates
+ * does) the CAs that may have issued the chain are byte for byte the same.
+ */
 static int
-digest_file(const char *path, unsigned char *md)
+same_trust(const struct tls_cert_basis *b, const char *path)
 {
+	gnutls_datum_t dn[CHAIN_MAX];
+	unsigned char md[32];
+	unsigned n, found, added;
 	struct stat st;
 	char *buf;
 	int ret;
 
-	if ((buf = read_file(path, &st)) == NULL)
-		return -1;
-	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, (size_t)st.st_size,
-	    md) == 0 ? 0 : -1;
-	free(buf);
-	return ret;
-}
-
-/* The trust file as it is now is the one b was verified against. */
-static int
-same_trust(const struct tls_cert_basis *b, const char *path)
-{
-	unsigned char md[32];
-	struct stat st;
-
 	if (strcmp(b->trust, path) != 0 || stat(path, &st) == -1)
 		return 0;
-	/* The same inode, size and times: no need to read it. */
 	if ((unsigned long long)st.st_dev == b->dev &&
 	    (unsigned long long)st.st_ino == b->ino &&
 	    (unsigned long long)st.st_size == b->size &&
@@ -645,9 +707,13 @@ same_trust(const struct tls_cert_basis *b, const char *path)
 	    (long long)st.st_ctim.tv_sec == b->ctime_s &&
 	    (long long)st.st_ctim.tv_nsec == b->ctime_ns)
 		return 1;
-	/* Rewritten (update-ca-certificates does it): the content decides. */
-	return digest_file(path, md) == 0 &&
-	    memcmp(md, b->digest, sizeof(md)) == 0;
+	n = unpack_names(b->names, b->nameslen, dn, CHAIN_MAX);
+	if ((buf = read_file(path, &st)) == NULL)
+		return 0;
+	ret = candidates(buf, (size_t)st.st_size, dn, n, NULL, md, &found,
+	    &added);
+	free(buf);
+	return ret == 0 && memcmp(md, b->digest, sizeof(md)) == 0;
 }
 
 int

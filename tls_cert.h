@@ -28,7 +28,10 @@ struct tls_cert_basis {
 	char			 trust[1024];	/* CA file read, or "" */
 	unsigned long long	 dev, ino, size;
 	long long		 mtime_s, mtime_ns, ctime_s, ctime_ns;
-	unsigned char		 digest[32];	/* SHA-256 of its content */
+	unsigned char		 names[1024];	/* the chain's issuer names */
+	size_t			 nameslen;
+	unsigned char		 digest[32];	/* SHA-256 of the CAs in the
+					   file that name one of them */
 	long long		 not_after;	/* the certificate's */
 };
 

@@ -291,10 +291,13 @@ def test_resumed_session_loads_no_trust(run, postfix, certs, tmp_path, how):
     postfix.wait_messages(2, timeout=20)
 
 
-def test_rewritten_bundle_with_the_same_content_still_resumes(
+def test_rewritten_bundle_still_resumes_while_its_issuer_stays(
         run, postfix, certs, tmp_path):
-    """update-ca-certificates writes a new file even when nothing changed:
-    another inode, the same content; the ticket still holds."""
+    """update-ca-certificates writes a new file even when nothing that
+    matters changed: another inode, maybe other CAs.  The ticket holds
+    while the CAs that may have issued the chain are the same; once the
+    test CA is gone, the ticket is not offered and the full handshake
+    refuses the server."""
     path, _ = bundle(tmp_path, certs)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     cfg = config(postfix, "implicit", "tls_starttls off",
@@ -302,21 +305,24 @@ def test_rewritten_bundle_with_the_same_content_still_resumes(
     assert send(run, cfg, "u1", env=env).returncode == 0
     with open(path, "rb") as f:
         data = f.read()
+    with open(certs.selfsigned_cert, "rb") as f:
+        other = f.read()
     with open(path + ".new", "wb") as f:
-        f.write(data)
+        f.write(data + other)           # an unrelated CA added
     os.rename(path + ".new", path)
     p = send(run, cfg, "u2", env=env)
     assert p.returncode == 0, p.err
     assert HELD in p.err and "--- trust:" not in p.err, p.err
-    # One byte more (a CA added): the ticket goes, a full handshake checks.
-    with open(path, "ab") as f:
-        f.write(b"\n")
+    (tmp_path / "other").mkdir()
+    without, n = bundle(tmp_path / "other", certs, with_ca=False)
+    os.rename(without, path)            # the test CA removed
     p = send(run, cfg, "u3", env=env)
-    assert p.returncode == 0, p.err
+    assert p.returncode == 69, p.err
     assert ("--- not offering the TLS session ticket: what is trusted "
             "changed since") in p.err, p.err
-    assert "full handshake" in p.err and "--- trust: 1 of" in p.err, p.err
-    postfix.wait_messages(3, timeout=20)
+    assert "--- trust: 0 of the %d certificates" % n in p.err, p.err
+    assert "not trusted" in errors(p), p.err
+    postfix.wait_messages(2, timeout=20)
 
 
 def test_ticket_of_an_expired_certificate_not_offered(run, postfix, certs,
