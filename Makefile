@@ -24,12 +24,13 @@ PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags gnutls libgsasl libsecret-1)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DSMTPSEND_VERSION='"$(VERSION)"' \
 	  $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
-# Static where Debian ships an archive; p11-kit and libunistring have none.
+# Static where Debian ships an archive (libunistring's is in libunistring-dev);
+# p11-kit has none.
 ifeq ($(SHARED),1)
-LIBS	= $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl
+LIBS	= $(shell $(PKG_CONFIG) --libs gnutls libgsasl nettle) -ldl
 else
 LIBS	= -Wl,-Bstatic -lgsasl -lidn -lntlm -lgssglue -lgnutls -lhogweed \
-	  -lnettle -lgmp -ltasn1 -lidn2 -Wl,-Bdynamic -l:libunistring.so.2 \
+	  -lnettle -lgmp -ltasn1 -lidn2 -lunistring -Wl,-Bdynamic \
 	  -lp11-kit -ldl -lpthread
 endif
 
@@ -60,7 +61,7 @@ $(B)/smtpsend: $(B)/sendmail.o $(LIB)
 # Unit tests link the module library (not sendmail.o) with cmocka.
 $(B)/tests/%: tests/unit/%.c $(LIB) $(HDRS) | $(B)
 	$(CC) $(ALL_CFLAGS) -I. $(LDFLAGS) -o $@ $< $(LIB) -lcmocka \
-	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl
+	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl nettle) -ldl
 
 unit: $(UNIT_BINS)
 	@tests/run-unit $(UNIT_BINS)
@@ -117,7 +118,7 @@ $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HDRS) $(wildcard *.c)
 	@mkdir -p $(FUZZ_B)
 	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) \
 	    -I. -o $@ $< $(FUZZ_SRCS) \
-	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl) -ldl -lpthread
+	    $(shell $(PKG_CONFIG) --libs gnutls libgsasl nettle) -ldl -lpthread
 
 fuzz: $(FUZZ_BINS)
 

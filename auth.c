@@ -7,6 +7,7 @@
  * a secret exists on the wire.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "auth.h"
 #include "config.h"
 #include "error.h"
+#include "scram_cache.h"
 #include "smtp.h"
 #include "tls.h"
 #include "xoauth.h"
@@ -576,12 +578,162 @@ get_binding(const struct auth_params *p, const char **type)
 	return cb;
 }
 
+/*
+ * SCRAM's SaltedPassword: GNU SASL asks for it once it knows the server's
+ * salt and iteration count.  It comes from the cache, else from Nettle's
+ * PBKDF2 (GNU SASL's own portable SHA-256 costs three times as much); it
+ * is kept only once the server has accepted it.
+ */
+struct scram_run {
+	const struct auth_params *p;
+	FILE		*verbose;
+	int		 no_cache;	/* retrying: compute, trust no entry */
+	int		 from_cache;	/* this attempt used a kept value */
+	int		 computed;	/* this attempt computed it */
+	char		 server[300];
+	char		 salt[400];
+	char		*prepped;	/* SASLprep'ed password; wiped */
+	struct scram_entry e;
+	unsigned char	 sp[SCRAM_SP_MAX];
+};
+
+static void
+scram_run_clear(struct scram_run *sr)
+{
+	if (sr->prepped != NULL) {
+		wipe_str(sr->prepped);
+		gsasl_free(sr->prepped);
+	}
+	sr->prepped = NULL;
+	sr->from_cache = sr->computed = 0;
+	explicit_bzero(sr->sp, sizeof(sr->sp));
+}
+
+static int
+scram_salted(struct scram_run *sr, Gsasl_session *sess)
+{
+	const char *salt, *iter;
+	char hex[2 * SCRAM_SP_MAX + 1], *end;
+	unsigned long n;
+	size_t i, len;
+
+	salt = gsasl_property_fast(sess, GSASL_SCRAM_SALT);
+	iter = gsasl_property_fast(sess, GSASL_SCRAM_ITER);
+	if (salt == NULL || iter == NULL || sr->p->secret == NULL ||
+	    strlen(salt) >= sizeof(sr->salt))
+		return GSASL_NO_CALLBACK;	/* GNU SASL does it itself */
+	errno = 0;
+	n = strtoul(iter, &end, 10);
+	if (errno != 0 || end == iter || *end != '\0' || n == 0)
+		return GSASL_NO_CALLBACK;
+	scram_run_clear(sr);
+	if (gsasl_saslprep(sr->p->secret, GSASL_ALLOW_UNASSIGNED,
+	    &sr->prepped, NULL) != GSASL_OK)
+		return GSASL_NO_CALLBACK;
+	snprintf(sr->salt, sizeof(sr->salt), "%s", salt);
+	sr->e.salt = sr->salt;
+	sr->e.iter = n;
+	sr->e.sha256 = strncmp(gsasl_mechanism_name(sess), "SCRAM-SHA-256",
+	    13) == 0;
+	if (!sr->no_cache && scram_cache_get(&sr->e, sr->prepped, sr->sp)) {
+		sr->from_cache = 1;
+	} else if (scram_compute(&sr->e, sr->prepped, sr->sp) == 0) {
+		sr->computed = 1;
+	} else {
+		return GSASL_NO_CALLBACK;
+	}
+	if (sr->verbose != NULL)
+		fprintf(sr->verbose, "--- SCRAM: salted password %s (%lu "
+		    "iterations)\n", sr->from_cache ? "kept from an earlier "
+		    "run" : "computed", n);
+	len = scram_sp_len(&sr->e);
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sr->sp[i]);
+	gsasl_property_set(sess, GSASL_SCRAM_SALTED_PASSWORD, hex);
+	explicit_bzero(hex, sizeof(hex));
+	return GSASL_OK;
+}
+
+static int
+sasl_callback(Gsasl *ctx, Gsasl_session *sess, Gsasl_property prop)
+{
+	struct scram_run *sr = gsasl_callback_hook_get(ctx);
+
+	if (prop != GSASL_SCRAM_SALTED_PASSWORD || sr == NULL)
+		return GSASL_NO_CALLBACK;
+	return scram_salted(sr, sess);
+}
+
+static void
+scram_run_init(struct scram_run *sr, const struct auth_params *p,
+    FILE *verbose)
+{
+	memset(sr, 0, sizeof(*sr));
+	sr->p = p;
+	sr->verbose = verbose;
+	snprintf(sr->server, sizeof(sr->server), "%s:%d",
+	    p->host != NULL ? p->host : "", p->port);
+	/* A server reached by a socket has no name to key the entry by. */
+	sr->e.dir = p->host != NULL ? p->cache_dir : NULL;
+	sr->e.server = sr->server;
+	sr->e.user = p->user != NULL ? p->user : "";
+}
+
+/* One AUTH exchange in a session of its own. */
+static int
+auth_once(Gsasl *ctx, struct auth_run *ar, const struct auth_params *p,
+    const char *cb, const char *cbtype, struct error *err)
+{
+	struct xoauth_hook hook;
+	int rc;
+
+	ar->sess = NULL;
+	ar->line = NULL;
+	ar->shown = NULL;
+	ar->done = 0;
+	if (start_session(ctx, &ar->sess, ar->mech, p, cb, cbtype, err) == -1)
+		return -1;
+	hook.port = p->port;
+	gsasl_session_hook_set(ar->sess, &hook);
+	rc = dialogue(ar, err);
+	wipe_session(ar->sess);
+	gsasl_finish(ar->sess);
+	ar->sess = NULL;
+	return rc;
+}
+
+/*
+ * After the exchange: keep a SaltedPassword the server accepted; if it
+ * refused a kept one, forget it and say to try once more (the password or
+ * the server's secrets changed since).  1: try again.
+ */
+static int
+scram_after(struct scram_run *sr, int rc, const struct error *err)
+{
+	int again = 0;
+
+	if (rc == 0 && sr->computed && sr->e.dir != NULL)
+		scram_cache_put(&sr->e, sr->prepped, sr->sp);
+	if (rc == -1 && sr->from_cache && err->kind == ERR_AUTH &&
+	    !err->temporary && err->code != 0) {
+		scram_cache_drop(&sr->e);
+		if (sr->verbose != NULL)
+			fprintf(sr->verbose, "--- SCRAM: the server refused the "
+			    "salted password kept from an earlier run; "
+			    "computing it again\n");
+		sr->no_cache = 1;
+		again = 1;
+	}
+	scram_run_clear(sr);
+	return again;
+}
+
 int
 auth_login(struct smtp *s, const struct auth_params *p, char used[32],
     struct error *err)
 {
 	const struct smtp_caps *caps = smtp_caps(s);
-	struct xoauth_hook hook;
+	struct scram_run sr;
 	struct auth_run ar;
 	Gsasl *ctx = NULL;
 	const char *cbtype, *offered;
@@ -605,17 +757,16 @@ auth_login(struct smtp *s, const struct auth_params *p, char used[32],
 		error_set(err, ERR_INTERNAL, "cannot initialise GNU SASL");
 		goto done;
 	}
+	scram_run_init(&sr, p, p->verbose);
+	gsasl_callback_set(ctx, sasl_callback);
+	gsasl_callback_hook_set(ctx, &sr);
 	memset(&ar, 0, sizeof(ar));
 	ar.s = s;
 	ar.mech = mech;
-	if (start_session(ctx, &ar.sess, mech, p, cb, cbtype, err) == -1)
-		goto done;
-	hook.port = p->port;
-	gsasl_session_hook_set(ar.sess, &hook);
 	snprintf(used, 32, "%s", mech);
-	rc = dialogue(&ar, err);
-	wipe_session(ar.sess);
-	gsasl_finish(ar.sess);
+	do {
+		rc = auth_once(ctx, &ar, p, cb, cbtype, err);
+	} while (scram_after(&sr, rc, err));
 done:
 	if (ctx != NULL)
 		gsasl_done(ctx);

@@ -5,6 +5,8 @@
 #ifndef SMTPSEND_AUTH_H
 #define SMTPSEND_AUTH_H
 
+#include <stdio.h>
+
 struct account;
 struct error;
 struct smtp;
@@ -19,6 +21,8 @@ struct auth_params {
 	struct tls *tls; /* active TLS session or NULL (channel binding) */
 	int encrypted; /* 1 if the connection is under TLS */
 	int loopback; /* 1 if the peer address is loopback */
+	const char *cache_dir; /* SCRAM's SaltedPassword kept here, or NULL */
+	FILE *verbose; /* -v stream (SCRAM notes), or NULL */
 };
 
 /*

@@ -337,6 +337,10 @@ authenticate(struct conn *c, const struct send_job *job,
 	p.tls = p.encrypted ? c->tls : NULL;
 	/* Behind a proxy on loopback the server itself may be anywhere. */
 	p.loopback = !c->proxied && peer_is_loopback(io_fd(c->io));
+	if (c->cache_dir[0] == '\0')
+		cache_dir(c->cache_dir, sizeof(c->cache_dir));
+	p.cache_dir = c->cache_dir[0] != '\0' ? c->cache_dir : NULL;
+	p.verbose = c->verbose;
 	return auth_login(c->smtp, &p, res->auth, err);
 }
 

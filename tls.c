@@ -11,11 +11,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
@@ -36,7 +38,8 @@ struct tls {
 	unsigned char		 pin[32];	/* pinned fingerprint */
 	size_t			 pinlen;	/* 0, 20 (SHA-1) or 32 (SHA-256) */
 	int			 certcheck;
-	int			 system_trust;	/* no tls_trust_file */
+	int			 system_trust;	/* CAs read at verification */
+	char			*trust_file;	/* ...from this file, or NULL */
 	int			 have_client_cert;
 	int			 fd;
 	int			 timeout_ms;
@@ -54,6 +57,8 @@ struct tls {
 	unsigned char		 first[FIRST_MAX];
 	size_t			 nfirst;
 	struct error		 verr;		/* why verification failed */
+	struct tls_cert_basis	 basis;		/* what it relied on */
+	int			 basis_held;	/* the ticket's still holds */
 	char			 summary[128];
 };
 
@@ -146,7 +151,7 @@ ticket_save(struct tls *t)
 	    GNUTLS_SFLAGS_SESSION_TICKET) == 0)
 		return;
 	t->ticket_saved = 1;
-	tls_cache_save(t->session, t->cache_path, t->verbose);
+	tls_cache_save(t->session, t->cache_path, &t->basis, t->verbose);
 }
 
 /*
@@ -154,16 +159,25 @@ ticket_save(struct tls *t)
  * one, which skips it: the trust store may have changed since).  0 if the
  * peer passes, else -1 with t->verr filled.
  */
+static void
+policy(struct tls *t, struct tls_cert_policy *pol)
+{
+	pol->host = t->host;
+	pol->pin = t->pin;
+	pol->pinlen = t->pinlen;
+	pol->certcheck = t->certcheck;
+	pol->system_trust = t->system_trust;
+	pol->trust_file = t->trust_file;
+	pol->verbose = t->verbose;
+	pol->basis = &t->basis;
+}
+
 static int
 verify_peer(struct tls *t)
 {
 	struct tls_cert_policy pol;
 
-	pol.host = t->host;
-	pol.pin = t->pin;
-	pol.pinlen = t->pinlen;
-	pol.certcheck = t->certcheck;
-	pol.system_trust = t->system_trust;
+	policy(t, &pol);
 	return tls_cert_verify(t->session, &pol, &t->verr);
 }
 
@@ -242,14 +256,46 @@ set_crl(struct tls *t, const struct tls_params *p, struct error *err)
 	return 0;
 }
 
+/*
+ * A trust file is read when the certificate is checked, and then only the
+ * CAs that may have issued the chain are parsed: a copied msmtprc names
+ * the distribution's bundle, whose ~150 certificates cost more to load
+ * than the rest of a send.  Here it is only opened, so that an unreadable
+ * file is a configuration error before anything is sent.
+ */
+static int
+set_trust_file(struct tls *t, const char *path, struct error *err)
+{
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		error_set(err, ERR_CONFIG, "tls_trust_file %s: %s", path,
+		    strerror(errno));
+		error_hint(err, "tls_trust_file must name a readable file of "
+		    "PEM CA certificates");
+		return -1;
+	}
+	close(fd);
+	if ((t->trust_file = strdup(path)) == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	t->system_trust = 1;
+	return 0;
+}
+
 static int
 set_trust(struct tls *t, const struct tls_params *p, struct error *err)
 {
 	int ret;
+	int named = p->trust_file != NULL &&
+	    strcmp(p->trust_file, "system") != 0;
 
 	if (!p->certcheck || t->pinlen > 0)
 		return 0;	/* nothing to check a chain against */
-	if (p->trust_file != NULL && strcmp(p->trust_file, "system") != 0) {
+	if (named && p->crl_file == NULL)
+		return set_trust_file(t, p->trust_file, err);
+	if (named) {
+		/* CRLs live in the credentials: the CAs go there too. */
 		ret = gnutls_certificate_set_x509_trust_file(t->cred,
 		    p->trust_file, GNUTLS_X509_FMT_PEM);
 		if (ret <= 0) {
@@ -303,12 +349,41 @@ set_client_cert(struct tls *t, const struct tls_params *p, struct error *err)
 	return 0;
 }
 
+/*
+ * Offer the stored ticket, unless what its full handshake verified no
+ * longer holds (trust file, pin, certcheck, the certificate's dates): a
+ * resumed session shows no certificate, so with a ticket whose record
+ * holds, nothing needs loading or checking.  A ticket without a record
+ * is offered and its session checked again after the handshake.
+ */
 static void
 set_cache(struct tls *t, const struct tls_params *p)
 {
+	struct tls_cert_policy pol;
+	struct tls_cert_basis b;
+	gnutls_datum_t d;
+	const char *why;
+
 	t->cache_path = tls_cache_path(p);
-	if (t->cache_path != NULL)
-		tls_cache_load(t->session, t->cache_path, t->verbose);
+	if (t->cache_path == NULL ||
+	    tls_cache_read(t->cache_path, &b, &d) == -1)
+		return;
+	policy(t, &pol);
+	if (b.recorded && !tls_cert_basis_holds(&b, &pol, &why)) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- not offering the TLS session "
+			    "ticket: %s\n", why);
+		tls_cache_remove(t->cache_path, t->verbose);
+	} else if (gnutls_session_set_data(t->session, d.data, d.size) < 0) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- ignoring unusable TLS session "
+			    "ticket %s\n", t->cache_path);
+	} else if (b.recorded) {
+		t->basis = b;
+		t->basis_held = 1;
+	}
+	tls_cache_data_free(&d);
+	explicit_bzero(&b, sizeof(b));
 }
 
 static int
@@ -607,6 +682,13 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 	 * carries against today's settings (trust file, pin), which may have
 	 * changed since the ticket was made.  If it fails, the ticket goes.
 	 */
+	if (!t->verified && t->resumed && t->basis_held) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- TLS session resumed: its "
+			    "certificate was verified when the ticket was made, "
+			    "against what is still trusted\n");
+		t->verified = 1;
+	}
 	if (!t->verified) {
 		if (t->resumed && t->verbose != NULL)
 			fprintf(t->verbose, "--- TLS session resumed: checking "
@@ -836,6 +918,7 @@ tls_free(struct tls *t)
 	if (t->cred != NULL)
 		gnutls_certificate_free_credentials(t->cred);
 	free(t->host);
+	free(t->trust_file);
 	free(t->cache_path);
 	explicit_bzero(t, sizeof(*t));
 	free(t);

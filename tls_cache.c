@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "tls.h"
 #include "tls_cache.h"
+#include "tls_cert.h"
 
 #define TICKET_MAX	(64 * 1024)	/* larger ticket files are not ours */
 
@@ -116,37 +118,68 @@ is_private(const struct stat *st)
 	return st->st_uid == geteuid() && (st->st_mode & 022) == 0;
 }
 
-void
-tls_cache_load(gnutls_session_t s, const char *path, FILE *verbose)
-{
-	gnutls_datum_t d = { NULL, 0 };
-	struct stat st;
-	ssize_t n;
-	int fd;
+/*
+ * A ticket file: MAGIC, the size of the record, the record (what the
+ * verification relied on), then GnuTLS's session data.  A file without
+ * the magic is session data alone, from before records were kept.
+ */
+#define MAGIC		"smtpsend tkt v1"	/* 16 bytes with its NUL */
 
+int
+tls_cache_read(const char *path, struct tls_cert_basis *b, gnutls_datum_t *d)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	uint32_t size;
+	size_t head = sizeof(MAGIC) + sizeof(size) + sizeof(*b);
+	ssize_t n;
+	int fd, ret = -1;
+
+	memset(b, 0, sizeof(*b));
+	d->data = NULL;
+	d->size = 0;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
-		return;
+		return -1;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || !is_private(&st) ||
 	    st.st_size <= 0 || st.st_size > TICKET_MAX)
 		goto done;
-	d.data = malloc((size_t)st.st_size);
-	if (d.data == NULL)
+	if ((buf = malloc((size_t)st.st_size)) == NULL)
 		goto done;
-	n = read(fd, d.data, (size_t)st.st_size);
+	n = read(fd, buf, (size_t)st.st_size);
 	if (n != st.st_size)
 		goto done;
-	d.size = (unsigned int)n;
-	if (gnutls_session_set_data(s, d.data, d.size) < 0 &&
-	    verbose != NULL)
-		fprintf(verbose, "--- ignoring unusable TLS session "
-		    "ticket %s\n", path);
+	if ((size_t)n > head && memcmp(buf, MAGIC, sizeof(MAGIC)) == 0) {
+		memcpy(&size, buf + sizeof(MAGIC), sizeof(size));
+		if (size != sizeof(*b))
+			goto done;	/* another build's: unusable */
+		memcpy(b, buf + sizeof(MAGIC) + sizeof(size), sizeof(*b));
+		b->trust[sizeof(b->trust) - 1] = '\0';
+		memmove(buf, buf + head, (size_t)n - head);
+		n -= (ssize_t)head;
+	}
+	d->data = buf;
+	d->size = (unsigned int)n;
+	buf = NULL;
+	ret = 0;
 done:
-	if (d.data != NULL) {
-		explicit_bzero(d.data, (size_t)st.st_size);
-		free(d.data);
+	if (buf != NULL) {
+		explicit_bzero(buf, (size_t)st.st_size);
+		free(buf);
 	}
 	close(fd);
+	return ret;
+}
+
+void
+tls_cache_data_free(gnutls_datum_t *d)
+{
+	if (d->data != NULL) {
+		explicit_bzero(d->data, d->size);
+		free(d->data);
+	}
+	d->data = NULL;
+	d->size = 0;
 }
 
 void
@@ -174,8 +207,10 @@ write_all(int fd, const unsigned char *p, size_t len)
 }
 
 static int
-write_file(const char *path, const gnutls_datum_t *d)
+write_file(const char *path, const struct tls_cert_basis *b,
+    const gnutls_datum_t *d)
 {
+	uint32_t size = sizeof(*b);
 	char dir[4096], tmp[4096 + 16];
 	struct stat st;
 	char *slash;
@@ -193,8 +228,11 @@ write_file(const char *path, const gnutls_datum_t *d)
 	fd = mkstemp(tmp);	/* mode 0600 */
 	if (fd == -1)
 		return -1;
-	if (fchmod(fd, 0600) == -1 || write_all(fd, d->data, d->size) == -1 ||
-	    close(fd) == -1) {
+	if (fchmod(fd, 0600) == -1 ||
+	    write_all(fd, (const unsigned char *)MAGIC, sizeof(MAGIC)) == -1 ||
+	    write_all(fd, (const unsigned char *)&size, sizeof(size)) == -1 ||
+	    write_all(fd, (const unsigned char *)b, sizeof(*b)) == -1 ||
+	    write_all(fd, d->data, d->size) == -1 || close(fd) == -1) {
 		close(fd);
 		unlink(tmp);
 		return -1;
@@ -207,14 +245,15 @@ write_file(const char *path, const gnutls_datum_t *d)
 }
 
 int
-tls_cache_save(gnutls_session_t s, const char *path, FILE *verbose)
+tls_cache_save(gnutls_session_t s, const char *path,
+    const struct tls_cert_basis *b, FILE *verbose)
 {
 	gnutls_datum_t d = { NULL, 0 };
 	int ret;
 
 	if (gnutls_session_get_data2(s, &d) < 0 || d.size == 0)
 		return -1;
-	ret = write_file(path, &d);
+	ret = write_file(path, b, &d);
 	if (verbose != NULL)
 		fprintf(verbose, "--- %s TLS session ticket %s\n",
 		    ret == 0 ? "saved" : "could not save", path);

@@ -10,6 +10,7 @@
 
 #include <gnutls/gnutls.h>
 
+struct tls_cert_basis;
 struct tls_params;
 
 /*
@@ -20,13 +21,22 @@ struct tls_params;
  */
 char	*tls_cache_path(const struct tls_params *p);
 
-/* Offer the ticket in path to session s, if the file is ours and usable. */
-void	tls_cache_load(gnutls_session_t s, const char *path, FILE *verbose);
+/*
+ * Read the ticket in path, if the file is ours: what its verification
+ * relied on into *b (b->recorded 0 if the file has no record) and the
+ * session data into *d (free with tls_cache_data_free()).  0, or -1.
+ */
+int	tls_cache_read(const char *path, struct tls_cert_basis *b,
+	    gnutls_datum_t *d);
+
+/* Wipe and free what tls_cache_read() gave. */
+void	tls_cache_data_free(gnutls_datum_t *d);
 
 /* Remove the ticket in path (it failed today's checks). */
 void	tls_cache_remove(const char *path, FILE *verbose);
 
-/* Write s's resumption data to path atomically (mkstemp + rename). */
-int	tls_cache_save(gnutls_session_t s, const char *path, FILE *verbose);
+/* Write b and s's resumption data to path atomically (mkstemp + rename). */
+int	tls_cache_save(gnutls_session_t s, const char *path,
+	    const struct tls_cert_basis *b, FILE *verbose);
 
 #endif

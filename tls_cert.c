@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include <fcntl.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
@@ -274,18 +276,22 @@ explain_status(const struct tls_cert_policy *pol, gnutls_x509_crt_t crt,
 	}
 }
 
-/* The whole file, NUL-terminated and malloc'ed, or NULL. */
+/*
+ * The whole file, NUL-terminated and malloc'ed, or NULL with errno set (0
+ * for an empty or oversized file).
+ */
 static char *
-read_file(const char *path)
+read_file(const char *path, struct stat *stp)
 {
 	struct stat st;
 	char *buf = NULL;
 	ssize_t n;
-	int fd;
+	int fd, saved;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return NULL;
+	errno = 0;
 	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < BUNDLE_MAX &&
 	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
 		n = read(fd, buf, (size_t)st.st_size);
@@ -294,9 +300,13 @@ read_file(const char *path)
 			buf = NULL;
 		} else {
 			buf[n] = '\0';
+			if (stp != NULL)
+				*stp = st;
 		}
 	}
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return buf;
 }
 
@@ -313,47 +323,243 @@ names_any(const gnutls_datum_t *der, const gnutls_datum_t *dn, unsigned n)
 }
 
 /*
- * Add to tl the CAs of the system bundle that may have issued a chain
- * member: those whose DER holds one of the issuer names.  Parsing all of
- * them would cost ~18 ms per run.  -1 if the bundle cannot be read.
+ * Add to tl the CAs of the PEM bundle at path that may have issued a chain
+ * member: those whose DER holds one of the issuer names.  The others are
+ * decoded but never parsed: parsing all of Debian's bundle would cost ~18 ms
+ * per run, and a CA that names none of the issuers cannot take part in the
+ * chain, so the verdict is the one the whole bundle gives.  *found counts
+ * the certificates in the file, *added those put in tl.  -1 with errno if
+ * the file cannot be read.
+ */
+/*
+ * The base64 body of a PEM block (line ends and blanks skipped) into out,
+ * which has room for len bytes.  GnuTLS's PEM decoder costs six times as
+ * much, and a bundle is ~200 KB of base64 read at every full handshake.
+ * -1 on a character that is not base64.
  */
 static int
-add_system_issuers(gnutls_x509_trust_list_t tl, const gnutls_datum_t *dn,
-    unsigned n)
+base64_body(const char *in, size_t len, unsigned char *out, size_t *outlen)
 {
-	gnutls_datum_t pem, der;
-	gnutls_x509_crt_t ca;
-	const char *path;
-	char *buf, *b, *e;
+	static const char set[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static signed char val[256];
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int bits = 0, v;
 
-	path = getenv("SSL_CERT_FILE");
-	if (path == NULL || path[0] == '\0')
-		path = SYSTEM_BUNDLE;
-	if ((buf = read_file(path)) == NULL)
-		return -1;
-	for (b = strstr(buf, PEM_BEGIN); b != NULL; b = strstr(e, PEM_BEGIN)) {
-		if ((e = strstr(b, PEM_END)) == NULL)
-			break;
-		e += strlen(PEM_END);
-		pem.data = (unsigned char *)b;
-		pem.size = (unsigned int)(e - b);
-		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) < 0)
-			continue;
-		if (names_any(&der, dn, n) && gnutls_x509_crt_init(&ca) == 0) {
-			if (gnutls_x509_crt_import(ca, &der,
-			    GNUTLS_X509_FMT_DER) < 0 ||
-			    gnutls_x509_trust_list_add_cas(tl, &ca, 1, 0) != 1)
-				gnutls_x509_crt_deinit(ca);
-		}
-		gnutls_free(der.data);
+	if (val[0] == 0) {
+		memset(val, -1, sizeof(val));
+		for (i = 0; i < 64; i++)
+			val[(unsigned char)set[i]] = (signed char)i;
+		val[' '] = val['\t'] = val['\r'] = val['\n'] = -2;
 	}
-	free(buf);
+	for (i = 0; i < len && in[i] != '='; i++) {
+		v = val[(unsigned char)in[i]];
+		if (v == -2)
+			continue;
+		if (v < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	*outlen = o;
+	return o > 0 ? 0 : -1;
+}
+
+/* The issuer names, packed as 2-byte length + bytes, for the record. */
+static int
+pack_names(unsigned char *out, size_t size, size_t *used,
+    const gnutls_datum_t *dn, unsigned n)
+{
+	size_t o = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (dn[i].size > 0xffff || o + 2 + dn[i].size > size)
+			return -1;
+		out[o++] = (unsigned char)(dn[i].size >> 8);
+		out[o++] = (unsigned char)dn[i].size;
+		memcpy(out + o, dn[i].data, dn[i].size);
+		o += dn[i].size;
+	}
+	*used = o;
 	return 0;
 }
 
-/* The chain against the system CAs and the name; *status as GnuTLS's. */
+static unsigned
+unpack_names(const unsigned char *in, size_t len, gnutls_datum_t *dn,
+    unsigned max)
+{
+	size_t o = 0, l;
+	unsigned n = 0;
+
+	while (o + 2 <= len && n < max) {
+		l = (size_t)in[o] << 8 | in[o + 1];
+		if (o + 2 + l > len)
+			break;
+		dn[n].data = (unsigned char *)(uintptr_t)(in + o + 2);
+		dn[n++].size = (unsigned int)l;
+		o += 2 + l;
+	}
+	return n;
+}
+
+/*
+ * Walk the PEM certificates of buf: count them, and for those whose DER
+ * names one of the issuers, hash the DER into md (when not NULL) and add
+ * them to tl (when not NULL).  -1 if memory is short.
+ */
 static int
-verify_system(gnutls_session_t s, const struct tls_cert_policy *pol,
+candidates(const char *buf, size_t size, const gnutls_datum_t *dn,
+    unsigned n, gnutls_x509_trust_list_t tl, unsigned char *md,
+    unsigned *found, unsigned *added)
+{
+	gnutls_hash_hd_t h = NULL;
+	gnutls_datum_t der;
+	gnutls_x509_crt_t ca;
+	unsigned char *out;
+	const char *b, *e;
+	size_t len;
+
+	*found = *added = 0;
+	/* Each DER fits in the buffer its base64 came from. */
+	if ((out = malloc(size + 1)) == NULL)
+		return -1;
+	if (md != NULL && gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		free(out);
+		return -1;
+	}
+	der.data = out;
+	for (b = strstr(buf, PEM_BEGIN); b != NULL; b = strstr(e, PEM_BEGIN)) {
+		if ((e = strstr(b, PEM_END)) == NULL)
+			break;
+		b += strlen(PEM_BEGIN);
+		if (base64_body(b, (size_t)(e - b), out, &len) == -1)
+			continue;
+		e += strlen(PEM_END);
+		der.size = (unsigned int)len;
+		(*found)++;
+		if (!names_any(&der, dn, n))
+			continue;
+		if (h != NULL)
+			gnutls_hash(h, out, len);
+		if (tl == NULL || gnutls_x509_crt_init(&ca) < 0)
+			continue;
+		if (gnutls_x509_crt_import(ca, &der, GNUTLS_X509_FMT_DER) < 0 ||
+		    gnutls_x509_trust_list_add_cas(tl, &ca, 1, 0) != 1)
+			gnutls_x509_crt_deinit(ca);
+		else
+			(*added)++;
+	}
+	if (h != NULL)
+		gnutls_hash_deinit(h, md);
+	free(out);
+	return 0;
+}
+
+/*
+ * The trust file for the record: its identity, the issuer names of the
+ * chain, and a digest of the CAs that name them (the only ones that can
+ * take part in the verification: the rest may change freely).
+ */
+static void
+note_trust(struct tls_cert_basis *b, const char *path, const struct stat *st,
+    const gnutls_datum_t *dn, unsigned n)
+{
+	if (b == NULL)
+		return;
+	snprintf(b->trust, sizeof(b->trust), "%s", path);
+	b->dev = (unsigned long long)st->st_dev;
+	b->ino = (unsigned long long)st->st_ino;
+	b->size = (unsigned long long)st->st_size;
+	b->mtime_s = (long long)st->st_mtim.tv_sec;
+	b->mtime_ns = (long long)st->st_mtim.tv_nsec;
+	b->ctime_s = (long long)st->st_ctim.tv_sec;
+	b->ctime_ns = (long long)st->st_ctim.tv_nsec;
+	b->recorded = pack_names(b->names, sizeof(b->names), &b->nameslen,
+	    dn, n) == 0;
+}
+
+static int
+add_issuers(gnutls_x509_trust_list_t tl, const char *path,
+    const gnutls_datum_t *dn, unsigned n, unsigned *found, unsigned *added,
+    struct tls_cert_basis *basis)
+{
+	struct stat st;
+	char *buf;
+	int ret;
+
+	*found = *added = 0;
+	if ((buf = read_file(path, &st)) == NULL)
+		return -1;
+	note_trust(basis, path, &st, dn, n);
+	ret = candidates(buf, (size_t)st.st_size, dn, n, tl,
+	    basis != NULL ? basis->digest : NULL, found, added);
+	free(buf);
+	if (ret == -1 && basis != NULL)
+		basis->recorded = 0;
+	return ret;
+}
+
+/*
+ * The CAs that may have issued the chain, from tls_trust_file (the file as
+ * it is now), else from the system bundle ($SSL_CERT_FILE or Debian's),
+ * else from GnuTLS's own idea of the system store.
+ */
+static int
+add_trust(gnutls_x509_trust_list_t tl, const struct tls_cert_policy *pol,
+    const gnutls_datum_t *dn, unsigned n, struct error *err)
+{
+	const char *path = pol->trust_file;
+	unsigned found, added;
+	int ret;
+
+	if (path != NULL) {
+		ret = add_issuers(tl, path, dn, n, &found, &added,
+		    pol->basis);
+		if (ret == -1 && errno != 0) {
+			error_set(err, ERR_CONFIG, "tls_trust_file %s: %s",
+			    path, strerror(errno));
+			error_hint(err, "tls_trust_file must name a readable "
+			    "file of PEM CA certificates");
+			return -1;
+		}
+		if (found == 0) {
+			error_set(err, ERR_CONFIG, "tls_trust_file %s: no "
+			    "certificate found in it", path);
+			error_hint(err, "tls_trust_file must name a readable "
+			    "file of PEM CA certificates");
+			return -1;
+		}
+	} else {
+		path = getenv("SSL_CERT_FILE");
+		if (path == NULL || path[0] == '\0')
+			path = SYSTEM_BUNDLE;
+		if (add_issuers(tl, path, dn, n, &found, &added,
+		    pol->basis) == -1 &&
+		    gnutls_x509_trust_list_add_system_trust(tl, 0, 0) <= 0) {
+			error_set(err, ERR_CONFIG, "no system trust store to "
+			    "check the server's certificate against");
+			error_hint(err, "install ca-certificates, or set "
+			    "tls_trust_file to the CA certificate of the "
+			    "server");
+			return -1;
+		}
+		path = "the system trust store";
+	}
+	if (pol->verbose != NULL)
+		fprintf(pol->verbose, "--- trust: %u of the %u certificates in "
+		    "%s may have issued the chain\n", added, found, path);
+	return 0;
+}
+
+/* The chain against the trusted CAs and the name; *status as GnuTLS's. */
+static int
+verify_lazy(gnutls_session_t s, const struct tls_cert_policy *pol,
     unsigned int *status, struct error *err)
 {
 	gnutls_x509_crt_t chain[CHAIN_MAX];
@@ -383,14 +589,8 @@ verify_system(gnutls_session_t s, const struct tls_cert_policy *pol,
 		error_set(err, ERR_CERT, "cannot read the server's certificate");
 		goto done;
 	}
-	if (add_system_issuers(tl, dn, n) == -1 &&
-	    gnutls_x509_trust_list_add_system_trust(tl, 0, 0) <= 0) {
-		error_set(err, ERR_CONFIG, "no system trust store to check "
-		    "the server's certificate against");
-		error_hint(err, "install ca-certificates, or set "
-		    "tls_trust_file to the CA certificate of the server");
+	if (add_trust(tl, pol, dn, n, err) == -1)
 		goto done;
-	}
 	if (pol->host != NULL) {
 		vd[nvd].type = GNUTLS_DT_DNS_HOSTNAME;
 		vd[nvd].data = (unsigned char *)(uintptr_t)pol->host;
@@ -415,6 +615,30 @@ done:
 	return ret;
 }
 
+/* After a verification that passed: what it relied on, for the ticket. */
+static void
+record_basis(const struct tls_cert_policy *pol, gnutls_x509_crt_t crt,
+    int ret)
+{
+	struct tls_cert_basis *b = pol->basis;
+
+	if (ret != 0) {
+		memset(b, 0, sizeof(*b));
+		return;
+	}
+	b->certcheck = pol->certcheck;
+	b->pinlen = pol->pinlen;
+	if (pol->pinlen > 0 && pol->pinlen <= sizeof(b->pin))
+		memcpy(b->pin, pol->pin, pol->pinlen);
+	b->not_after = (long long)gnutls_x509_crt_get_expiration_time(crt);
+	/* A pin needs no trust file; a chain checked by the lazy path was
+	   recorded with the file it read. */
+	if (pol->pinlen > 0)
+		b->recorded = 1;
+	else if (!pol->system_trust)
+		b->recorded = 0;
+}
+
 int
 tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
     struct error *err)
@@ -424,8 +648,13 @@ tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
 	unsigned int status = 0;
 	int ret = 0;
 
-	if (pol->pinlen == 0 && !pol->certcheck)
+	if (pol->basis != NULL)
+		memset(pol->basis, 0, sizeof(*pol->basis));
+	if (pol->pinlen == 0 && !pol->certcheck) {
+		if (pol->basis != NULL)
+			pol->basis->recorded = 1;
 		return 0;
+	}
 	crt = peer_cert(s, &der);
 	if (crt == NULL)
 		return error_set(err, ERR_CERT, "the server sent no usable "
@@ -433,21 +662,90 @@ tls_cert_verify(gnutls_session_t s, const struct tls_cert_policy *pol,
 	if (pol->pinlen > 0) {
 		ret = verify_pin(pol, der, err);
 	} else if (pol->system_trust) {
-		ret = verify_system(s, pol, &status, err);
+		ret = verify_lazy(s, pol, &status, err);
 		if (ret == 0 && status != 0) {
 			explain_status(pol, crt, der, status, err);
 			ret = -1;
 		}
 	} else if (gnutls_certificate_verify_peers3(s, pol->host,
 	    &status) < 0) {
+		/* The credentials' CAs and CRLs: nothing is recorded. */
 		ret = error_set(err, ERR_CERT, "cannot verify the server's "
 		    "certificate");
 	} else if (status != 0) {
 		explain_status(pol, crt, der, status, err);
 		ret = -1;
 	}
+	if (pol->basis != NULL)
+		record_basis(pol, crt, ret);
 	gnutls_x509_crt_deinit(crt);
 	return ret;
+}
+
+/*
+ * The trust file as it is now is the one b was verified against: the same
+ * inode, size and times; or else (rewritten, as update-ca-certificates
+ * does) the CAs that may have issued the chain are byte for byte the same.
+ */
+static int
+same_trust(const struct tls_cert_basis *b, const char *path)
+{
+	gnutls_datum_t dn[CHAIN_MAX];
+	unsigned char md[32];
+	unsigned n, found, added;
+	struct stat st;
+	char *buf;
+	int ret;
+
+	if (strcmp(b->trust, path) != 0 || stat(path, &st) == -1)
+		return 0;
+	if ((unsigned long long)st.st_dev == b->dev &&
+	    (unsigned long long)st.st_ino == b->ino &&
+	    (unsigned long long)st.st_size == b->size &&
+	    (long long)st.st_mtim.tv_sec == b->mtime_s &&
+	    (long long)st.st_mtim.tv_nsec == b->mtime_ns &&
+	    (long long)st.st_ctim.tv_sec == b->ctime_s &&
+	    (long long)st.st_ctim.tv_nsec == b->ctime_ns)
+		return 1;
+	n = unpack_names(b->names, b->nameslen, dn, CHAIN_MAX);
+	if ((buf = read_file(path, &st)) == NULL)
+		return 0;
+	ret = candidates(buf, (size_t)st.st_size, dn, n, NULL, md, &found,
+	    &added);
+	free(buf);
+	return ret == 0 && memcmp(md, b->digest, sizeof(md)) == 0;
+}
+
+int
+tls_cert_basis_holds(const struct tls_cert_basis *b,
+    const struct tls_cert_policy *pol, const char **why)
+{
+	const char *path;
+
+	*why = "it records no verification";
+	if (!b->recorded)
+		return 0;
+	*why = "tls_certcheck or tls_fingerprint changed";
+	if (b->certcheck != pol->certcheck || b->pinlen != pol->pinlen ||
+	    (pol->pinlen > 0 && memcmp(b->pin, pol->pin, pol->pinlen) != 0))
+		return 0;
+	if (pol->pinlen == 0 && !pol->certcheck)
+		return 1;
+	*why = "the server's certificate has expired since";
+	if ((long long)time(NULL) >= b->not_after)
+		return 0;
+	if (pol->pinlen > 0)
+		return 1;
+	*why = "what is trusted changed since";
+	if (!pol->system_trust)
+		return 0;	/* CRLs: only a new check knows */
+	path = pol->trust_file;
+	if (path == NULL) {
+		path = getenv("SSL_CERT_FILE");
+		if (path == NULL || path[0] == '\0')
+			path = SYSTEM_BUNDLE;
+	}
+	return b->trust[0] != '\0' && same_trust(b, path);
 }
 
 void

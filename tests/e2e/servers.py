@@ -338,6 +338,28 @@ class IntrospectionServer:
 
 # --------------------------------------------------------------- dovecot
 
+# Issue 11: a user whose password Dovecot stores as SCRAM-SHA-256 secrets
+# (what a real server keeps): its salt and iteration count stay the same
+# from one login to the next, unlike alice's {PLAIN}, for which Dovecot
+# makes a new salt at every login.
+SCRAM_USER = "carol"
+SCRAM_PASSWORD = "carol-Pa55-w0rd"
+SCRAM_SALT = b"smtpsend-test-salt-1"
+
+
+def scram_user_line(password, salt=SCRAM_SALT, iterations=4096):
+    import base64
+    import hashlib
+    import hmac
+    sp = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client = hmac.new(sp, b"Client Key", "sha256").digest()
+    server = hmac.new(sp, b"Server Key", "sha256").digest()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return "%s:{SCRAM-SHA-256}%d,%s,%s,%s::::::\n" % (
+        SCRAM_USER, iterations, b64(salt),
+        b64(hashlib.sha256(client).digest()), b64(server))
+
+
 class Dovecot:
     """Dovecot with protocols = none: only the auth service, as Postfix's
     SASL server.  .socket is the path Postfix's smtpd_sasl_path uses."""
@@ -354,7 +376,9 @@ class Dovecot:
         self.socket = os.path.join(self.base_dir, "auth-postfix")
         self.conf = os.path.join(self.dir, "dovecot.conf")
         passwd = os.path.join(self.dir, "passwd")
-        _write(passwd, "%s:{PLAIN}%s::::::\n" % (ALICE, ALICE_PASSWORD))
+        self.passwd = passwd
+        _write(passwd, "%s:{PLAIN}%s::::::\n" % (ALICE, ALICE_PASSWORD)
+               + scram_user_line(SCRAM_PASSWORD))
         oauth = os.path.join(self.dir, "oauth2.conf")
         _write(oauth, "introspection_mode = post\n"
                "introspection_url = %s\n"
@@ -405,6 +429,17 @@ service anvil {
             "state": self.state_dir, "log": self.log_path, "passwd": passwd,
             "oauth": oauth, "uid": NOBODY_UID, "gid": NOBODY_GID})
         self.pid = None
+
+    def set_scram_password(self, password, salt=SCRAM_SALT,
+                           iterations=4096):
+        """Give SCRAM_USER another stored password (salt, count)."""
+        before = os.stat(self.passwd).st_mtime
+        _write(self.passwd, "%s:{PLAIN}%s::::::\n" % (ALICE, ALICE_PASSWORD)
+               + scram_user_line(password, salt, iterations))
+        # Dovecot re-reads the file when its size or mtime (in seconds)
+        # changed; the size may not have.
+        os.utime(self.passwd, (before + 2, before + 2))
+        time.sleep(1.1)
 
     def start(self, timeout=15):
         _cmd(["dovecot", "-c", self.conf], timeout=timeout, daemon=True)
@@ -496,6 +531,17 @@ service anvil {
             "state": self.state_dir, "log": self.log_path, "users": users,
             "port": self.port})
         self.pid = None
+
+    def set_scram_password(self, password, salt=SCRAM_SALT,
+                           iterations=4096):
+        """Give SCRAM_USER another stored password (salt, count)."""
+        before = os.stat(self.passwd).st_mtime
+        _write(self.passwd, "%s:{PLAIN}%s::::::\n" % (ALICE, ALICE_PASSWORD)
+               + scram_user_line(password, salt, iterations))
+        # Dovecot re-reads the file when its size or mtime (in seconds)
+        # changed; the size may not have.
+        os.utime(self.passwd, (before + 2, before + 2))
+        time.sleep(1.1)
 
     def start(self, timeout=15):
         _cmd(["dovecot", "-c", self.conf], timeout=timeout, daemon=True)

@@ -446,15 +446,15 @@ def _resume_then(run, postfix, certs, tmp_path, listener, mode, before,
     return go(after, "t3")
 
 
-def _refused_after_resuming(p, postfix, tmp_path, why):
-    # The third run offered the ticket and the server took it: the session
-    # was resumed, and then refused on today's settings.
+def _refused_after_resuming(p, postfix, tmp_path, why, changed):
+    # The third run finds that what the ticket's handshake verified no
+    # longer holds (issue 11): the ticket is not offered, and the full
+    # handshake checks the certificate against today's settings.
     assert p.returncode == 69, p.err
-    assert RECHECK in p.err, p.err
+    assert "--- not offering the TLS session ticket: %s" % changed in p.err
+    assert "TLS session resumed" not in p.err, p.err
     assert why in one_line_error(p), p.err
-    # The ticket is gone, the full handshake that followed was refused too,
-    # and no SMTP command went through either session.
-    assert "connecting again for a full TLS handshake" in p.err, p.err
+    # The ticket is gone and no SMTP command went through.
     assert list((tmp_path / "cache" / "smtpsend").iterdir()) == []
     assert [x for x in p.err.splitlines()
             if x.startswith("--> ") and "EHLO" not in x
@@ -482,7 +482,8 @@ def test_resumed_session_checked_against_trust_file_content(
     settings = ["tls_trust_file %s" % trust]
     p = _resume_then(run, postfix, certs, tmp_path, listener, mode,
                      settings, settings, change=replace_ca)
-    _refused_after_resuming(p, postfix, tmp_path, "not trusted")
+    _refused_after_resuming(p, postfix, tmp_path, "not trusted",
+                            "what is trusted changed since")
 
 
 @pytest.mark.parametrize("listener,mode", MODES)
@@ -494,17 +495,28 @@ def test_resumed_session_checked_against_pin(run, postfix, certs, tmp_path,
                      ["tls_fingerprint %s" % certs.localhost_sha256],
                      ["tls_fingerprint %s" % ":".join(["CD"] * 32)])
     _refused_after_resuming(p, postfix, tmp_path,
-                            "does not match tls_fingerprint")
+                            "does not match tls_fingerprint",
+                            "tls_certcheck or tls_fingerprint changed")
 
 
+def _strip_record(data):
+    """A ticket as smtpsend wrote it before issue 11: the session data
+    alone, without the record of what was verified."""
+    assert data[:16] == b"smtpsend tkt v1\0"
+    size = int.from_bytes(data[16:20], "little")
+    return data[20 + size:]
+
+
+@pytest.mark.parametrize("record", [True, False])
 def test_resumed_session_of_an_old_certificate_gets_full_handshake(
-        run, postfix, certs, tmp_path):
+        run, postfix, certs, tmp_path, record):
     """The server's certificate changed after the ticket was made, and the
     pin with it.  Simulated with a ticket that this Postfix issued on
     another listener (its ticket keys are shared) whose certificate is
-    another: the resumed session fails the new pin, the ticket goes, and
-    the full handshake that follows checks the new certificate and
-    delivers."""
+    another.  With the record of what was verified, the ticket is not
+    offered (the pin differs); a ticket without one (from before issue 11)
+    resumes, fails the new pin and goes; either way the full handshake
+    checks the new certificate and delivers."""
     from servers import fingerprint
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     old = config(postfix, "starttls",
@@ -518,13 +530,21 @@ def test_resumed_session_of_an_old_certificate_gets_full_handshake(
         (t,) = [x for x in (tmp_path / "smtpsend").iterdir()
                 if "_%d_" % postfix.port(listener) in x.name]
         return t
-    ticket("selfsigned").write_bytes(ticket("starttls").read_bytes())
+    data = ticket("starttls").read_bytes()
+    ticket("selfsigned").write_bytes(data if record else _strip_record(data))
     p = send(run, new, "n2", env=env)
     assert p.returncode == 0, p.err
-    assert RECHECK in p.err, p.err
-    first, again = p.err.split("connecting again for a full TLS handshake")
-    assert "does not match tls_fingerprint" in first, p.err
-    assert "full handshake" in again, p.err
+    if record:
+        assert ("--- not offering the TLS session ticket: tls_certcheck or "
+                "tls_fingerprint changed") in p.err, p.err
+        assert "TLS session resumed" not in p.err, p.err
+        assert "full handshake" in p.err, p.err
+    else:
+        assert RECHECK in p.err, p.err
+        first, again = p.err.split(
+            "connecting again for a full TLS handshake")
+        assert "does not match tls_fingerprint" in first, p.err
+        assert "full handshake" in again, p.err
     msgs = postfix.wait_messages(3, timeout=20)
     assert any(b"Subject: tls test n2" in m for m in msgs)
 
