@@ -236,7 +236,7 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
 }
 
 static void
-child_lookup(int fd, const char *host, const char *user)
+child_lookup(int fd, const char *host, const char *service, const char *user)
 {
 	struct lsec ls;
 	SecretService *svc;
@@ -252,10 +252,10 @@ child_lookup(int fd, const char *host, const char *user)
 		    gerr != NULL ? gerr->message : "no Secret Service");
 		return;
 	}
-	a = attrs_new(&ls, "host", host, "service", "smtp", user);
+	a = attrs_new(&ls, "host", host, "service", service, user);
 	done = search(&ls, svc, a, fd, &locked);
 	ls.hash_unref(a);
-	if (!done) {
+	if (!done && strcmp(service, "smtp") == 0) {
 		a = attrs_new(&ls, "server", host, "protocol", "smtp", user);
 		done = search(&ls, svc, a, fd, &locked);
 		ls.hash_unref(a);
@@ -265,7 +265,8 @@ child_lookup(int fd, const char *host, const char *user)
 }
 
 static void
-child_store(int fd, const char *host, const char *user, const char *secret)
+child_store(int fd, const char *host, const char *service, const char *user,
+    const char *secret)
 {
 	struct lsec ls;
 	GError *gerr = NULL;
@@ -274,8 +275,12 @@ child_store(int fd, const char *host, const char *user, const char *secret)
 
 	if (lsec_load(&ls, fd) == -1)
 		return;
-	snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
-	a = attrs_new(&ls, "host", host, "service", "smtp", user);
+	if (strcmp(service, "smtp") == 0)
+		snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
+	else
+		snprintf(label, sizeof(label), "smtpsend %s: %s@%s", service,
+		    user, host);
+	a = attrs_new(&ls, "host", host, "service", service, user);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
 		secret, NULL, &gerr))
 		report(fd, ST_STORED, NULL, 0);
@@ -288,6 +293,7 @@ child_store(int fd, const char *host, const char *user, const char *secret)
 /* What the child is asked to do: a lookup (secret NULL) or a store. */
 struct child_job {
 	const char *host;
+	const char *service;
 	const char *user;
 	const char *secret;
 };
@@ -299,9 +305,10 @@ child_main(int fd, void *arg)
 
 	keyring_fix_bus_env();
 	if (job->secret == NULL)
-		child_lookup(fd, job->host, job->user);
+		child_lookup(fd, job->host, job->service, job->user);
 	else
-		child_store(fd, job->host, job->user, job->secret);
+		child_store(
+		    fd, job->host, job->service, job->user, job->secret);
 }
 
 /*
@@ -309,14 +316,13 @@ child_main(int fd, void *arg)
  * collect what it reports.  Returns 0 with *b filled, 1 on timeout, -1.
  */
 static int
-run_child(const char *host, const char *user, const char *secret, int timeout,
-    struct secret_buf *b, struct error *err)
+run_child(const struct child_job *job, int timeout, struct secret_buf *b,
+    struct error *err)
 {
-	struct child_job job = {host, user, secret};
 	int fd, status = 0, rc;
 	pid_t pid;
 
-	pid = secret_spawn(child_main, &job, &fd, err);
+	pid = secret_spawn(child_main, (void *)job, &fd, err);
 	if (pid == -1)
 		return -1;
 	rc = secret_collect(fd, pid, timeout * 1000, b, &status);
@@ -361,6 +367,15 @@ int
 keyring_lookup(const char *host, const char *user, int timeout, char **secret,
     char *note, size_t notesize, struct error *err)
 {
+	return keyring_lookup_service(
+	    host, "smtp", user, timeout, secret, note, notesize, err);
+}
+
+int
+keyring_lookup_service(const char *host, const char *service, const char *user,
+    int timeout, char **secret, char *note, size_t notesize, struct error *err)
+{
+	struct child_job job = {host, service, user, NULL};
 	struct secret_buf b = {0};
 	char secs[16];
 	int rc;
@@ -372,7 +387,7 @@ keyring_lookup(const char *host, const char *user, int timeout, char **secret,
 		return -1;
 	if (timeout <= 0 || timeout > 30)
 		timeout = 30;
-	rc = run_child(host, user, NULL, timeout, &b, err);
+	rc = run_child(&job, timeout, &b, err);
 	if (rc == -1)
 		return -1;
 	snprintf(secs, sizeof(secs), "%d s", timeout);
@@ -405,12 +420,20 @@ int
 keyring_store(
     const char *host, const char *user, const char *secret, struct error *err)
 {
+	return keyring_store_service(host, "smtp", user, secret, err);
+}
+
+int
+keyring_store_service(const char *host, const char *service, const char *user,
+    const char *secret, struct error *err)
+{
+	struct child_job job = {host, service, user, secret};
 	struct secret_buf b = {0};
 	int rc;
 
 	if (check_bus(err) == -1)
 		return -1;
-	rc = run_child(host, user, secret, KEYRING_STORE_TIMEOUT, &b, err);
+	rc = run_child(&job, KEYRING_STORE_TIMEOUT, &b, err);
 	if (rc == 1)
 		rc = error_set(err, ERR_KEYRING,
 		    "keyring did not answer within "

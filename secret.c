@@ -23,6 +23,7 @@
 #include "error.h"
 #include "io.h"
 #include "keyring.h"
+#include "oauth2.h"
 #include "secret.h"
 
 #define SECRET_MAX (1024 * 1024) /* longest output kept */
@@ -380,6 +381,53 @@ no_secret(const struct account *acc, const char *note, struct error *err)
 	return -1;
 }
 
+/* oauth2_client_secret, or the first line of oauth2_client_secret_eval. */
+static int
+client_secret(const struct account *acc, char **out, struct error *err)
+{
+	struct secret_buf b = {0};
+	int fd, status = 0, rc;
+	pid_t pid;
+
+	*out = NULL;
+	if (acc->oauth2_client_secret != NULL) {
+		*out = strdup(acc->oauth2_client_secret);
+		return *out == NULL ? error_set(err, ERR_OS, "out of memory")
+				    : 0;
+	}
+	if (acc->oauth2_client_secret_eval == NULL)
+		return 0;
+	pid =
+	    secret_spawn(eval_child, acc->oauth2_client_secret_eval, &fd, err);
+	if (pid == -1)
+		return -1;
+	rc = secret_collect(fd, pid,
+	    (acc->timeout > 0 ? acc->timeout : 60) * 1000, &b, &status);
+	close(fd);
+	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    b.len == 0 || b.p[0] == '\n') {
+		secret_buf_free(&b);
+		error_set(err, ERR_SECRET,
+		    "oauth2_client_secret_eval of "
+		    "account %s failed or printed nothing",
+		    acc->name);
+		error_hint(err, "run the command by hand to see why");
+		return -1;
+	}
+	*out = first_line(&b);
+	secret_buf_free(&b);
+	return *out == NULL ? error_set(err, ERR_OS, "out of memory") : 0;
+}
+
+static const struct oauth2_source oauth2_src = {client_secret};
+
+int
+secret_refresh(const struct account *acc, const char *refused, char **secret,
+    struct error *err)
+{
+	return oauth2_token(acc, refused, &oauth2_src, secret, err);
+}
+
 int
 secret_get(const struct account *acc, char **secret, struct error *err)
 {
@@ -389,6 +437,9 @@ secret_get(const struct account *acc, char **secret, struct error *err)
 	int rc;
 
 	*secret = NULL;
+	/* Built-in OAuth2: password and passwordeval are not consulted. */
+	if (acc->oauth2_provider != NULL)
+		return oauth2_token(acc, NULL, &oauth2_src, secret, err);
 	/* EXTERNAL: the client certificate is the credential. */
 	if (mech != NULL && !auth_needs_secret(acc))
 		*secret = strdup("");

@@ -22,6 +22,14 @@ struct account;
  */
 int secret_get(const struct account *acc, char **secret, struct error *err);
 
+/*
+ * An account with oauth2_provider gets its access token from oauth2.c
+ * (secret_get() too).  This one is for a token the server refused: a new
+ * one, refreshed.  0 with *secret, or -1 with *err as oauth2_token().
+ */
+int secret_refresh(const struct account *acc, const char *refused,
+    char **secret, struct error *err);
+
 /* Wipe and free. NULL is fine. */
 void secret_free(char *secret);
 

@@ -337,6 +337,17 @@ authenticate(struct conn *c, const struct send_job *job,
 	p.tls = p.encrypted ? c->tls : NULL;
 	/* Behind a proxy on loopback the server itself may be anywhere. */
 	p.loopback = !c->proxied && peer_is_loopback(io_fd(c->io));
+	if (auth_login(c->smtp, &p, res->auth, err) == 0)
+		return 0;
+	/* A refused OAuth2 token may have been revoked before it expired:
+	   one new token, one more try, in the same session. */
+	if (job->refresh == NULL || err->kind != ERR_AUTH || err->temporary)
+		return -1;
+	if (c->verbose != NULL)
+		fprintf(c->verbose, "--- the server refused the OAuth2 token: "
+		    "refreshing it and trying again\n");
+	if (job->refresh(job->refresh_arg, job->secret, &p.secret, err) == -1)
+		return -1;
 	return auth_login(c->smtp, &p, res->auth, err);
 }
 

@@ -1,0 +1,432 @@
+"""Built-in OAuth2 end to end: a local authorization server over HTTPS
+(oauth_server.py, the test CA) issues the tokens, the real Postfix +
+Dovecot accept only the live access tokens it issued (Dovecot's oauth2
+passdb introspects them), and smtpsend refreshes, rotates and stores them
+(oauth2_token_file here, the keyring in the keyring cases).
+"""
+
+import os
+import re
+import socket
+import stat
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from oauth_server import AuthServer
+
+FROM = "alice@example.org"
+RCPT = "bob@example.org"
+HOST = "127.0.0.1"
+MAGIC = "smtpsend-oauth2 1"
+
+
+@pytest.fixture(scope="module")
+def authsrv(certs, oauth):
+    a = AuthServer(certs, oauth)
+    yield a
+    a.stop()
+
+
+@pytest.fixture
+def auth(authsrv):
+    authsrv.reset()
+    return authsrv
+
+
+@pytest.fixture
+def store(tmp_path):
+    return str(tmp_path / "tokens")
+
+
+def config(postfix, certs, auth, store, extra="", endpoint=None,
+           timeout=20):
+    lines = ["account default", "host " + HOST,
+             "port %d" % postfix.port("starttls_auth"),
+             "tls on", "tls_starttls on", "tls_trust_file " + certs.ca,
+             "from " + FROM, "user alice", "timeout %d" % timeout,
+             "oauth2_provider custom",
+             "oauth2_client_id smtpsend-test",
+             "oauth2_token_endpoint " + (endpoint or auth.url("/token"))]
+    if store is not None:
+        lines.append("oauth2_token_file " + store)
+    return "\n".join(lines) + "\n" + extra
+
+
+def write_store(path, rt, at="", exp=0, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write("%s\nrefresh_token %s\naccess_token %s\nexpires_at %d\n"
+                % (MAGIC, rt, at, exp))
+    os.chmod(path, mode)
+
+
+def read_store(path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert lines[0] == MAGIC
+    out = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(" ")
+        out[k] = v
+    return out
+
+
+def message(tag):
+    return ("From: %s\nTo: %s\nSubject: oauth2 %s\n\nbody %s\n"
+            % (FROM, RCPT, tag, tag)).encode()
+
+
+def send(run, cfg, args=(), **kw):
+    tag = uuid.uuid4().hex[:12]
+    p = run(["-v"] + list(args) + [RCPT], input=message(tag), config=cfg,
+            **kw)
+    return p, tag
+
+
+def delivered(postfix, tag, n=1):
+    msgs = postfix.wait_messages(n, timeout=15)
+    return any(("oauth2 " + tag).encode() in m for m in msgs)
+
+
+def live_store(auth, store, life=3600):
+    """A store as --authorize leaves it plus one send: refresh token and
+    a cached access token valid for life seconds."""
+    rt = auth.issue()
+    at, exp = auth.issue_access(life=life)
+    write_store(store, rt, at, int(exp))
+    return rt, at
+
+
+# ------------------------------------------------------------- sending
+
+def test_cached_token_no_http(postfix, certs, run, auth, store):
+    rt, at = live_store(auth, store)
+    p, tag = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 0, p.stderr.decode()
+    assert re.search(rb"AUTH (OAUTHBEARER|XOAUTH2)", p.stderr)
+    assert delivered(postfix, tag)
+    assert auth.token_requests() == []
+    assert read_store(store)["access_token"] == at
+
+
+def test_expired_token_refreshed_and_rotated(postfix, certs, run, auth,
+                                             store):
+    rt, at = live_store(auth, store, life=30)   # under the 60 s margin
+    p, tag = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag)
+    reqs = auth.token_requests()
+    assert len(reqs) == 1 and reqs[0]["grant_type"] == "refresh_token"
+    assert reqs[0]["refresh_token"] == rt
+    s = read_store(store)
+    # Rotation persisted: the new refresh token is stored, the old one is
+    # dead at the server; the new access token is cached with its expiry.
+    assert s["refresh_token"] != rt
+    assert s["refresh_token"] in auth.refresh_tokens
+    assert rt not in auth.refresh_tokens
+    assert s["access_token"] != at and s["access_token"] in auth.access
+    assert abs(int(s["expires_at"]) - (time.time() + 3600)) < 120
+    assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
+    # The next run uses the cached token: no further HTTP.
+    postfix.clear()
+    p, tag = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag)
+    assert len(auth.token_requests()) == 1
+
+
+def test_rotation_across_runs(postfix, certs, run, auth, store):
+    rt, _ = live_store(auth, store, life=0)
+    seen = [rt]
+    for _ in range(3):
+        # Expire the cached token so that each run must refresh.
+        s = read_store(store)
+        write_store(store, s["refresh_token"], s["access_token"], 0)
+        p, tag = send(run, config(postfix, certs, auth, store))
+        assert p.returncode == 0, p.stderr.decode()
+        seen.append(read_store(store)["refresh_token"])
+    assert len(set(seen)) == 4
+    assert [r["refresh_token"] for r in auth.token_requests()] == seen[:3]
+
+
+def test_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store):
+    rt, at = live_store(auth, store)
+    auth.revoke_at_smtp(at)         # still "valid" by its expiry
+    p, tag = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"refreshing it and trying again" in p.stderr
+    assert delivered(postfix, tag)
+    assert len(auth.token_requests()) == 1
+    assert read_store(store)["access_token"] != at
+
+
+def test_refused_twice_fails_77(postfix, certs, run, auth, store, oauth):
+    rt, at = live_store(auth, store)
+    auth.revoke_at_smtp(at)
+    # The refreshed token is refused too: no loop, one refresh, 77.
+    real = oauth.live
+    blocked = {}
+    oauth.httpd.live = blocked
+    try:
+        p, _ = send(run, config(postfix, certs, auth, store))
+    finally:
+        oauth.httpd.live = real
+    assert p.returncode == 77, p.stderr.decode()
+    assert len(auth.token_requests()) == 1
+    assert postfix.messages() == []
+
+
+def test_refresh_token_revoked_77(postfix, certs, run, auth, store):
+    rt, _ = live_store(auth, store, life=0)
+    auth.revoke_refresh(rt)
+    p, _ = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 77, p.stderr.decode()
+    assert b"run smtpsend --authorize -a default" in p.stderr
+    assert b"invalid_grant" in p.stderr
+    assert postfix.messages() == []
+
+
+def test_no_refresh_token_78(postfix, certs, run, auth, store):
+    p, _ = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 78, p.stderr.decode()
+    assert b"no OAuth2 refresh token" in p.stderr
+    assert b"run smtpsend --authorize -a default" in p.stderr
+
+
+def test_endpoint_down_75(postfix, certs, run, auth, store):
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()                       # nothing listens there now
+    live_store(auth, store, life=0)
+    cfg = config(postfix, certs, auth, store,
+                 endpoint="https://%s:%d/token" % (HOST, port))
+    p, _ = send(run, cfg)
+    assert p.returncode == 75, p.stderr.decode()
+    assert postfix.messages() == []
+
+
+@pytest.mark.parametrize("fault,code,what", [
+    ("5xx", 75, b"HTTP 503"),
+    ("garbage", 76, b"not a JSON object"),
+    ("no_access_token", 76, b"access_token"),
+    ("no_token_type", 76, b"token_type"),
+])
+def test_endpoint_faults(postfix, certs, run, auth, store, fault, code,
+                         what):
+    rt, _ = live_store(auth, store, life=0)
+    auth.fault = fault
+    p, _ = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == code, p.stderr.decode()
+    assert what in p.stderr, p.stderr.decode()
+    # Nothing was lost: the stored refresh token is the one we had.
+    assert read_store(store)["refresh_token"] == rt
+
+
+def test_endpoint_slow_75(postfix, certs, run, auth, store):
+    live_store(auth, store, life=0)
+    auth.fault = "slow"
+    auth.slow = 6
+    t0 = time.monotonic()
+    p, _ = send(run, config(postfix, certs, auth, store, timeout=2))
+    assert p.returncode == 75, p.stderr.decode()
+    assert time.monotonic() - t0 < 5.5     # bounded by the timeout
+
+
+def test_untrusted_endpoint(postfix, certs, run, auth, store, tmp_path):
+    # The endpoint's certificate is checked against tls_trust_file.
+    live_store(auth, store, life=0)
+    other = tmp_path / "other-ca.pem"
+    with open(certs.selfsigned_cert) as f:
+        other.write_text(f.read())
+    cfg = config(postfix, certs, auth, store).replace(
+        "tls_trust_file " + certs.ca, "tls_trust_file %s" % other)
+    p, _ = send(run, cfg)
+    assert p.returncode == 69, p.stderr.decode()
+    assert b"certificate not trusted" in p.stderr
+    assert auth.token_requests() == []
+
+
+# ---------------------------------------------------------- token file
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_token_file_permissions(postfix, certs, run, auth, store, mode):
+    live_store(auth, store)
+    os.chmod(store, mode)
+    p, _ = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 78, p.stderr.decode()
+    assert b"chmod 600" in p.stderr
+    assert postfix.messages() == []
+
+
+def test_token_file_symlink_refused(postfix, certs, run, auth, store):
+    live_store(auth, store)
+    link = store + ".link"
+    os.symlink(store, link)
+    p, _ = send(run, config(postfix, certs, auth, link))
+    assert p.returncode == 78, p.stderr.decode()
+    assert b"symbolic link" in p.stderr
+
+
+def test_concurrent_refresh(postfix, certs, run, auth, store):
+    rt, _ = live_store(auth, store, life=0)
+    cfg = config(postfix, certs, auth, store)
+    results = [None, None]
+
+    def one(i):
+        results[i] = send(run, cfg)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    for p, _ in results:
+        assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, results[0][1], 2)
+    assert delivered(postfix, results[1][1], 2)
+    # One refresh (the second send found the first's tokens under the
+    # lock), and the store holds the newest refresh token, alive.
+    assert len(auth.token_requests()) == 1
+    s = read_store(store)
+    assert s["refresh_token"] in auth.refresh_tokens
+    assert list(auth.refresh_tokens).count(s["refresh_token"]) == 1
+    assert rt not in auth.refresh_tokens
+
+
+# ------------------------------------------------------------- secrets
+
+def test_no_secret_leaks(postfix, certs, run, auth, store, tmp_path):
+    auth.client_secret = "cs-" + uuid.uuid4().hex
+    try:
+        rt, at = live_store(auth, store, life=0)
+        log = tmp_path / "log"
+        envdump = tmp_path / "env"
+        # The client secret comes from a child: its environment is
+        # dumped to prove no token is passed down.
+        cfg = config(postfix, certs, auth, store,
+                     "oauth2_client_secret_eval env > %s; echo %s\n"
+                     "logfile %s\n" % (envdump, auth.client_secret, log))
+        p, tag = send(run, cfg)
+        assert p.returncode == 0, p.stderr.decode()
+        new = read_store(store)
+        secrets = [rt, at, new["refresh_token"], new["access_token"],
+                   auth.client_secret]
+        texts = [p.stdout, p.stderr, log.read_bytes(), envdump.read_bytes()]
+        for s in secrets:
+            for t in texts:
+                assert s.encode() not in t
+                assert s[4:20].encode() not in t
+        assert auth.token_requests()[0]["client_secret"] == \
+            auth.client_secret
+    finally:
+        auth.client_secret = None
+
+
+def test_argv_has_no_token(postfix, certs, run, auth, store):
+    # A child's argv (and the eval's) never holds a token: the eval
+    # command prints its own parent's command line.
+    rt, at = live_store(auth, store, life=0)
+    cfg = config(postfix, certs, auth, store,
+                 "oauth2_client_secret_eval cat /proc/$PPID/cmdline >&2; "
+                 "echo x\n")
+    p, _ = send(run, cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"smtpsend" in p.stderr      # the cmdline was printed
+    assert rt.encode() not in p.stderr and at.encode() not in p.stderr
+
+
+# -------------------------------------------------------------- config
+
+@pytest.mark.parametrize("extra,word", [
+    ("oauth2_provider google\n", b"oauth2_client_id"),
+    ("oauth2_provider yahoo\noauth2_client_id x\n", b"oauth2_provider"),
+    ("oauth2_provider google\noauth2_client_id x\noauth2_tenant t\n",
+     b"oauth2_tenant"),
+    ("oauth2_provider microsoft\noauth2_client_id x\n"
+     "oauth2_token_endpoint https://x/\n", b"oauth2_token_endpoint"),
+    ("oauth2_provider custom\noauth2_client_id x\n",
+     b"oauth2_token_endpoint"),
+    ("oauth2_provider custom\noauth2_client_id x\n"
+     "oauth2_token_endpoint http://127.0.0.1/token\n",
+     b"oauth2_token_endpoint"),
+    ("oauth2_client_id x\n", b"oauth2_provider"),
+    ("oauth2_provider google\noauth2_client_id x\nauth plain\n", b"auth"),
+    ("oauth2_provider google\noauth2_client_id x\n"
+     "oauth2_client_secret a\noauth2_client_secret_eval echo b\n",
+     b"oauth2_client_secret_eval"),
+])
+def test_config_errors(run, extra, word):
+    cfg = ("account default\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
+           + extra)
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert word in p.stderr
+    assert re.search(rb"smtprc\.\d+:\d+:", p.stderr), p.stderr.decode()
+
+
+def test_config_inherited(run):
+    cfg = ("defaults\noauth2_provider google\noauth2_client_id cid\n"
+           "account a\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
+           "account default : a\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"oauth2_provider" in p.stdout and b"google" in p.stdout
+
+
+def test_passwordeval_xoauth2_still_works(postfix, certs, run, auth):
+    # Users of external helpers: auth xoauth2 + passwordeval, no provider.
+    at, _ = auth.issue_access()
+    cfg = ("account default\nhost %s\nport %d\ntls on\ntls_starttls on\n"
+           "tls_trust_file %s\nfrom %s\nuser alice\nauth xoauth2\n"
+           "passwordeval echo %s\n" % (HOST, postfix.port("starttls_auth"),
+                                        certs.ca, FROM, at))
+    p, tag = send(run, cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag)
+
+
+# ------------------------------------------------------------- keyring
+
+def test_keyring_store_refresh_rotation(postfix, certs, run, auth, keyring):
+    """The default store: an item with service smtpsend-oauth2 (not smtp),
+    read and rewritten through the Secret Service."""
+    from test_keyring import client_env, detached, secret_tool, tool_env
+    svc = "smtpsend-oauth2"
+    rt = auth.issue()
+    keyring.store(HOST, "alice", "%s\nrefresh_token %s\naccess_token \n"
+                  "expires_at 0\n" % (MAGIC, rt), service=svc)
+    # A password item for the same host and user is left alone.
+    keyring.store(HOST, "alice", "not-the-password")
+    try:
+        cfg = config(postfix, certs, auth, None)
+        p = detached(run, ["-v", RCPT], cfg, client_env(keyring))
+        assert p.returncode == 0, p.stderr.decode()
+        assert len(postfix.wait_messages(1, timeout=15)) == 1
+        rec = keyring.lookup(HOST, "alice", service=svc)
+        new = re.search(r"refresh_token (\S+)", rec).group(1)
+        assert new != rt and new in auth.refresh_tokens
+        assert re.search(r"access_token at-", rec)
+        assert keyring.lookup(HOST, "alice") == "not-the-password"
+        # Cached now: a second send makes no HTTP request.
+        p = detached(run, [RCPT], cfg, client_env(keyring))
+        assert p.returncode == 0, p.stderr.decode()
+        assert len(auth.token_requests()) == 1
+    finally:
+        env = tool_env(keyring)
+        secret_tool(env, "clear", "host", HOST, "service", svc, "user",
+                    "alice")
+        secret_tool(env, "clear", "host", HOST, "service", "smtp", "user",
+                    "alice")
+
+
+def test_keyring_nothing_stored(postfix, certs, run, auth, keyring):
+    from test_keyring import client_env, detached
+    cfg = config(postfix, certs, auth, None)
+    p = detached(run, [RCPT], cfg, client_env(keyring))
+    assert p.returncode == 78, p.stderr.decode()
+    assert b"--authorize -a default" in p.stderr
