@@ -31,6 +31,7 @@
 #include "io.h"
 #include "keyring.h"
 #include "oauth2.h"
+#include "oauth2_priv.h"
 
 #define OAUTH2_MIN_LIFE 60 /* s an access token must still be valid */
 #define OAUTH2_STORE_MAX 65536 /* longest record read */
@@ -38,14 +39,8 @@
 #define OAUTH2_DEFAULT_LIFE 3600 /* expires_in when the server omits it */
 #define OAUTH2_MAGIC "smtpsend-oauth2 1"
 
-struct tokens {
-	char *refresh;
-	char *access;
-	long long expires; /* time(NULL) units; 0 = unknown */
-};
-
-static void
-wipe_free(char *s)
+void
+oauth2_wipe_free(char *s)
 {
 	if (s != NULL) {
 		explicit_bzero(s, strlen(s));
@@ -53,11 +48,11 @@ wipe_free(char *s)
 	}
 }
 
-static void
-tokens_free(struct tokens *t)
+void
+oauth2_tokens_free(struct tokens *t)
 {
-	wipe_free(t->refresh);
-	wipe_free(t->access);
+	oauth2_wipe_free(t->refresh);
+	oauth2_wipe_free(t->access);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -93,7 +88,7 @@ tokens_parse(const char *rec, struct tokens *t)
 		} else
 			continue;
 		n = (size_t)(nl - v);
-		wipe_free(*field);
+		oauth2_wipe_free(*field);
 		if ((*field = strndup(v, n)) == NULL)
 			return -1;
 	}
@@ -264,16 +259,17 @@ store_load(const struct account *acc, struct tokens *t, struct error *err)
 	if (rc != 1)
 		return rc;
 	rc = tokens_parse(rec, t);
-	wipe_free(rec);
+	oauth2_wipe_free(rec);
 	if (rc == -1 || t->refresh == NULL || t->refresh[0] == '\0') {
-		tokens_free(t);
+		oauth2_tokens_free(t);
 		return 0;
 	}
 	return 1;
 }
 
-static int
-store_save(const struct account *acc, const struct tokens *t, struct error *err)
+int
+oauth2_store_save(
+    const struct account *acc, const struct tokens *t, struct error *err)
 {
 	char *rec;
 	int rc;
@@ -285,7 +281,7 @@ store_save(const struct account *acc, const struct tokens *t, struct error *err)
 	else
 		rc = keyring_store_service(
 		    acc->host, OAUTH2_KEYRING_SERVICE, acc->user, rec, err);
-	wipe_free(rec);
+	oauth2_wipe_free(rec);
 	return rc;
 }
 
@@ -293,8 +289,8 @@ store_save(const struct account *acc, const struct tokens *t, struct error *err)
  * The lock that serialises refreshes of one store: PATH.lock beside a
  * token file, else one in $XDG_RUNTIME_DIR (or /tmp) per user.
  */
-static int
-lock_take(const struct account *acc, int *fdp, struct error *err)
+int
+oauth2_lock(const struct account *acc, int *fdp, struct error *err)
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
 	long long deadline;
@@ -332,27 +328,48 @@ lock_take(const struct account *acc, int *fdp, struct error *err)
 	return 0;
 }
 
-/* The endpoint URL of the provider; buf when it has to be built. */
-static const char *
-token_endpoint(const struct account *acc, char *buf, size_t size)
+const char *
+oauth2_endpoint(
+    const struct account *acc, enum oauth2_ep which, char *buf, size_t size)
 {
+	static const char *const google[] = {
+	    "https://oauth2.googleapis.com/token",
+	    "https://oauth2.googleapis.com/device/code",
+	    "https://accounts.google.com/o/oauth2/v2/auth"};
+	static const char *const ms[] = {"token", "devicecode", "authorize"};
 	const char *p = acc->oauth2_provider;
 
 	if (strcmp(p, "google") == 0)
-		return "https://oauth2.googleapis.com/token";
+		return google[which];
 	if (strcmp(p, "microsoft") == 0) {
 		snprintf(buf, size,
-		    "https://login.microsoftonline.com/%s/"
-		    "oauth2/v2.0/token",
-		    acc->oauth2_tenant != NULL ? acc->oauth2_tenant : "common");
+		    "https://login.microsoftonline.com/%s/oauth2/v2.0/%s",
+		    acc->oauth2_tenant != NULL ? acc->oauth2_tenant : "common",
+		    ms[which]);
 		return buf;
 	}
+	if (which == OAUTH2_EP_DEVICE)
+		return acc->oauth2_device_endpoint;
+	if (which == OAUTH2_EP_AUTH)
+		return acc->oauth2_auth_endpoint;
 	return acc->oauth2_token_endpoint;
 }
 
+const char *
+oauth2_scope(const struct account *acc)
+{
+	if (acc->oauth2_scope != NULL)
+		return acc->oauth2_scope;
+	if (strcmp(acc->oauth2_provider, "google") == 0)
+		return "https://mail.google.com/";
+	if (strcmp(acc->oauth2_provider, "microsoft") == 0)
+		return "https://outlook.office.com/SMTP.Send offline_access";
+	return NULL;
+}
+
 /* A custom endpoint is trusted like the SMTP server: tls_trust_file. */
-static const char *
-trust_file(const struct account *acc)
+const char *
+oauth2_trust_file(const struct account *acc)
 {
 	if (strcmp(acc->oauth2_provider, "custom") == 0 &&
 	    acc->tls_trust_file != NULL && acc->tls_trust_file[0] != '\0')
@@ -361,8 +378,8 @@ trust_file(const struct account *acc)
 }
 
 /* The token endpoint refused: say what to do. */
-static int
-endpoint_error(const struct account *acc, const char *url, long status,
+int
+oauth2_endpoint_error(const struct account *acc, const char *url, long status,
     const struct http_json *j, struct error *err)
 {
 	const char *e = http_json_str(j, "error");
@@ -410,8 +427,8 @@ endpoint_error(const struct account *acc, const char *url, long status,
 
 /* Take the new tokens from a 200 reply into t (a missing refresh_token
    means the old one stays valid). */
-static int
-take_tokens(const char *url, const struct http_json *j, struct tokens *t,
+int
+oauth2_take_tokens(const char *url, const struct http_json *j, struct tokens *t,
     struct error *err)
 {
 	const char *access, *refresh, *type;
@@ -442,11 +459,11 @@ take_tokens(const char *url, const struct http_json *j, struct tokens *t,
 		    "expires_in is not a positive number",
 		    url);
 	refresh = http_json_str(j, "refresh_token");
-	wipe_free(t->access);
+	oauth2_wipe_free(t->access);
 	if ((t->access = strdup(access)) == NULL)
 		return error_set(err, ERR_OS, "out of memory");
 	if (refresh != NULL && refresh[0] != '\0') {
-		wipe_free(t->refresh);
+		oauth2_wipe_free(t->refresh);
 		if ((t->refresh = strdup(refresh)) == NULL)
 			return error_set(err, ERR_OS, "out of memory");
 	}
@@ -461,45 +478,60 @@ refresh(const struct account *acc, const struct oauth2_source *src,
 {
 	struct http_request req;
 	struct http_json *j = NULL;
-	char ubuf[512], *form, *cs = NULL;
+	char ubuf[512], *form;
 	long status = 0;
 	int rc = -1;
 
 	memset(&req, 0, sizeof(req));
-	req.url = token_endpoint(acc, ubuf, sizeof(ubuf));
-	req.cafile = trust_file(acc);
+	req.url = oauth2_endpoint(acc, OAUTH2_EP_TOKEN, ubuf, sizeof(ubuf));
+	req.cafile = oauth2_trust_file(acc);
 	req.timeout = acc->timeout > 0 ? acc->timeout : 60;
 	if ((form = calloc(1, OAUTH2_FORM_MAX)) == NULL)
 		return error_set(err, ERR_OS, "out of memory");
 	req.form = form;
-	if (src->client_secret(acc, &cs, err) == -1)
-		goto done;
 	if (http_form_add(
 		form, OAUTH2_FORM_MAX, "grant_type", "refresh_token") == -1 ||
 	    http_form_add(form, OAUTH2_FORM_MAX, "refresh_token", t->refresh) ==
-		-1 ||
-	    http_form_add(form, OAUTH2_FORM_MAX, "client_id",
-		acc->oauth2_client_id) == -1 ||
-	    (cs != NULL &&
-		http_form_add(form, OAUTH2_FORM_MAX, "client_secret", cs) ==
-		    -1)) {
+		-1) {
 		error_set(err, ERR_CONFIG,
 		    "account %s: OAuth2 request too "
 		    "long",
 		    acc->name);
 		goto done;
 	}
+	if (oauth2_form_client(acc, src, form, OAUTH2_FORM_MAX, err) == -1)
+		goto done;
 	if (http_post(&req, &status, &j, err) == -1)
 		goto done;
 	if (status != 200)
-		endpoint_error(acc, req.url, status, j, err);
+		oauth2_endpoint_error(acc, req.url, status, j, err);
 	else
-		rc = take_tokens(req.url, j, t, err);
+		rc = oauth2_take_tokens(req.url, j, t, err);
 done:
 	http_json_free(j);
-	wipe_free(cs);
 	explicit_bzero(form, OAUTH2_FORM_MAX);
 	free(form);
+	return rc;
+}
+
+int
+oauth2_form_client(const struct account *acc, const struct oauth2_source *src,
+    char *form, size_t size, struct error *err)
+{
+	char *cs = NULL;
+	int rc = 0;
+
+	if (src->client_secret(acc, &cs, err) == -1)
+		return -1;
+	if (http_form_add(form, size, "client_id", acc->oauth2_client_id) ==
+		-1 ||
+	    (cs != NULL &&
+		http_form_add(form, size, "client_secret", cs) == -1))
+		rc = error_set(err, ERR_CONFIG,
+		    "account %s: OAuth2 request "
+		    "too long",
+		    acc->name);
+	oauth2_wipe_free(cs);
 	return rc;
 }
 
@@ -530,8 +562,8 @@ oauth2_token(const struct account *acc, const char *refused,
 	if (!usable(&t, refused)) {
 		/* Read again under the lock: another send may have
 		   refreshed, and its refresh token is the only valid one. */
-		tokens_free(&t);
-		if (lock_take(acc, &lock, err) == -1)
+		oauth2_tokens_free(&t);
+		if (oauth2_lock(acc, &lock, err) == -1)
 			return -1;
 		rc = store_load(acc, &t, err);
 		if (rc == 0)
@@ -540,16 +572,16 @@ oauth2_token(const struct account *acc, const char *refused,
 			goto fail;
 		if (!usable(&t, refused) &&
 		    (refresh(acc, src, &t, err) == -1 ||
-			store_save(acc, &t, err) == -1))
+			oauth2_store_save(acc, &t, err) == -1))
 			goto fail;
 		close(lock);
 	}
 	*token = t.access;
 	t.access = NULL;
-	tokens_free(&t);
+	oauth2_tokens_free(&t);
 	return 0;
 fail:
-	tokens_free(&t);
+	oauth2_tokens_free(&t);
 	close(lock);
 	return -1;
 }

@@ -36,4 +36,19 @@ struct oauth2_source {
 int oauth2_token(const struct account *acc, const char *refused,
     const struct oauth2_source *src, char **token, struct error *err);
 
+enum oauth2_flow {
+	OAUTH2_FLOW_DEFAULT, /* the provider's: browser for Google, else device */
+	OAUTH2_FLOW_DEVICE,  /* RFC 8628 device authorization grant */
+	OAUTH2_FLOW_BROWSER, /* authorization code + PKCE, loopback redirect */
+};
+
+/*
+ * --authorize: run flow for acc, printing to out what the user must do
+ * (URL and code), and store the refresh token and access token it gets.
+ * Errors: ERR_CONFIG (no provider, endpoint missing), ERR_AUTH (77:
+ * denied, code expired), ERR_NETWORK (75), ERR_PROTOCOL (76).
+ */
+int oauth2_authorize(const struct account *acc, enum oauth2_flow flow,
+    const struct oauth2_source *src, FILE *out, struct error *err);
+
 #endif

@@ -429,6 +429,14 @@ secret_refresh(const struct account *acc, const char *refused, char **secret,
 }
 
 int
+secret_authorize(const struct account *acc, int flow, FILE *out,
+    struct error *err)
+{
+	return oauth2_authorize(acc, (enum oauth2_flow)flow, &oauth2_src, out,
+	    err);
+}
+
+int
 secret_get(const struct account *acc, char **secret, struct error *err)
 {
 	const char *mech = config_auth(acc);

@@ -6,6 +6,7 @@
 #define SMTPSEND_SECRET_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct error;
@@ -29,6 +30,13 @@ int secret_get(const struct account *acc, char **secret, struct error *err);
  */
 int secret_refresh(const struct account *acc, const char *refused,
     char **secret, struct error *err);
+
+/*
+ * --authorize (flow: enum oauth2_flow): the OAuth2 authorization of acc,
+ * instructions on out; see oauth2_authorize().
+ */
+int secret_authorize(const struct account *acc, int flow, FILE *out,
+    struct error *err);
 
 /* Wipe and free. NULL is fine. */
 void secret_free(char *secret);

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "log.h"
 #include "message.h"
+#include "oauth2.h"
 #include "secret.h"
 #include "send.h"
 
@@ -29,6 +30,7 @@ enum mode {
 	MODE_PRETEND,
 	MODE_SERVERINFO,
 	MODE_STORE_PASSWORD,
+	MODE_AUTHORIZE,
 	MODE_NEWALIASES,
 	MODE_QUEUE,
 };
@@ -48,6 +50,7 @@ struct opts {
 	const char	 *dsn_envid;	/* -V */
 	const char	 *logfile;	/* -X */
 	const char	 *syslog_tag;	/* -L */
+	int		  flow;		/* --device/--browser: oauth2_flow */
 	char		**rcpts;	/* operands */
 	int		  nrcpts;
 };
@@ -59,6 +62,9 @@ enum {
 	LONG_SERVERINFO,
 	LONG_STORE_PASSWORD,
 	LONG_ACCOUNT,
+	LONG_AUTHORIZE,
+	LONG_DEVICE,
+	LONG_BROWSER,
 };
 
 static const char usage_line[] =
@@ -88,6 +94,8 @@ print_help(void)
 	    "  --pretend        print the account that would be used, then exit\n"
 	    "  --serverinfo     print what the account's server offers, then exit\n"
 	    "  --store-password store the account's password in the keyring\n"
+	    "  --authorize [--device|--browser]  get and store the OAuth2\n"
+	    "                   tokens of an account with oauth2_provider\n"
 	    "  --version, --help\n\n"
 	    "Exit codes follow sysexits(3): 0 sent, 75 try again later, others\n"
 	    "permanent; see smtpsend(1).\n");
@@ -214,6 +222,15 @@ parse_option(int c, const char *arg, struct opts *o, struct error *err)
 	case LONG_SERVERINFO:
 		o->mode = MODE_SERVERINFO;
 		break;
+	case LONG_AUTHORIZE:
+		o->mode = MODE_AUTHORIZE;
+		break;
+	case LONG_DEVICE:
+		o->flow = OAUTH2_FLOW_DEVICE;
+		break;
+	case LONG_BROWSER:
+		o->flow = OAUTH2_FLOW_BROWSER;
+		break;
 	case LONG_STORE_PASSWORD:
 		o->mode = MODE_STORE_PASSWORD;
 		break;
@@ -237,6 +254,9 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		{ "pretend", no_argument, NULL, LONG_PRETEND },
 		{ "serverinfo", no_argument, NULL, LONG_SERVERINFO },
 		{ "store-password", no_argument, NULL, LONG_STORE_PASSWORD },
+		{ "authorize", no_argument, NULL, LONG_AUTHORIZE },
+		{ "device", no_argument, NULL, LONG_DEVICE },
+		{ "browser", no_argument, NULL, LONG_BROWSER },
 		{ "account", required_argument, NULL, LONG_ACCOUNT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -621,6 +641,8 @@ do_account_mode(const struct opts *o, struct error *err)
 		ret = 0;
 	} else if (o->mode == MODE_SERVERINFO) {
 		ret = send_serverinfo(acc, stdout, err);
+	} else if (o->mode == MODE_AUTHORIZE) {
+		ret = secret_authorize(acc, o->flow, stdout, err);
 	} else {
 		ret = secret_store(acc, err);
 	}
@@ -675,6 +697,7 @@ main(int argc, char **argv)
 	case MODE_PRETEND:
 	case MODE_SERVERINFO:
 	case MODE_STORE_PASSWORD:
+	case MODE_AUTHORIZE:
 		code = do_account_mode(&o, &err) == -1 ?
 		    error_exit_code(&err) : EX_OK;
 		error_print(&err);

@@ -105,12 +105,14 @@ class AuthServer:
         self.refresh_tokens = {}
         self.access = {}
         self.devices = {}       # device_code -> dict
+        self.done_devices = []
         self.codes = {}         # authorization code -> dict
         self.life = 3600
         self.rotate = True
         self.fault = None
         self.slow = 5
         self.interval = 1
+        self.force_slow_down = False
         self.httpd = http.server.ThreadingHTTPServer((HOST, 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.auth = self
@@ -138,6 +140,7 @@ class AuthServer:
             self.fault = None
             self.life = 3600
             self.rotate = True
+            self.force_slow_down = False
 
     def token_requests(self):
         with self.lock:
@@ -264,6 +267,12 @@ class AuthServer:
             return 400, {"error": "invalid_grant"}
         now = time.time()
         d["polls"] += 1
+        d.setdefault("times", []).append(now)
+        if self.force_slow_down and d["polls"] == 1:
+            d["last"] = now
+            d["interval"] += 5
+            d["forced"] = True
+            return 400, {"error": "slow_down"}
         # A poll sooner than the interval (less a margin) is slow_down,
         # and the interval grows by 5 s as RFC 8628 says.
         if d["last"] and now - d["last"] < d["interval"] - 0.2:
@@ -278,7 +287,7 @@ class AuthServer:
             return 400, {"error": "access_denied"}
         if d["state"] == "expired":
             return 400, {"error": "expired_token"}
-        del self.devices[dc]
+        self.done_devices.append(self.devices.pop(dc))
         return 200, self._tokens(self.user)
 
     def authorize(self, q):

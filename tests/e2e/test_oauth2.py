@@ -430,3 +430,197 @@ def test_keyring_nothing_stored(postfix, certs, run, auth, keyring):
     p = detached(run, [RCPT], cfg, client_env(keyring))
     assert p.returncode == 78, p.stderr.decode()
     assert b"--authorize -a default" in p.stderr
+
+
+# ---------------------------------------------------------- --authorize
+
+import queue            # noqa: E402
+import ssl              # noqa: E402
+import http.client      # noqa: E402
+import urllib.parse     # noqa: E402
+
+
+def flow_config(postfix, certs, auth, store):
+    return config(postfix, certs, auth, store,
+                  "oauth2_device_endpoint %s\noauth2_auth_endpoint %s\n"
+                  % (auth.url("/device"), auth.url("/authorize")))
+
+
+class Proc:
+    """smtpsend --authorize in the background; its stdout lines queued."""
+
+    def __init__(self, run, cfg, args, stdin=subprocess.DEVNULL):
+        env = dict(os.environ, HOME=run.home)
+        env.pop("DISPLAY", None)
+        env.pop("WAYLAND_DISPLAY", None)
+        self.p = subprocess.Popen(
+            run.command() + ["-C", run.config_file(cfg)] + list(args),
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, start_new_session=True)
+        self.lines = queue.Queue()
+        self.out = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.put(line.decode())
+
+    def wait_line(self, pattern, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, "no line matching %r in %r" % (pattern,
+                                                             self.out)
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.out.append(line)
+            m = re.search(pattern, line)
+            if m:
+                return m
+
+    def finish(self, timeout=30):
+        try:
+            self.p.wait(timeout=timeout)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+        err = self.p.stderr.read()
+        while not self.lines.empty():
+            self.out.append(self.lines.get())
+        return self.p.returncode, "".join(self.out), err.decode()
+
+
+def test_authorize_device_then_send(postfix, certs, run, auth, store):
+    pr = Proc(run, flow_config(postfix, certs, auth, store),
+              ["--authorize", "--device"])
+    pr.wait_line(r"/device-login")
+    code = pr.wait_line(r"enter the code (\d{4}-\d{4})").group(1)
+    assert os.path.exists(store) is False
+    auth.approve(code)
+    rc, out, err = pr.finish()
+    assert rc == 0, err
+    assert "stored in %s" % store in out
+    assert "smtpsend -a default" in out
+    s = read_store(store)
+    assert s["refresh_token"] in auth.refresh_tokens
+    assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
+    for t in (s["refresh_token"], s["access_token"]):
+        assert t not in out and t not in err
+    p, tag = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag)
+    # The send used the token cached by --authorize: one /token request
+    # in all (the device grant's), none for the send.
+    assert [r["grant_type"] for r in auth.token_requests()
+            if r["grant_type"] != "urn:ietf:params:oauth:grant-type:"
+            "device_code"] == []
+
+
+def test_authorize_device_slow_down(postfix, certs, run, auth, store):
+    auth.force_slow_down = True
+    pr = Proc(run, flow_config(postfix, certs, auth, store),
+              ["--authorize", "--device"])
+    code = pr.wait_line(r"enter the code (\d{4}-\d{4})").group(1)
+    auth.approve(code)
+    rc, out, err = pr.finish(timeout=40)
+    assert rc == 0, err
+    d = auth.done_devices[-1]
+    # The forced slow_down raised the interval by 5 s and the client kept
+    # to it: no further slow_down, the next poll 6 s or more later.
+    assert d["slow_downs"] == 0 and d["forced"]
+    assert d["times"][1] - d["times"][0] >= 5.8
+
+
+@pytest.mark.parametrize("action,what", [
+    ("deny", "denied"), ("expire", "expired")])
+def test_authorize_device_refused(postfix, certs, run, auth, store, action,
+                                  what):
+    pr = Proc(run, flow_config(postfix, certs, auth, store),
+              ["--authorize", "--device"])
+    code = pr.wait_line(r"enter the code (\d{4}-\d{4})").group(1)
+    getattr(auth, action)(code)
+    rc, out, err = pr.finish()
+    assert rc == 77, err
+    assert what in err
+    assert not os.path.exists(store)
+
+
+def _get(url, cafile=None):
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        ctx = ssl.create_default_context(cafile=cafile)
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx,
+                                        timeout=10)
+    else:
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", u.path + ("?" + u.query if u.query else ""))
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r.getheader("Location"), body
+
+
+def _wrong_state(location):
+    u = urllib.parse.urlsplit(location)
+    q = dict(urllib.parse.parse_qsl(u.query))
+    q["state"] = "forged-" + q["state"][:4]
+    return urllib.parse.urlunsplit(u._replace(
+        query=urllib.parse.urlencode(q)))
+
+
+def test_authorize_browser_redirect(postfix, certs, run, auth, store):
+    pr = Proc(run, flow_config(postfix, certs, auth, store),
+              ["--authorize", "--browser"], stdin=subprocess.PIPE)
+    url = pr.wait_line(r"^\s+(https://\S+)").group(1)
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert q["code_challenge_method"] == "S256"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", q["code_challenge"])
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", q["redirect_uri"])
+    status, location, _ = _get(url, certs.ca)
+    assert status == 302
+    # A redirect with another state is refused, and the flow goes on.
+    status, _, body = _get(_wrong_state(location))
+    assert status == 400 and b"state" in body
+    status, _, body = _get(location)
+    assert status == 200 and b"authorized" in body
+    rc, out, err = pr.finish()
+    assert rc == 0, err
+    assert "wrong state was refused" in err
+    s = read_store(store)
+    assert s["refresh_token"] in auth.refresh_tokens
+    codes = [r for r in auth.token_requests()
+             if r["grant_type"] == "authorization_code"]
+    assert len(codes) == 1 and len(codes[0]["code_verifier"]) == 43
+    p, tag = send(run, config(postfix, certs, auth, store))
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag)
+
+
+@pytest.mark.parametrize("paste", ["url", "code"])
+def test_authorize_browser_pasted(postfix, certs, run, auth, store, paste):
+    pr = Proc(run, flow_config(postfix, certs, auth, store),
+              ["--authorize", "--browser"], stdin=subprocess.PIPE)
+    url = pr.wait_line(r"^\s+(https://\S+)").group(1)
+    _, location, _ = _get(url, certs.ca)
+    if paste == "url":
+        pr.p.stdin.write((_wrong_state(location) + "\n").encode())
+        pr.p.stdin.write((location + "\n").encode())
+    else:
+        code = dict(urllib.parse.parse_qsl(
+            urllib.parse.urlsplit(location).query))["code"]
+        pr.p.stdin.write(("  %s  \n" % code).encode())
+    pr.p.stdin.flush()
+    rc, out, err = pr.finish()
+    assert rc == 0, err
+    if paste == "url":
+        assert "state does not match" in err
+    assert read_store(store)["refresh_token"] in auth.refresh_tokens
+
+
+def test_authorize_needs_provider(run):
+    p = run(["--authorize"], config="account default\nhost h\nuser u\n")
+    assert p.returncode == 78
+    assert b"oauth2_provider" in p.stderr
