@@ -256,6 +256,10 @@ store_load(const struct account *acc, struct tokens *t, struct error *err)
 		    "(Debian: libsecret-1-0) and a keyring");
 		return -1;
 	}
+	if (rc == -1 && err->kind == ERR_KEYRING)
+		error_hint(err, "run smtpsend from a login session where the "
+		    "keyring is unlocked, or keep the tokens in a file with "
+		    "oauth2_token_file");
 	if (rc != 1)
 		return rc;
 	rc = tokens_parse(rec, t);
