@@ -216,8 +216,11 @@ perform(CURL *c, const struct http_request *req, struct body *b, long *status,
 	lib.easy_setopt(c, CURLOPT_USERAGENT, "smtpsend/" SMTPSEND_VERSION);
 	lib.easy_setopt(c, CURLOPT_TIMEOUT, (long)req->timeout);
 	lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)req->timeout);
-	if (req->cafile != NULL)
+	if (req->cafile != NULL) {
+		/* Only that file: Debian's libcurl would add /etc/ssl/certs. */
 		lib.easy_setopt(c, CURLOPT_CAINFO, req->cafile);
+		lib.easy_setopt(c, CURLOPT_CAPATH, (char *)NULL);
+	}
 	rc = lib.easy_perform(c);
 	if (rc != CURLE_OK) {
 		curl_error(rc, ebuf, req->url, err);
