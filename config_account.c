@@ -566,18 +566,24 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "password", acc->password != NULL ? "*" : NULL,
 	    acc->password_file);
 	pr(fp, "passwordeval", acc->passwordeval, NULL);
-	pr(fp, "oauth2_provider", acc->oauth2_provider, NULL);
-	pr(fp, "oauth2_client_id", acc->oauth2_client_id, NULL);
-	pr(fp, "oauth2_client_secret",
-	    acc->oauth2_client_secret != NULL ? "*" : NULL, NULL);
-	pr(fp, "oauth2_client_secret_eval", acc->oauth2_client_secret_eval,
-	    NULL);
-	pr(fp, "oauth2_tenant", acc->oauth2_tenant, NULL);
-	pr(fp, "oauth2_scope", acc->oauth2_scope, NULL);
-	pr(fp, "oauth2_token_endpoint", acc->oauth2_token_endpoint, NULL);
-	pr(fp, "oauth2_device_endpoint", acc->oauth2_device_endpoint, NULL);
-	pr(fp, "oauth2_auth_endpoint", acc->oauth2_auth_endpoint, NULL);
-	pr(fp, "oauth2_token_file", acc->oauth2_token_file, NULL);
+	/* Only for OAuth2 accounts: the others need no such lines. */
+	if (acc->oauth2_provider != NULL) {
+		pr(fp, "oauth2_provider", acc->oauth2_provider, NULL);
+		pr(fp, "oauth2_client_id", acc->oauth2_client_id, NULL);
+		pr(fp, "oauth2_client_secret",
+		    acc->oauth2_client_secret != NULL ? "*" : NULL, NULL);
+		pr(fp, "oauth2_client_secret_eval",
+		    acc->oauth2_client_secret_eval, NULL);
+		pr(fp, "oauth2_tenant", acc->oauth2_tenant, NULL);
+		pr(fp, "oauth2_scope", acc->oauth2_scope, NULL);
+		pr(fp, "oauth2_token_endpoint", acc->oauth2_token_endpoint,
+		    NULL);
+		pr(fp, "oauth2_device_endpoint", acc->oauth2_device_endpoint,
+		    NULL);
+		pr(fp, "oauth2_auth_endpoint", acc->oauth2_auth_endpoint,
+		    NULL);
+		pr(fp, "oauth2_token_file", acc->oauth2_token_file, NULL);
+	}
 	pr(fp, "tls", tri(acc->tls, ""),
 	    dflt(!(acc->set & ACC_BIT(ACC_TLS)) && acc->tls == CFG_ON));
 	pr(fp, "tls_starttls", config_starttls(acc) ? "on" : "off",

@@ -292,6 +292,9 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		if (parse_option(c, optarg, o, err) == -1)
 			return -1;
 	}
+	if (o->flow != 0 && o->mode != MODE_AUTHORIZE)
+		return error_set(err, ERR_USAGE, "--device and --browser go "
+		    "with --authorize");
 	o->rcpts = argv + optind;
 	o->nrcpts = argc - optind;
 	return 0;

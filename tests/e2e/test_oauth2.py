@@ -371,11 +371,14 @@ def test_config_errors(run, extra, word):
 
 def test_config_inherited(run):
     cfg = ("defaults\noauth2_provider google\noauth2_client_id cid\n"
+           "oauth2_client_secret GOCSPX-hidden\n"
            "account a\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
            "account default : a\n")
     p = run(["--pretend", RCPT], config=cfg)
     assert p.returncode == 0, p.stderr.decode()
     assert b"oauth2_provider" in p.stdout and b"google" in p.stdout
+    assert re.search(rb"oauth2_client_secret\s+=\s+\*", p.stdout), p.stdout
+    assert b"GOCSPX" not in p.stdout
 
 
 def test_passwordeval_xoauth2_still_works(postfix, certs, run, auth):
@@ -624,3 +627,10 @@ def test_authorize_needs_provider(run):
     p = run(["--authorize"], config="account default\nhost h\nuser u\n")
     assert p.returncode == 78
     assert b"oauth2_provider" in p.stderr
+
+
+def test_flow_option_needs_authorize(run):
+    p = run(["--device", RCPT], input=b"Subject: x\n\nx\n",
+            config="account default\nhost h\n")
+    assert p.returncode == 64
+    assert b"--authorize" in p.stderr
