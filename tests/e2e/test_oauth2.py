@@ -105,19 +105,26 @@ def live_store(auth, store, life=3600):
 
 def test_cached_token_no_http(postfix, certs, run, auth, store):
     rt, at = live_store(auth, store)
-    p, tag = send(run, config(postfix, certs, auth, store))
+    # ld.so says which libraries get loaded: neither libcurl nor json-c.
+    p, tag = send(run, config(postfix, certs, auth, store),
+                  env={"LD_DEBUG": "files"})
     assert p.returncode == 0, p.stderr.decode()
     assert re.search(rb"AUTH (OAUTHBEARER|XOAUTH2)", p.stderr)
     assert delivered(postfix, tag)
     assert auth.token_requests() == []
+    assert b"libcurl" not in p.stderr and b"libjson-c" not in p.stderr
     assert read_store(store)["access_token"] == at
 
 
 def test_expired_token_refreshed_and_rotated(postfix, certs, run, auth,
                                              store):
     rt, at = live_store(auth, store, life=30)   # under the 60 s margin
-    p, tag = send(run, config(postfix, certs, auth, store))
+    p, tag = send(run, config(postfix, certs, auth, store),
+                  env={"LD_DEBUG": "files"})
     assert p.returncode == 0, p.stderr.decode()
+    # Loaded only now, when a token must be fetched.
+    assert b"libcurl-gnutls.so.4" in p.stderr
+    assert b"libjson-c.so.5" in p.stderr
     assert delivered(postfix, tag)
     reqs = auth.token_requests()
     assert len(reqs) == 1 and reqs[0]["grant_type"] == "refresh_token"
