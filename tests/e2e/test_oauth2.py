@@ -109,7 +109,7 @@ def test_cached_token_no_http(postfix, certs, run, auth, store):
     p, tag = send(run, config(postfix, certs, auth, store),
                   env={"LD_DEBUG": "files"})
     assert p.returncode == 0, p.stderr.decode()
-    assert re.search(rb"AUTH (OAUTHBEARER|XOAUTH2)", p.stderr)
+    assert re.search(rb"^--> AUTH OAUTHBEARER", p.stderr, re.M)
     assert delivered(postfix, tag)
     assert auth.token_requests() == []
     assert b"libcurl" not in p.stderr and b"libjson-c" not in p.stderr
@@ -160,11 +160,18 @@ def test_rotation_across_runs(postfix, certs, run, auth, store):
     assert [r["refresh_token"] for r in auth.token_requests()] == seen[:3]
 
 
-def test_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store):
+@pytest.mark.parametrize("mech", ["", "xoauth2", "oauthbearer"])
+def test_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store,
+                                      mech):
     rt, at = live_store(auth, store)
     auth.revoke_at_smtp(at)         # still "valid" by its expiry
-    p, tag = send(run, config(postfix, certs, auth, store))
+    extra = "auth %s\n" % mech if mech else ""
+    p, tag = send(run, config(postfix, certs, auth, store, extra))
     assert p.returncode == 0, p.stderr.decode()
+    # The default is OAUTHBEARER when offered (Dovecot offers both).
+    used = re.findall(rb"^--> AUTH ([A-Z0-9]+)", p.stderr, re.M)
+    assert used[0].decode() == (mech or "oauthbearer").upper()
+    assert len(set(used)) == 1 and len(used) >= 2   # tried twice
     assert b"refreshing it and trying again" in p.stderr
     assert delivered(postfix, tag)
     assert len(auth.token_requests()) == 1
@@ -198,7 +205,10 @@ def test_refresh_token_revoked_77(postfix, certs, run, auth, store):
 
 
 def test_no_refresh_token_78(postfix, certs, run, auth, store):
-    p, _ = send(run, config(postfix, certs, auth, store))
+    # The password (alice's real one) is not consulted for an OAuth2
+    # account.
+    p, _ = send(run, config(postfix, certs, auth, store,
+                            "password secret\n"))
     assert p.returncode == 78, p.stderr.decode()
     assert b"no OAuth2 refresh token" in p.stderr
     assert b"run smtpsend --authorize -a default" in p.stderr
