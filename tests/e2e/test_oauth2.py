@@ -469,10 +469,12 @@ def flow_config(postfix, certs, auth, store):
 class Proc:
     """smtpsend --authorize in the background; its stdout lines queued."""
 
-    def __init__(self, run, cfg, args, stdin=subprocess.DEVNULL):
+    def __init__(self, run, cfg, args, stdin=subprocess.DEVNULL, env=None):
+        extra = env or {}
         env = dict(os.environ, HOME=run.home)
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
+        env.update(extra)
         self.p = subprocess.Popen(
             run.command() + ["-C", run.config_file(cfg)] + list(args),
             stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -651,3 +653,30 @@ def test_flow_option_needs_authorize(run):
             config="account default\nhost h\n")
     assert p.returncode == 64
     assert b"--authorize" in p.stderr
+
+
+def test_authorize_browser_xdg_open(postfix, certs, run, auth, store,
+                                    tmp_path):
+    """With a display, the URL goes to xdg-open (a stand-in on PATH that
+    records it); the test plays the browser with what it was given."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    got = tmp_path / "opened"
+    (bindir / "xdg-open").write_text("#!/bin/sh\nprintf '%%s' \"$1\" > %s\n"
+                                      % got)
+    os.chmod(bindir / "xdg-open", 0o755)
+    pr = Proc(run, flow_config(postfix, certs, auth, store),
+              ["--authorize", "--browser"],
+              env={"DISPLAY": ":99",
+                   "PATH": "%s:%s" % (bindir, os.environ["PATH"])})
+    printed = pr.wait_line(r"^\s+(https://\S+)").group(1)
+    deadline = time.monotonic() + 10
+    while not got.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert got.read_text() == printed
+    _, location, _ = _get(got.read_text(), certs.ca)
+    status, _, _ = _get(location)
+    assert status == 200
+    rc, out, err = pr.finish()
+    assert rc == 0, err
+    assert read_store(store)["refresh_token"] in auth.refresh_tokens
