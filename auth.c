@@ -191,6 +191,11 @@ auth_choose(const char *wanted, const char *offered, int encrypted,
 			    "STARTTLS: use tls on");
 		return -1;
 	}
+	/* "OAUTH2" (an account with oauth2_provider): OAUTHBEARER, the
+	   standard one, when offered, else XOAUTH2 (Microsoft's only). */
+	if (strcasecmp(wanted, "OAUTH2") == 0)
+		wanted = offers(offered, "OAUTHBEARER") ? "OAUTHBEARER"
+							: "XOAUTH2";
 	if (strcasecmp(wanted, "on") != 0)
 		return choose_named(
 		    wanted, offered, encrypted, loopback, cb, mech, err);

@@ -62,6 +62,18 @@ struct account {
 	char	*socket;	/* Unix socket instead of host/port, or NULL */
 	int	 lmtp;		/* protocol lmtp: CFG_ON; smtp: CFG_OFF */
 	int	 undisclosed_recipients; /* CFG_OFF (0) by default */
+	/* Added by the oauth2 module (additive): */
+	char	*oauth2_provider;	/* "google", "microsoft", "custom" or
+					   NULL (no built-in OAuth2) */
+	char	*oauth2_client_id;
+	char	*oauth2_client_secret;	/* wiped and freed by config_free */
+	char	*oauth2_client_secret_eval;
+	char	*oauth2_tenant;		/* Microsoft; NULL = "common" */
+	char	*oauth2_scope;		/* NULL = the provider's default */
+	char	*oauth2_token_endpoint;	/* https:// URLs, custom only */
+	char	*oauth2_device_endpoint;
+	char	*oauth2_auth_endpoint;
+	char	*oauth2_token_file;	/* NULL = the keyring */
 };
 
 /*
@@ -88,6 +100,10 @@ enum acc_bit {
 	ACC_SOURCE_IP, ACC_PROXY_HOST, ACC_PROXY_PORT, ACC_SOCKET,
 	ACC_PROTOCOL,
 	ACC_UNDISCLOSED_RECIPIENTS,
+	ACC_OAUTH2_PROVIDER, ACC_OAUTH2_CLIENT_ID, ACC_OAUTH2_CLIENT_SECRET,
+	ACC_OAUTH2_CLIENT_SECRET_EVAL, ACC_OAUTH2_TENANT, ACC_OAUTH2_SCOPE,
+	ACC_OAUTH2_TOKEN_ENDPOINT, ACC_OAUTH2_DEVICE_ENDPOINT,
+	ACC_OAUTH2_AUTH_ENDPOINT, ACC_OAUTH2_TOKEN_FILE,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,97 @@ substitute(struct config *cf, const struct config_env *env,
 	return 0;
 }
 
+/* The oauth2_* keywords that only some providers take. */
+static const struct {
+	const char *name;
+	int bit;
+	const char *provider; /* the only one that takes it, or NULL: any */
+} oauth2_kws[] = {
+    {"oauth2_client_id", ACC_OAUTH2_CLIENT_ID, NULL},
+    {"oauth2_client_secret", ACC_OAUTH2_CLIENT_SECRET, NULL},
+    {"oauth2_client_secret_eval", ACC_OAUTH2_CLIENT_SECRET_EVAL, NULL},
+    {"oauth2_scope", ACC_OAUTH2_SCOPE, NULL},
+    {"oauth2_token_file", ACC_OAUTH2_TOKEN_FILE, NULL},
+    {"oauth2_tenant", ACC_OAUTH2_TENANT, "microsoft"},
+    {"oauth2_token_endpoint", ACC_OAUTH2_TOKEN_ENDPOINT, "custom"},
+    {"oauth2_device_endpoint", ACC_OAUTH2_DEVICE_ENDPOINT, "custom"},
+    {"oauth2_auth_endpoint", ACC_OAUTH2_AUTH_ENDPOINT, "custom"},
+};
+
+static int oauth2_perr(const struct account *acc, struct error *err,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+oauth2_perr(const struct account *acc, struct error *err, const char *fmt,
+    ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return error_set(err, ERR_CONFIG, "%s:%d: account %s: %s", acc->file,
+	    acc->line, acc->name, msg);
+}
+
+/*
+ * The combinations of oauth2_* keywords that make sense; anything else
+ * is a configuration error naming the keyword, so that a typo in the
+ * provider or a keyword meant for another provider is not ignored.
+ */
+static int
+check_oauth2(struct account *acc, struct error *err)
+{
+	const char *prov = acc->oauth2_provider;
+	size_t i;
+
+	for (i = 0; i < sizeof(oauth2_kws) / sizeof(oauth2_kws[0]); i++) {
+		if (!(acc->set & ACC_BIT(oauth2_kws[i].bit)))
+			continue;
+		if (prov == NULL)
+			return oauth2_perr(acc, err,
+			    "%s needs oauth2_provider", oauth2_kws[i].name);
+		if (oauth2_kws[i].provider != NULL &&
+		    strcmp(prov, oauth2_kws[i].provider) != 0)
+			return oauth2_perr(acc, err,
+			    "%s is for oauth2_provider %s only",
+			    oauth2_kws[i].name, oauth2_kws[i].provider);
+	}
+	if (prov == NULL)
+		return 0;
+	if (acc->oauth2_client_id == NULL)
+		return oauth2_perr(acc, err,
+		    "oauth2_provider %s needs oauth2_client_id", prov);
+	if (acc->oauth2_client_secret != NULL &&
+	    acc->oauth2_client_secret_eval != NULL)
+		return oauth2_perr(acc, err, "%s and %s: give one, not both",
+		    "oauth2_client_secret", "oauth2_client_secret_eval");
+	if (strcmp(prov, "custom") == 0 && acc->oauth2_token_endpoint == NULL)
+		return oauth2_perr(acc, err,
+		    "oauth2_provider custom needs oauth2_token_endpoint");
+	if (acc->user == NULL)
+		return oauth2_perr(acc, err,
+		    "oauth2_provider %s needs user (the mailbox address)",
+		    prov);
+	if (acc->auth == NULL && (acc->set & ACC_BIT(ACC_AUTH)))
+		return oauth2_perr(acc, err,
+		    "oauth2_provider %s needs auth on, xoauth2 or "
+		    "oauthbearer (auth is off)", prov);
+	/* auth unset or on: XOAUTH2 or OAUTHBEARER, whichever is offered. */
+	if (acc->auth == NULL || strcmp(acc->auth, "on") == 0) {
+		free(acc->auth);
+		if ((acc->auth = strdup("OAUTH2")) == NULL)
+			return config_nomem(err);
+	} else if (strcmp(acc->auth, "XOAUTH2") != 0 &&
+	    strcmp(acc->auth, "OAUTHBEARER") != 0)
+		return oauth2_perr(acc, err,
+		    "oauth2_provider %s needs auth on, xoauth2 or "
+		    "oauthbearer (auth is %s)",
+		    prov, acc->auth);
+	return 0;
+}
+
 int
 config_account_finalize(struct config *cf, const struct config_env *env,
     struct account *acc, struct error *err)
@@ -233,7 +325,7 @@ config_account_finalize(struct config *cf, const struct config_env *env,
 	   for, as msmtp has it. */
 	if (acc->socket != NULL && !(acc->set & ACC_BIT(ACC_TLS)))
 		acc->tls = CFG_OFF;
-	return 0;
+	return check_oauth2(acc, err);
 }
 
 /* The error for an account name that no file defines. */
@@ -474,6 +566,24 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "password", acc->password != NULL ? "*" : NULL,
 	    acc->password_file);
 	pr(fp, "passwordeval", acc->passwordeval, NULL);
+	/* Only for OAuth2 accounts: the others need no such lines. */
+	if (acc->oauth2_provider != NULL) {
+		pr(fp, "oauth2_provider", acc->oauth2_provider, NULL);
+		pr(fp, "oauth2_client_id", acc->oauth2_client_id, NULL);
+		pr(fp, "oauth2_client_secret",
+		    acc->oauth2_client_secret != NULL ? "*" : NULL, NULL);
+		pr(fp, "oauth2_client_secret_eval",
+		    acc->oauth2_client_secret_eval, NULL);
+		pr(fp, "oauth2_tenant", acc->oauth2_tenant, NULL);
+		pr(fp, "oauth2_scope", acc->oauth2_scope, NULL);
+		pr(fp, "oauth2_token_endpoint", acc->oauth2_token_endpoint,
+		    NULL);
+		pr(fp, "oauth2_device_endpoint", acc->oauth2_device_endpoint,
+		    NULL);
+		pr(fp, "oauth2_auth_endpoint", acc->oauth2_auth_endpoint,
+		    NULL);
+		pr(fp, "oauth2_token_file", acc->oauth2_token_file, NULL);
+	}
 	pr(fp, "tls", tri(acc->tls, ""),
 	    dflt(!(acc->set & ACC_BIT(ACC_TLS)) && acc->tls == CFG_ON));
 	pr(fp, "tls_starttls", config_starttls(acc) ? "on" : "off",

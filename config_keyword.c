@@ -73,6 +73,9 @@ enum kw_type {
 	KT_PROTOCOL,	/* smtp (CFG_OFF) or lmtp (CFG_ON) */
 	KT_PORT_EMPTY,	/* 1..65535, empty = default (0) */
 	KT_IP,		/* numeric IPv4 or IPv6 address, empty = unset */
+	KT_PROVIDER,	/* google, microsoft or custom; empty = unset */
+	KT_URL,		/* an https:// URL; empty = unset */
+	KT_SECRET,	/* a string that is a secret (wiped, file checked) */
 };
 
 struct keyword {
@@ -112,6 +115,24 @@ static const struct keyword keywords[] = {
 	    F(logfile_time_format, ACC_LOGFILE_TIME_FORMAT), NULL },
 	{ "maildomain", KT_STR, F(maildomain, ACC_MAILDOMAIN), NULL },
 	{ "ntlmdomain", KT_IGNORE, NOFIELD, NULL },
+	{ "oauth2_auth_endpoint", KT_URL,
+	    F(oauth2_auth_endpoint, ACC_OAUTH2_AUTH_ENDPOINT), NULL },
+	{ "oauth2_client_id", KT_STR,
+	    F(oauth2_client_id, ACC_OAUTH2_CLIENT_ID), NULL },
+	{ "oauth2_client_secret", KT_SECRET,
+	    F(oauth2_client_secret, ACC_OAUTH2_CLIENT_SECRET), NULL },
+	{ "oauth2_client_secret_eval", KT_STR,
+	    F(oauth2_client_secret_eval, ACC_OAUTH2_CLIENT_SECRET_EVAL), NULL },
+	{ "oauth2_device_endpoint", KT_URL,
+	    F(oauth2_device_endpoint, ACC_OAUTH2_DEVICE_ENDPOINT), NULL },
+	{ "oauth2_provider", KT_PROVIDER,
+	    F(oauth2_provider, ACC_OAUTH2_PROVIDER), NULL },
+	{ "oauth2_scope", KT_STR, F(oauth2_scope, ACC_OAUTH2_SCOPE), NULL },
+	{ "oauth2_tenant", KT_STR, F(oauth2_tenant, ACC_OAUTH2_TENANT), NULL },
+	{ "oauth2_token_endpoint", KT_URL,
+	    F(oauth2_token_endpoint, ACC_OAUTH2_TOKEN_ENDPOINT), NULL },
+	{ "oauth2_token_file", KT_FILE,
+	    F(oauth2_token_file, ACC_OAUTH2_TOKEN_FILE), NULL },
 	{ "password", KT_STR, F(password, ACC_PASSWORD), NULL },
 	{ "passwordeval", KT_STR, F(passwordeval, ACC_PASSWORDEVAL), NULL },
 	{ "port", KT_PORT, F(port, ACC_PORT), NULL },
@@ -173,6 +194,7 @@ kw_is_string(enum kw_type t)
 	case KT_STR: case KT_NEEDARG: case KT_FILE: case KT_AUTH:
 	case KT_SYSLOG: case KT_DSN_NOTIFY: case KT_DSN_RETURN: case KT_TRUST:
 	case KT_FINGERPRINT: case KT_TLS_VERSION: case KT_IP:
+	case KT_PROVIDER: case KT_URL: case KT_SECRET:
 		return 1;
 	default:
 		return 0;
@@ -227,7 +249,7 @@ config_account_free(struct account *acc)
 		    (done & ACC_BIT(kw->bit)))
 			continue;
 		done |= ACC_BIT(kw->bit);
-		if (kw->bit == ACC_PASSWORD)
+		if (kw->bit == ACC_PASSWORD || kw->type == KT_SECRET)
 			config_free_secret(*str_field(acc, kw));
 		else
 			free(*str_field(acc, kw));
@@ -273,6 +295,10 @@ config_account_copy(struct account *dst, struct account *src, uint64_t mask)
 			if (dup_field(&dst->password_file,
 			    src->password_file) == -1)
 				return -1;
+		}
+		if (kw->type == KT_SECRET) {
+			config_free_secret(*str_field(dst, kw));
+			*str_field(dst, kw) = NULL;
 		}
 		if (dup_field(str_field(dst, kw), *str_field(src, kw)) == -1)
 			return -1;
@@ -497,6 +523,24 @@ string_value(struct parser *p, const struct keyword *kw, const char *v,
 		if (!valid_ip(v))
 			return -1;
 		break;
+	case KT_PROVIDER:
+		if (v[0] == '\0')
+			return 0;
+		if (strcmp(v, "google") != 0 && strcmp(v, "microsoft") != 0 &&
+		    strcmp(v, "custom") != 0)
+			return -1;
+		break;
+	case KT_URL:
+		if (v[0] == '\0')
+			return 0;
+		/* Tokens and codes travel in these requests: TLS only. */
+		if (strncmp(v, "https://", 8) != 0 || v[8] == '\0')
+			return -1;
+		break;
+	case KT_SECRET:
+		if (v[0] == '\0')
+			return 0;
+		break;
 	default:	/* KT_NEEDARG */
 		break;
 	}
@@ -602,6 +646,10 @@ expected(const struct keyword *kw)
 		return "1.2 or 1.3";
 	case KT_PROTOCOL:
 		return "smtp or lmtp";
+	case KT_PROVIDER:
+		return "google, microsoft or custom";
+	case KT_URL:
+		return "an https:// URL";
 	default:
 		return "a value";
 	}
@@ -662,7 +710,13 @@ config_keyword_apply(struct parser *p, const struct keyword *kw,
 		if (r == -1)
 			return config_perr(p, "invalid value for %s "
 			    "(expected: %s)", kw->name, expected(kw));
-		if (kw->bit == ACC_PASSWORD) {
+		if (kw->type == KT_SECRET) {
+			config_free_secret(*str_field(acc, kw));
+			*str_field(acc, kw) = s;
+			/* The file's permissions are checked as for password. */
+			if (s != NULL)
+				p->password = 1;
+		} else if (kw->bit == ACC_PASSWORD) {
 			config_free_secret(acc->password);
 			acc->password = s;
 			if (s != NULL) {

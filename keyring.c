@@ -237,7 +237,7 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
 }
 
 static void
-kr_lookup(int fd, const char *host, const char *user)
+kr_lookup(int fd, const char *host, const char *service, const char *user)
 {
 	struct lsec ls;
 	SecretService *svc;
@@ -253,10 +253,10 @@ kr_lookup(int fd, const char *host, const char *user)
 		    gerr != NULL ? gerr->message : "no Secret Service");
 		return;
 	}
-	a = attrs_new(&ls, "host", host, "service", "smtp", user);
+	a = attrs_new(&ls, "host", host, "service", service, user);
 	done = search(&ls, svc, a, fd, &locked);
 	ls.hash_unref(a);
-	if (!done) {
+	if (!done && strcmp(service, "smtp") == 0) {
 		a = attrs_new(&ls, "server", host, "protocol", "smtp", user);
 		done = search(&ls, svc, a, fd, &locked);
 		ls.hash_unref(a);
@@ -266,7 +266,8 @@ kr_lookup(int fd, const char *host, const char *user)
 }
 
 static void
-kr_store(int fd, const char *host, const char *user, const char *secret)
+kr_store(int fd, const char *host, const char *service, const char *user,
+    const char *secret)
 {
 	struct lsec ls;
 	GError *gerr = NULL;
@@ -275,8 +276,12 @@ kr_store(int fd, const char *host, const char *user, const char *secret)
 
 	if (lsec_load(&ls, fd) == -1)
 		return;
-	snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
-	a = attrs_new(&ls, "host", host, "service", "smtp", user);
+	if (strcmp(service, "smtp") == 0)
+		snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
+	else
+		snprintf(label, sizeof(label), "smtpsend %s: %s@%s", service,
+		    user, host);
+	a = attrs_new(&ls, "host", host, "service", service, user);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
 		secret, NULL, &gerr))
 		report(fd, ST_STORED, NULL, 0);
@@ -289,6 +294,7 @@ kr_store(int fd, const char *host, const char *user, const char *secret)
 /* What the child is asked to do: a lookup (secret NULL) or a store. */
 struct kr_job {
 	const char *host;
+	const char *service;
 	const char *user;
 	const char *secret;
 };
@@ -301,9 +307,10 @@ kr_main(void *arg)
 
 	keyring_fix_bus_env();
 	if (job->secret == NULL)
-		kr_lookup(STDOUT_FILENO, job->host, job->user);
+		kr_lookup(STDOUT_FILENO, job->host, job->service, job->user);
 	else
-		kr_store(STDOUT_FILENO, job->host, job->user, job->secret);
+		kr_store(STDOUT_FILENO, job->host, job->service, job->user,
+		    job->secret);
 }
 
 /*
@@ -311,15 +318,14 @@ kr_main(void *arg)
  * collect what it reports.  Returns 0 with *b filled, 1 on timeout, -1.
  */
 static int
-run_child(const char *host, const char *user, const char *secret, int timeout,
-    struct child_buf *b, struct error *err)
+run_child(const struct kr_job *job, int timeout, struct child_buf *b,
+    struct error *err)
 {
-	struct kr_job job = {host, user, secret};
 	struct child_result r;
 	struct error cerr;
 
 	error_clear(&cerr);
-	if (child_run(kr_main, &job, timeout * 1000, &r, &cerr) == -1)
+	if (child_run(kr_main, (void *)job, timeout * 1000, &r, &cerr) == -1)
 		return error_set(err, ERR_KEYRING,
 		    "keyring: cannot read the "
 		    "lookup's answer: %s",
@@ -366,6 +372,15 @@ int
 keyring_lookup(const char *host, const char *user, int timeout, char **secret,
     char *note, size_t notesize, struct error *err)
 {
+	return keyring_lookup_service(
+	    host, "smtp", user, timeout, secret, note, notesize, err);
+}
+
+int
+keyring_lookup_service(const char *host, const char *service, const char *user,
+    int timeout, char **secret, char *note, size_t notesize, struct error *err)
+{
+	struct kr_job job = {host, service, user, NULL};
 	struct child_buf b = {0};
 	char secs[16];
 	int rc;
@@ -377,7 +392,7 @@ keyring_lookup(const char *host, const char *user, int timeout, char **secret,
 		return -1;
 	if (timeout <= 0 || timeout > 30)
 		timeout = 30;
-	rc = run_child(host, user, NULL, timeout, &b, err);
+	rc = run_child(&job, timeout, &b, err);
 	if (rc == -1)
 		return -1;
 	snprintf(secs, sizeof(secs), "%d s", timeout);
@@ -410,12 +425,20 @@ int
 keyring_store(
     const char *host, const char *user, const char *secret, struct error *err)
 {
+	return keyring_store_service(host, "smtp", user, secret, err);
+}
+
+int
+keyring_store_service(const char *host, const char *service, const char *user,
+    const char *secret, struct error *err)
+{
+	struct kr_job job = {host, service, user, secret};
 	struct child_buf b = {0};
 	int rc;
 
 	if (check_bus(err) == -1)
 		return -1;
-	rc = run_child(host, user, secret, KEYRING_STORE_TIMEOUT, &b, err);
+	rc = run_child(&job, KEYRING_STORE_TIMEOUT, &b, err);
 	if (rc == 1)
 		rc = error_set(err, ERR_KEYRING,
 		    "keyring did not answer within "

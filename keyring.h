@@ -28,6 +28,17 @@ int keyring_store(
     const char *host, const char *user, const char *secret, struct error *err);
 
 /*
+ * The same for other items of smtpsend's (the OAuth2 tokens): attribute
+ * service is the given one, and no old-style attributes are tried.  The
+ * label of a stored item is "smtpsend SERVICE: user@host".
+ */
+int keyring_lookup_service(const char *host, const char *service,
+    const char *user, int timeout, char **secret, char *note,
+    size_t notesize, struct error *err);
+int keyring_store_service(const char *host, const char *service,
+    const char *user, const char *secret, struct error *err);
+
+/*
  * In a child process only: when DBUS_SESSION_BUS_ADDRESS is unset (cron)
  * and /run/user/UID/bus is a socket owned by us, set it.
  */

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "io.h"
 #include "keyring.h"
+#include "oauth2.h"
 #include "secret.h"
 
 #define PROMPT_TIMEOUT_MS (300 * 1000)
@@ -219,6 +220,59 @@ no_secret(const struct account *acc, const char *note, struct error *err)
 	return -1;
 }
 
+/* oauth2_client_secret, or the first line of oauth2_client_secret_eval. */
+static int
+client_secret(const struct account *acc, char **out, struct error *err)
+{
+	struct child_result r;
+	struct error cerr;
+	int timeout_ms, rc = -1;
+
+	*out = NULL;
+	if (acc->oauth2_client_secret != NULL) {
+		*out = strdup(acc->oauth2_client_secret);
+		return *out == NULL ? error_set(err, ERR_OS, "out of memory")
+				    : 0;
+	}
+	if (acc->oauth2_client_secret_eval == NULL)
+		return 0;
+	timeout_ms = (acc->timeout > 0 ? acc->timeout : 60) * 1000;
+	error_clear(&cerr);
+	if (child_run(eval_main, acc->oauth2_client_secret_eval, timeout_ms,
+	    &r, &cerr) == -1)
+		return error_set(err, ERR_SECRET, "oauth2_client_secret_eval "
+		    "of account %s: %s", acc->name, cerr.msg);
+	if (!child_ok(&r) || r.out.len == 0 || r.out.p[0] == '\n' ||
+	    r.out.p[0] == '\r') {
+		/* Not quoting the command: it may hold a secret itself. */
+		error_set(err, ERR_SECRET, "oauth2_client_secret_eval of "
+		    "account %s failed or printed nothing", acc->name);
+		error_hint(err, "run the command by hand to see why");
+	} else if ((*out = first_line(&r.out)) == NULL)
+		error_set(err, ERR_OS, "out of memory");
+	else
+		rc = 0;
+	child_buf_free(&r.out);
+	return rc;
+}
+
+static const struct oauth2_source oauth2_src = {client_secret};
+
+int
+secret_refresh(const struct account *acc, const char *refused, char **secret,
+    struct error *err)
+{
+	return oauth2_token(acc, refused, &oauth2_src, secret, err);
+}
+
+int
+secret_authorize(const struct account *acc, int flow, FILE *out,
+    struct error *err)
+{
+	return oauth2_authorize(acc, (enum oauth2_flow)flow, &oauth2_src, out,
+	    err);
+}
+
 int
 secret_get(const struct account *acc, char **secret, struct error *err)
 {
@@ -228,6 +282,9 @@ secret_get(const struct account *acc, char **secret, struct error *err)
 	int rc;
 
 	*secret = NULL;
+	/* Built-in OAuth2: password and passwordeval are not consulted. */
+	if (acc->oauth2_provider != NULL)
+		return oauth2_token(acc, NULL, &oauth2_src, secret, err);
 	/* EXTERNAL: the client certificate is the credential. */
 	if (mech != NULL && !auth_needs_secret(acc))
 		*secret = strdup("");

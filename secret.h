@@ -5,6 +5,8 @@
 #ifndef SMTPSEND_SECRET_H
 #define SMTPSEND_SECRET_H
 
+#include <stdio.h>
+
 struct error;
 struct account;
 
@@ -18,6 +20,21 @@ struct account;
  * unreachable or locked, with a hint).
  */
 int secret_get(const struct account *acc, char **secret, struct error *err);
+
+/*
+ * An account with oauth2_provider gets its access token from oauth2.c
+ * (secret_get() too).  This one is for a token the server refused: a new
+ * one, refreshed.  0 with *secret, or -1 with *err as oauth2_token().
+ */
+int secret_refresh(const struct account *acc, const char *refused,
+    char **secret, struct error *err);
+
+/*
+ * --authorize (flow: enum oauth2_flow): the OAuth2 authorization of acc,
+ * instructions on out; see oauth2_authorize().
+ */
+int secret_authorize(const struct account *acc, int flow, FILE *out,
+    struct error *err);
 
 /* Wipe and free. NULL is fine. */
 void secret_free(char *secret);

@@ -341,6 +341,17 @@ authenticate(struct conn *c, const struct send_job *job,
 		cache_dir(c->cache_dir, sizeof(c->cache_dir));
 	p.cache_dir = c->cache_dir[0] != '\0' ? c->cache_dir : NULL;
 	p.verbose = c->verbose;
+	if (auth_login(c->smtp, &p, res->auth, err) == 0)
+		return 0;
+	/* A refused OAuth2 token may have been revoked before it expired:
+	   one new token, one more try, in the same session. */
+	if (job->refresh == NULL || err->kind != ERR_AUTH || err->temporary)
+		return -1;
+	if (c->verbose != NULL)
+		fprintf(c->verbose, "--- the server refused the OAuth2 token: "
+		    "refreshing it and trying again\n");
+	if (job->refresh(job->refresh_arg, job->secret, &p.secret, err) == -1)
+		return -1;
 	return auth_login(c->smtp, &p, res->auth, err);
 }
 

@@ -24,6 +24,15 @@ struct send_job {
 	const char		*dsn_envid;	/* -V or NULL */
 	int			 body;		/* -B: 0 auto, 7, 8 */
 	FILE			*verbose;	/* -v transcript, or NULL */
+	/*
+	 * Optional (OAuth2): when the server refuses secret, ask once for a
+	 * new one and authenticate again in the same session.  It returns 0
+	 * with *fresh (owned by the callback's caller, valid until the send
+	 * ends) or -1 with *err.
+	 */
+	int			(*refresh)(void *arg, const char *refused,
+				    const char **fresh, struct error *err);
+	void			*refresh_arg;
 };
 
 /* What the log line reports about a finished (or failed) attempt. */

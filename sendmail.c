@@ -22,6 +22,7 @@
 #include "error.h"
 #include "log.h"
 #include "message.h"
+#include "oauth2.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -33,6 +34,7 @@ enum mode {
 	MODE_PRETEND,
 	MODE_SERVERINFO,
 	MODE_STORE_PASSWORD,
+	MODE_AUTHORIZE,
 	MODE_NEWALIASES,
 	MODE_QUEUE,
 	MODE_BS,
@@ -54,6 +56,7 @@ struct opts {
 	const char	 *logfile;	/* -X */
 	const char	 *syslog_tag;	/* -L */
 	int		  bmode;	/* a -b other than -bm: stdin is no message */
+	int		  flow;		/* --device/--browser: oauth2_flow */
 	char		**rcpts;	/* operands */
 	int		  nrcpts;
 };
@@ -65,6 +68,9 @@ enum {
 	LONG_SERVERINFO,
 	LONG_STORE_PASSWORD,
 	LONG_ACCOUNT,
+	LONG_AUTHORIZE,
+	LONG_DEVICE,
+	LONG_BROWSER,
 };
 
 static const char usage_line[] =
@@ -96,6 +102,8 @@ print_help(void)
 	    "  --pretend        print the account that would be used, then exit\n"
 	    "  --serverinfo     print what the account's server offers, then exit\n"
 	    "  --store-password store the account's password in the keyring\n"
+	    "  --authorize [--device|--browser]  get and store the OAuth2\n"
+	    "                   tokens of an account with oauth2_provider\n"
 	    "  --version, --help\n\n"
 	    "Exit codes follow sysexits(3): 0 sent, 75 try again later, others\n"
 	    "permanent; see smtpsend(1).\n");
@@ -234,6 +242,15 @@ parse_option(int c, const char *arg, struct opts *o, struct error *err)
 	case LONG_SERVERINFO:
 		o->mode = MODE_SERVERINFO;
 		break;
+	case LONG_AUTHORIZE:
+		o->mode = MODE_AUTHORIZE;
+		break;
+	case LONG_DEVICE:
+		o->flow = OAUTH2_FLOW_DEVICE;
+		break;
+	case LONG_BROWSER:
+		o->flow = OAUTH2_FLOW_BROWSER;
+		break;
 	case LONG_STORE_PASSWORD:
 		o->mode = MODE_STORE_PASSWORD;
 		break;
@@ -257,6 +274,9 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		{ "pretend", no_argument, NULL, LONG_PRETEND },
 		{ "serverinfo", no_argument, NULL, LONG_SERVERINFO },
 		{ "store-password", no_argument, NULL, LONG_STORE_PASSWORD },
+		{ "authorize", no_argument, NULL, LONG_AUTHORIZE },
+		{ "device", no_argument, NULL, LONG_DEVICE },
+		{ "browser", no_argument, NULL, LONG_BROWSER },
 		{ "account", required_argument, NULL, LONG_ACCOUNT },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -299,6 +319,9 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		if (parse_option(c, optarg, o, failed ? &ignored : err) == -1)
 			failed = 1;
 	}
+	if (o->flow != 0 && o->mode != MODE_AUTHORIZE)
+		return error_set(err, ERR_USAGE, "--device and --browser go "
+		    "with --authorize");
 	o->rcpts = argv + optind;
 	o->nrcpts = argc - optind;
 	if (!failed && o->mode == MODE_BS && (o->nrcpts > 0 || o->extract))
@@ -372,9 +395,27 @@ struct sendctx {
 	struct addr_list	 rcpts;
 	char			*from;
 	char			*secret;
+	char			*fresh;	/* a refreshed OAuth2 token, or NULL */
 	const struct account	*acc;	/* points into cf */
 	struct send_result	 res;
 };
+
+/* send_job.refresh for an OAuth2 account: c->secret is replaced. */
+static int
+refresh_token(void *arg, const char *refused, const char **fresh,
+    struct error *err)
+{
+	struct sendctx *c = arg;
+	char *token = NULL;
+
+	if (secret_refresh(c->acc, refused, &token, err) == -1)
+		return -1;
+	/* job->secret still points to the old one: keep it until the end. */
+	secret_free(c->fresh);
+	c->fresh = token;
+	*fresh = token;
+	return 0;
+}
 
 static int
 do_send(const struct opts *o, struct sendctx *c, struct error *err)
@@ -420,6 +461,10 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	job.dsn_envid = o->dsn_envid;
 	job.body = o->body;
 	job.verbose = o->verbose ? stderr : NULL;
+	if (acc->oauth2_provider != NULL) {
+		job.refresh = refresh_token;
+		job.refresh_arg = c;
+	}
 	if (send_message(&job, &c->res, err) == -1) {
 		submit_auth_was_needed(&nosecret, err);
 		return -1;
@@ -452,6 +497,7 @@ static void
 send_free(struct sendctx *c)
 {
 	secret_free(c->secret);
+	secret_free(c->fresh);
 	free(c->from);
 	addr_list_free(&c->rcpts);
 	message_free(c->msg);
@@ -482,6 +528,8 @@ do_account_mode(const struct opts *o, struct error *err)
 		ret = 0;
 	} else if (o->mode == MODE_SERVERINFO) {
 		ret = send_serverinfo(acc, stdout, err);
+	} else if (o->mode == MODE_AUTHORIZE) {
+		ret = secret_authorize(acc, o->flow, stdout, err);
 	} else {
 		ret = secret_store(acc, err);
 	}
@@ -594,6 +642,7 @@ main(int argc, char **argv)
 	case MODE_PRETEND:
 	case MODE_SERVERINFO:
 	case MODE_STORE_PASSWORD:
+	case MODE_AUTHORIZE:
 		code = do_account_mode(&o, &err) == -1 ?
 		    error_exit_code(&err) : EX_OK;
 		error_print(&err);

@@ -38,6 +38,7 @@ unset SMTPSEND SMTPSEND_WRAPPER UNIT_WRAPPER LAYERS
 
 PACKAGES="build-essential pkg-config libgnutls28-dev libgsasl-dev
 libsecret-1-dev libcmocka-dev libunistring-dev ca-certificates postfix dovecot-core dovecot-lmtpd gnome-keyring
+libcurl4-gnutls-dev libjson-c-dev
 libsecret-tools dbus dbus-daemon dbus-bin msmtp gnutls-bin python3
 python3-pytest valgrind clang libclang-rt-14-dev cppcheck clang-format
 iproute2 procps strace iptables php-cli php-symfony-mailer"

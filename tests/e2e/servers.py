@@ -281,8 +281,12 @@ class _IntrospectHandler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self, token):
         self.server.requests.append(token)
+        live = self.server.live.get(token)
         if token == GOOD_TOKEN:
             body = {"active": True, "username": ALICE}
+        elif live is not None and live[1] > time.time():
+            # Issued by oauth_server.AuthServer and not expired or revoked.
+            body = {"active": True, "username": live[0]}
         else:
             body = {"active": False}
         data = json.dumps(body).encode()
@@ -315,7 +319,9 @@ class _IntrospectHandler(http.server.BaseHTTPRequestHandler):
 
 class IntrospectionServer:
     """The OAuth2 token-introspection endpoint, in a thread on loopback.
-    .url, .requests (tokens seen, oldest first), .stop()."""
+    .url, .requests (tokens seen, oldest first), .stop().  .live maps
+    further active tokens to (username, expiry time): tests/e2e/
+    oauth_server.py adds the access tokens it issues."""
 
     def __init__(self):
         self.httpd = http.server.ThreadingHTTPServer((HOST, 0),
@@ -323,6 +329,8 @@ class IntrospectionServer:
         self.httpd.daemon_threads = True
         self.httpd.requests = []
         self.requests = self.httpd.requests
+        self.httpd.live = {}
+        self.live = self.httpd.live
         self.port = self.httpd.server_address[1]
         self.url = "http://%s:%d/introspect" % (HOST, self.port)
         self.thread = threading.Thread(target=self.httpd.serve_forever,

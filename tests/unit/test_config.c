@@ -422,6 +422,44 @@ test_implicit_default(void **state)
 }
 
 static void
+test_oauth2_keywords(void **state)
+{
+	struct fx *fx = *state;
+	const struct account *a;
+	char want[256];
+
+	/* Each keyword is found (the table is searched with bsearch), and
+	   the password beside them too. */
+	assert_int_equal(load(fx,
+	    "defaults\noauth2_provider custom\noauth2_client_id cid\n"
+	    "account a\nhost h\nuser me@example.org\npassword pw\n"
+	    "oauth2_client_secret cs\noauth2_scope s1 s2\n"
+	    "oauth2_token_endpoint https://t.example/token\n"
+	    "oauth2_device_endpoint https://t.example/device\n"
+	    "oauth2_auth_endpoint https://t.example/auth\n"
+	    "oauth2_token_file ~/tok\n"), 0);
+	a = acc(fx, "a");
+	assert_string_equal(a->oauth2_provider, "custom");
+	assert_string_equal(a->oauth2_client_id, "cid");
+	assert_string_equal(a->oauth2_client_secret, "cs");
+	assert_string_equal(a->oauth2_scope, "s1 s2");
+	assert_string_equal(a->oauth2_token_endpoint, "https://t.example/token");
+	assert_string_equal(a->oauth2_device_endpoint,
+	    "https://t.example/device");
+	assert_string_equal(a->oauth2_auth_endpoint, "https://t.example/auth");
+	snprintf(want, sizeof(want), "%s/tok", fx->dir);
+	assert_string_equal(a->oauth2_token_file, want);
+	assert_string_equal(a->password, "pw");
+	/* No auth line: XOAUTH2 or OAUTHBEARER, whichever is offered. */
+	assert_string_equal(config_auth(a), "OAUTH2");
+	load_fails(fx, "account a\nhost h\nuser u\noauth2_provider google\n"
+	    "oauth2_client_id c\noauth2_tenant x\n",
+	    "oauth2_tenant is for oauth2_provider microsoft only");
+	load_fails(fx, "account a\nhost h\nuser u\noauth2_provider other\n",
+	    ":4: invalid value for oauth2_provider");
+}
+
+static void
 test_keywords(void **state)
 {
 	struct fx *fx = *state;
@@ -1428,6 +1466,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_implicit_default, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth2_keywords, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_builtin_defaults, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_lmtp, setup,
