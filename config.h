@@ -61,6 +61,10 @@ struct account {
 	int	 proxy_port;	/* 0 = default (1080) */
 	char	*socket;	/* Unix socket instead of host/port, or NULL */
 	int	 lmtp;		/* protocol lmtp: CFG_ON; smtp: CFG_OFF */
+	/* Added by the queue module (additive): */
+	int	 queue;		/* CFG_ON (default): queue temporary failures */
+	char	*queue_dir;	/* NULL: the default (queue_default_dir()) */
+	int	 queue_lifetime;	/* seconds; default 5 days */
 };
 
 /*
@@ -86,6 +90,7 @@ enum acc_bit {
 	ACC_TLS_CRL_FILE, ACC_AUTO_FROM, ACC_MAILDOMAIN,
 	ACC_SOURCE_IP, ACC_PROXY_HOST, ACC_PROXY_PORT, ACC_SOCKET,
 	ACC_PROTOCOL,
+	ACC_QUEUE, ACC_QUEUE_DIR, ACC_QUEUE_LIFETIME,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -140,7 +140,7 @@ def _no_user_bus():
 def test_no_bus_at_all(postfix, certs, run):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     t0 = time.monotonic()
-    p = detached(run, [RCPT], config(postfix, certs), env)
+    p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), env)
     assert time.monotonic() - t0 < 15
     assert p.returncode == 75, p.stderr.decode()
     err = p.stderr.decode()
@@ -229,7 +229,7 @@ def test_cron_bus_of_other_owner_ignored(postfix, certs, run, user_bus):
     os.chown(user_bus, 65534, 65534)
     try:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        p = detached(run, [RCPT], config(postfix, certs), env)
+        p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), env)
         assert p.returncode == 75, p.stderr.decode()
         assert b"keyring unreachable" in p.stderr
     finally:
@@ -245,7 +245,7 @@ def test_dead_bus(postfix, certs, run, tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + path}
     t0 = time.monotonic()
-    p = detached(run, [RCPT], config(postfix, certs), env)
+    p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), env)
     assert time.monotonic() - t0 < 25
     assert p.returncode == 75, p.stderr.decode()
     assert b"keyring" in p.stderr
@@ -269,7 +269,7 @@ def test_locked_keyring(postfix, certs, run):
         assert r.returncode == 0, r.stderr
         assert k.lookup(HOST, "alice") is None    # really locked
         t0 = time.monotonic()
-        p = detached(run, [RCPT], config(postfix, certs), client_env(k))
+        p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), client_env(k))
         assert time.monotonic() - t0 < 15
         assert p.returncode == 75, p.stderr.decode()
         assert b"locked" in p.stderr

@@ -97,7 +97,8 @@ def test_unreachable_keyring_stays_75(postfix, certs, run, tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "HOME": str(tmp_path),
            "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + path}
-    p = detached(run, [RCPT], config(postfix, certs, "starttls"), env)
+    p = detached(run, [RCPT], config(postfix, certs, "starttls",
+                                       "queue off\n"), env)
     err = p.stderr.decode(errors="replace")
     assert p.returncode == 75, err
     assert "keyring" in err

@@ -1,0 +1,353 @@
+/*
+ * queue_flush.c: -q.  Each due message is locked, read back and handed to
+ * send.c; the answer decides its fate: delivered (removed), temporary
+ * (backoff, and a throttling reply stops its account for this run),
+ * permanent or expired (failed/).  Nothing here speaks SMTP.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "config.h"
+#include "envelope.h"
+#include "error.h"
+#include "log.h"
+#include "message.h"
+#include "queue.h"
+#include "queue_priv.h"
+#include "secret.h"
+#include "send.h"
+
+/* What a run knows about each account it met. */
+struct acct_state {
+	const struct account	*acc;
+	char			*secret;
+	int			 fetched;	/* secret_get() was asked */
+	struct error		 secret_err;	/* its failure, if any */
+	int			 stopped;	/* throttled: no more this run */
+};
+
+struct flush {
+	const struct queue_flush_opts	*o;
+	struct queue_dirs		 q;
+	struct acct_state		*accts;
+	size_t				 naccts;
+	time_t				 now;
+};
+
+static struct acct_state *
+acct_state(struct flush *f, const struct account *acc)
+{
+	struct acct_state *v;
+	size_t i;
+
+	for (i = 0; i < f->naccts; i++)
+		if (f->accts[i].acc == acc)
+			return &f->accts[i];
+	v = reallocarray(f->accts, f->naccts + 1, sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	f->accts = v;
+	memset(&v[f->naccts], 0, sizeof(*v));
+	v[f->naccts].acc = acc;
+	return &v[f->naccts++];
+}
+
+/* The account's secret, asked once per run; as in a send, no secret and
+   no auth line means no AUTH. */
+static int
+acct_secret(struct acct_state *st, const char **secret, struct error *err)
+{
+	int rc;
+
+	*secret = NULL;
+	if (config_auth(st->acc) == NULL)
+		return 0;
+	if (!st->fetched) {
+		st->fetched = 1;
+		error_clear(&st->secret_err);
+		rc = secret_get(st->acc, &st->secret, &st->secret_err);
+		if (rc == 1 && !(st->acc->set & ACC_BIT(ACC_AUTH)))
+			error_clear(&st->secret_err);
+		else if (rc != 0 && st->secret_err.kind == ERR_NONE)
+			error_set(&st->secret_err, ERR_SECRET,
+			    "no password for account %s", st->acc->name);
+	}
+	if (st->secret_err.kind != ERR_NONE) {
+		*err = st->secret_err;
+		return -1;
+	}
+	*secret = st->secret;
+	return 0;
+}
+
+static void
+log_event(const struct flush *f, const struct account *acc,
+    const struct envelope *e, const struct send_result *res,
+    const struct error *err, const char *what)
+{
+	struct addr_list l = { 0 };
+	struct log_record rec;
+	struct error e2;
+	char q[64];
+	size_t i;
+
+	error_clear(&e2);
+	for (i = 0; i < e->nrcpts; i++)
+		(void)addr_list_add(&l, e->rcpts[i], NULL, &e2);
+	snprintf(q, sizeof(q), "%s:%s", what, e->id);
+	memset(&rec, 0, sizeof(rec));
+	rec.acc = acc;
+	rec.from = e->sender;
+	rec.rcpts = &l;
+	rec.size = e->headers_len + e->body_size;
+	rec.res = res;
+	rec.err = err;
+	rec.exit_code = err != NULL ? error_exit_code(err) : 0;
+	rec.logfile = f->o->logfile;
+	rec.syslog_tag = f->o->syslog_tag;
+	rec.queue = q;
+	log_attempt(&rec);
+	addr_list_free(&l);
+}
+
+/* "what failed: reply" in one line, for last-error. */
+static void
+describe(const struct error *err, char *buf, size_t size)
+{
+	if (err->reply[0] != '\0')
+		snprintf(buf, size, "%s: %s", err->msg, err->reply);
+	else
+		snprintf(buf, size, "%s", err->msg);
+}
+
+/*
+ * Move the entry to failed/ with reason: the body is linked there first,
+ * then the envelope written there, then the queued one dropped; a crash
+ * in between leaves it queued (sent or failed again), never lost.
+ */
+static void
+to_failed(struct flush *f, struct envelope *e, const char *reason)
+{
+	char body[QUEUE_ID_MAX + 8];
+	struct error err;
+	char *old = e->last_error;
+	enum envelope_state ost = e->state;
+
+	error_clear(&err);
+	snprintf(body, sizeof(body), "%s.body", e->id);
+	e->state = ENVELOPE_FAILED;
+	e->last_error = (char *)(uintptr_t)reason;
+	if ((linkat(f->q.fd, body, f->q.failed, body, 0) == -1 &&
+	    errno != EEXIST) ||
+	    queue_write_env(&f->q, f->q.failed, e, &err) == -1) {
+		if (err.kind == ERR_NONE)
+			error_set(&err, ERR_IO, "%s/failed/%s: %s",
+			    f->q.path, body, strerror(errno));
+		fprintf(stderr, "smtpsend: %s: cannot move it to failed/: "
+		    "%s\n", e->id, err.msg);
+	} else {
+		(void)queue_drop(f->q.fd, e->id);
+		fprintf(stderr, "smtpsend: %s: moved to %s/failed/: %s\n",
+		    e->id, f->q.path, reason);
+	}
+	e->last_error = old;
+	e->state = ost;
+}
+
+/* A temporary failure: count it, back off, maybe mark it uncertain. */
+static void
+defer(struct flush *f, struct envelope *e, const struct error *serr)
+{
+	char why[ERROR_MSG_MAX + ERROR_REPLY_MAX + 4];
+	struct error err;
+	char *old = e->last_error;
+
+	error_clear(&err);
+	describe(serr, why, sizeof(why));
+	/* No reply to the final dot: the server may have the message.  A
+	   duplicate beats a loss, so it is retried, and mailq says so. */
+	if (serr->code == 0 && serr->step != NULL &&
+	    (strcmp(serr->step, "end of data") == 0 ||
+	    strcmp(serr->step, "BDAT") == 0))
+		e->state = ENVELOPE_UNCERTAIN;
+	e->attempts++;
+	e->next = f->now + envelope_backoff(e->attempts);
+	e->last_error = why;
+	if (queue_write_env(&f->q, f->q.fd, e, &err) == -1)
+		fprintf(stderr, "smtpsend: %s: %s\n", e->id, err.msg);
+	fprintf(stderr, "smtpsend: %s: still queued: %s\n", e->id, why);
+	e->last_error = old;
+}
+
+static int
+throttled(const struct error *err)
+{
+	return err->code == 421 || strncmp(err->status, "4.7.", 4) == 0;
+}
+
+/* Send the locked entry e whose body is bodyfd. */
+static void
+deliver(struct flush *f, struct envelope *e, int bodyfd)
+{
+	const struct account *acc;
+	struct acct_state *st;
+	struct addr_list rcpts = { 0 };
+	struct message *m = NULL;
+	struct send_result res;
+	struct send_job job;
+	struct error err;
+	char why[ERROR_MSG_MAX + ERROR_REPLY_MAX + 64];
+	const char *secret;
+	size_t i;
+	int fd;
+
+	error_clear(&err);
+	memset(&res, 0, sizeof(res));
+	acc = config_account(f->o->cf, e->account, &err);
+	if (acc == NULL) {
+		defer(f, e, &err);
+		return;
+	}
+	st = acct_state(f, acc);
+	if (st == NULL || st->stopped)
+		return;
+	if (f->now - e->queued >= acc->queue_lifetime) {
+		snprintf(why, sizeof(why), "not delivered within queue_lifetime"
+		    " (%d s); last error: %s", acc->queue_lifetime,
+		    e->last_error != NULL ? e->last_error : "none");
+		to_failed(f, e, why);
+		log_event(f, acc, e, NULL, NULL, "expired");
+		return;
+	}
+	if (acct_secret(st, &secret, &err) == -1) {
+		defer(f, e, &err);
+		log_event(f, acc, e, NULL, &err, "retry");
+		return;
+	}
+	for (i = 0; i < e->nrcpts; i++)
+		if (addr_list_add(&rcpts, e->rcpts[i], NULL, &err) == -1)
+			goto out;
+	fd = dup(bodyfd);
+	if (fd == -1 || message_from_queue(&m, e->headers, e->headers_len,
+	    fd, e->body_size, e->separator, e->eightbit, &err) == -1) {
+		if (fd != -1)
+			close(fd);
+		if (err.kind == ERR_NONE)
+			error_set(&err, ERR_OS, "dup: %s", strerror(errno));
+		goto out;
+	}
+	memset(&job, 0, sizeof(job));
+	job.acc = acc;
+	job.from = e->sender;
+	job.rcpts = &rcpts;
+	job.msg = m;
+	job.secret = secret;
+	job.dsn_notify = e->dsn_notify;
+	job.dsn_return = e->dsn_return;
+	job.dsn_envid = e->dsn_envid;
+	job.body = e->body_type;
+	job.verbose = f->o->verbose;
+	if (send_message(&job, &res, &err) == 0) {
+		(void)queue_drop(f->q.fd, e->id);
+		log_event(f, acc, e, &res, NULL, "delivered");
+		goto out;
+	}
+	if (error_exit_code(&err) == 75) {
+		defer(f, e, &err);
+		if (throttled(&err))
+			st->stopped = 1;
+		log_event(f, acc, e, &res, &err, "retry");
+		goto out;
+	}
+	describe(&err, why, sizeof(why));
+	to_failed(f, e, why);
+	log_event(f, acc, e, &res, &err, "failed");
+out:
+	if (err.kind != ERR_NONE && (err.kind == ERR_OS || err.kind == ERR_DATA))
+		fprintf(stderr, "smtpsend: %s: %s\n", e->id, err.msg);
+	message_free(m);
+	addr_list_free(&rcpts);
+}
+
+static void
+flush_one(struct flush *f, const char *id)
+{
+	char body[QUEUE_ID_MAX + 8];
+	struct envelope e;
+	struct error err;
+	struct stat st;
+	int fd, rc;
+
+	error_clear(&err);
+	snprintf(body, sizeof(body), "%s.body", id);
+	fd = openat(f->q.fd, body, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			fprintf(stderr, "smtpsend: %s: %s\n", id,
+			    strerror(errno));
+		else if (queue_read_env(f->q.fd, id, &e, &err) == 0) {
+			fprintf(stderr, "smtpsend: %s: its body file is "
+			    "missing (left in place)\n", id);
+			envelope_free(&e);
+		}
+		return;
+	}
+	/* Another flush has it: that one sends it. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto out;
+	rc = queue_read_env(f->q.fd, id, &e, &err);
+	if (rc == 1)
+		goto out;	/* delivered by the flush that held the lock */
+	if (rc == -1) {
+		fprintf(stderr, "smtpsend: %s\n", err.msg);
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != e.body_size)
+		fprintf(stderr, "smtpsend: queue file %s: it is not %llu "
+		    "octets (left in place)\n", body,
+		    (unsigned long long)e.body_size);
+	else if (f->o->force || e.next <= f->now)
+		deliver(f, &e, fd);
+	envelope_free(&e);
+out:
+	close(fd);	/* releases the lock */
+}
+
+int
+queue_flush(const char *dir, const struct queue_flush_opts *o,
+    struct error *err)
+{
+	struct flush f;
+	char **ids = NULL;
+	size_t n = 0, i;
+	int rc, ret = -1;
+
+	memset(&f, 0, sizeof(f));
+	f.o = o;
+	rc = queue_open(&f.q, dir, 1, err);
+	if (rc == -1)
+		return -1;
+	if (queue_ids(f.q.fd, &ids, &n, err) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		f.now = time(NULL);
+		flush_one(&f, ids[i]);
+	}
+	ret = 0;
+out:
+	for (i = 0; i < f.naccts; i++)
+		secret_free(f.accts[i].secret);
+	free(f.accts);
+	queue_ids_free(ids, n);
+	queue_close(&f.q);
+	return ret;
+}

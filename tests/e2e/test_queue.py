@@ -1,0 +1,228 @@
+"""The local queue (issue 7) against the real Postfix.
+
+A temporary failure with `queue on` (the default) keeps the message in
+the queue directory and exits 0 with one line on stderr; `smtpsend -q`
+later delivers it exactly once and empties the queue.  -odq queues without
+trying; `queue off` keeps today's 75; a queue that cannot be written gives
+75 and says so; the keyring unreachable under cron is queued too.  Every
+test names its own queue directory (tests run as root, whose default is
+/var/spool/smtpsend).
+"""
+
+import os
+import re
+import socket
+import stat
+import subprocess
+import time
+import uuid
+
+import servers
+
+FROM = "sender@example.org"
+RCPT = "bob@example.org"
+QUEUED = re.compile(r"^smtpsend: queued as ([0-9A-F]{15}): (.*); it will be "
+                    r"retried \(smtpsend -q sends it now\)$")
+
+
+def _tok():
+    return "q" + uuid.uuid4().hex[:12]
+
+
+def _msg(tok):
+    return ("From: Sender <%s>\nTo: <%s>\nSubject: queue %s\n\nbody %s\n"
+            % (FROM, RCPT, tok, tok)).encode()
+
+
+def _cfg(qdir, port, extra=""):
+    return ("account default\nhost 127.0.0.1\nport %d\ntls off\nfrom %s\n"
+            "timeout 10\nqueue_dir %s\n%s" % (port, FROM, qdir, extra))
+
+
+def _dead_port():
+    """A loopback port with nothing listening."""
+    return servers.free_port()
+
+
+def _entries(qdir, sub=""):
+    d = os.path.join(qdir, sub)
+    if not os.path.isdir(d):
+        return []
+    return sorted(n[:-4] for n in os.listdir(d) if n.endswith(".env"))
+
+
+def _delivered(postfix, tok, want, timeout=15):
+    """The delivered copies holding tok, once want of them arrived (or the
+    timeout passed), after a moment for a stray duplicate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [m for m in postfix.messages() if tok.encode() in m]
+        if len(got) >= want or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return [m for m in postfix.messages() if tok.encode() in m]
+
+
+def _queue_one(run, qdir, tok, extra=""):
+    p = run([RCPT], input=_msg(tok), config=_cfg(qdir, _dead_port(), extra))
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    m = QUEUED.match(lines[0])
+    assert m, err
+    return m.group(1), m.group(2)
+
+
+def test_unreachable_queued_then_flushed_once(postfix, run, tmp_path):
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    qid, reason = _queue_one(run, qdir, tok)
+    assert "Connection refused" in reason
+    # Durable and private: 0700 directory, 0600 files, the envelope a
+    # human reads, the body as read.
+    assert stat.S_IMODE(os.stat(qdir).st_mode) == 0o700
+    assert _entries(qdir) == [qid]
+    for suffix in (".env", ".body"):
+        st = os.stat(os.path.join(qdir, qid + suffix))
+        assert stat.S_IMODE(st.st_mode) == 0o600
+    with open(os.path.join(qdir, qid + ".env"), errors="replace",
+              newline="") as f:
+        env = f.read()
+    assert "recipient: <%s>\n" % RCPT in env
+    assert "sender: <%s>\n" % FROM in env
+    assert "attempts: 0\n" in env
+    assert "Subject: queue %s\r\n" % tok in env
+    with open(os.path.join(qdir, qid + ".body"), "rb") as f:
+        assert f.read() == ("body %s\r\n" % tok).encode()
+    assert _delivered(postfix, tok, 0, timeout=0) == []
+    # The server is back: -q delivers it exactly once and empties the queue.
+    p = run(["-q"], config=_cfg(qdir, postfix.port("plain")))
+    assert p.returncode == 0, p.stderr.decode()
+    got = _delivered(postfix, tok, 1)
+    assert len(got) == 1, got
+    assert b"X-Original-To: " + RCPT.encode() in got[0]
+    assert ("Return-Path: <%s>" % FROM).encode() in got[0]
+    assert _entries(qdir) == []
+    assert not [n for n in os.listdir(qdir) if n.startswith(qid)]
+    # A second flush has nothing to send.
+    p = run(["-q"], config=_cfg(qdir, postfix.port("plain")))
+    assert p.returncode == 0, p.stderr.decode()
+    assert len(_delivered(postfix, tok, 2, timeout=1)) == 1
+
+
+def test_odq_queues_without_trying(postfix, run, tmp_path):
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    cfg = _cfg(qdir, postfix.port("plain"))
+    p = run(["-odq", RCPT], input=_msg(tok), config=cfg)
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    m = QUEUED.match(err.strip())
+    assert m, err
+    assert _delivered(postfix, tok, 1, timeout=1) == []
+    assert _entries(qdir) == [m.group(1)]
+    # -odi sends at once, as without the option.
+    tok2 = _tok()
+    p = run(["-odi", RCPT], input=_msg(tok2), config=cfg)
+    assert p.returncode == 0 and p.stderr == b"", p.stderr
+    assert len(_delivered(postfix, tok2, 1)) == 1
+    p = run(["-q"], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    assert len(_delivered(postfix, tok, 1)) == 1
+    assert _entries(qdir) == []
+
+
+def test_queue_off_keeps_75(run, tmp_path):
+    qdir = str(tmp_path / "q")
+    p = run([RCPT], input=_msg(_tok()),
+            config=_cfg(qdir, _dead_port(), "queue off\n"))
+    err = p.stderr.decode()
+    assert p.returncode == 75, err
+    assert "queued" not in err
+    assert _entries(qdir) == []
+
+
+def test_queue_that_cannot_be_written_gives_75(run, tmp_path):
+    # Below a regular file: no directory can be made there.
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    qdir = str(blocker / "q")
+    p = run([RCPT], input=_msg(_tok()), config=_cfg(qdir, _dead_port()))
+    err = p.stderr.decode()
+    assert p.returncode == 75, err
+    assert "could not be queued" in err
+    assert qdir in err
+    # The reason the send failed is still said.
+    assert "Connection refused" in err
+    assert "queued as" not in err
+
+
+def test_keyring_unreachable_under_cron_queued(postfix, certs, run,
+                                               tmp_path):
+    # Cron's environment: no session bus to be found; the address points
+    # at a socket nobody answers on.
+    path = str(tmp_path / "deadbus")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.close()
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    cfg = ("account default\nhost 127.0.0.1\nport %d\ntls on\n"
+           "tls_starttls on\ntls_trust_file %s\nfrom %s\nuser alice\n"
+           "timeout 20\nqueue_dir %s\n"
+           % (postfix.port("starttls_auth"), certs.ca, FROM, qdir))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "HOME": str(tmp_path),
+           "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + path}
+    cmd = run.command() + ["-C", run.config_file(cfg), RCPT]
+    p = subprocess.run(cmd, input=_msg(tok), env=env, timeout=60,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       start_new_session=True)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, err
+    m = QUEUED.match(err.strip())
+    assert m and "keyring" in m.group(2), err
+    # Later, with a password the flush can use, it goes out once.
+    p = run(["-q"], config=cfg + "password secret\n")
+    assert p.returncode == 0, p.stderr.decode()
+    assert len(_delivered(postfix, tok, 1)) == 1
+    assert _entries(qdir) == []
+
+
+def test_mailq_and_queue_commands(run, tmp_path):
+    qdir = str(tmp_path / "q")
+    cfg = _cfg(qdir, _dead_port())
+    p = run(["-bp"], config=cfg)
+    assert p.returncode == 0
+    assert p.stdout.decode() == "Mail queue is empty (%s)\n" % qdir
+    qid, reason = _queue_one(run, qdir, _tok())
+    p = run(["--queue-dir"], config=cfg)
+    assert p.returncode == 0 and p.stdout.decode() == qdir + "\n"
+    # mailq through a symlink named mailq, line by line.
+    link = str(tmp_path / "mailq")
+    os.symlink(servers.smtpsend_path(), link)
+    env = dict(os.environ, HOME=run.home)
+    run.queue_env(env)
+    p = subprocess.run([link, "-C", run.config_file(cfg)], env=env,
+                       timeout=30, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert re.match(r"^%s  age \d+s  size \d+  from <%s>  queued$"
+                    % (qid, FROM), lines[0]), lines
+    assert lines[1] == "    to <%s>" % RCPT
+    assert lines[2] == "    attempts 0, next attempt now (due)"
+    assert lines[3] == "    last error: %s" % reason
+    assert lines[4] == "-- 1 message in %s" % qdir
+    assert len(lines) == 5
+    p = run(["--queue-show", qid], config=cfg)
+    assert p.returncode == 0
+    out = p.stdout.decode()
+    assert "id: %s\n" % qid in out and "recipient: <%s>\n" % RCPT in out
+    p = run(["--queue-remove", qid], config=cfg)
+    assert p.returncode == 0, p.stderr
+    assert _entries(qdir) == []
+    p = run(["--queue-remove", qid], config=cfg)
+    assert p.returncode == 64 and b"no such message" in p.stderr
