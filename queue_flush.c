@@ -194,49 +194,55 @@ throttled(const struct error *err)
 	return err->code == 421 || strncmp(err->status, "4.7.", 4) == 0;
 }
 
-/* Send the locked entry e whose body is bodyfd. */
+/* A due message, locked, with its envelope read back. */
+struct item {
+	struct envelope	 e;
+	int		 fd;		/* ID.body, flock'ed */
+	int		 done;
+};
+
+/* Move it to failed/ and tell its sender. */
 static void
-deliver(struct flush *f, struct envelope *e, int bodyfd)
+give_up(struct flush *f, struct acct_state *st, struct item *it,
+    const char *status, const char *why, const char *event,
+    const struct send_result *res, const struct error *err)
 {
-	const struct account *acc;
-	struct acct_state *st;
+	struct error nerr;
+
+	to_failed(f, &it->e, why);
+	log_event(f, st->acc, &it->e, res, err, event);
+	error_clear(&nerr);
+	if (queue_notice(st->acc, st->secret, &it->e, f->q.path, status, why,
+	    f->o->verbose, &nerr) == -1) {
+		fprintf(stderr, "smtpsend: %s: the failure notice to <%s> "
+		    "was not sent: %s\n", it->e.id, it->e.sender, nerr.msg);
+		log_event(f, st->acc, &it->e, NULL, &nerr, "notice-failed");
+	} else if (it->e.sender[0] != '\0') {
+		log_event(f, st->acc, &it->e, NULL, NULL, "notice-sent");
+	}
+}
+
+/* One transaction over the session for the locked item. */
+static void
+deliver(struct flush *f, struct acct_state *st, struct send_session *ss,
+    struct item *it)
+{
+	struct envelope *e = &it->e;
 	struct addr_list rcpts = { 0 };
 	struct message *m = NULL;
 	struct send_result res;
 	struct send_job job;
 	struct error err;
 	char why[ERROR_MSG_MAX + ERROR_REPLY_MAX + 64];
-	const char *secret;
 	size_t i;
 	int fd;
 
 	error_clear(&err);
 	memset(&res, 0, sizeof(res));
-	acc = config_account(f->o->cf, e->account, &err);
-	if (acc == NULL) {
-		defer(f, e, &err);
-		return;
-	}
-	st = acct_state(f, acc);
-	if (st == NULL || st->stopped)
-		return;
-	if (f->now - e->queued >= acc->queue_lifetime) {
-		snprintf(why, sizeof(why), "not delivered within queue_lifetime"
-		    " (%d s); last error: %s", acc->queue_lifetime,
-		    e->last_error != NULL ? e->last_error : "none");
-		to_failed(f, e, why);
-		log_event(f, acc, e, NULL, NULL, "expired");
-		return;
-	}
-	if (acct_secret(st, &secret, &err) == -1) {
-		defer(f, e, &err);
-		log_event(f, acc, e, NULL, &err, "retry");
-		return;
-	}
 	for (i = 0; i < e->nrcpts; i++)
 		if (addr_list_add(&rcpts, e->rcpts[i], NULL, &err) == -1)
 			goto out;
-	fd = dup(bodyfd);
+	fd = dup(it->fd);
 	if (fd == -1 || message_from_queue(&m, e->headers, e->headers_len,
 	    fd, e->body_size, e->separator, e->eightbit, &err) == -1) {
 		if (fd != -1)
@@ -246,80 +252,155 @@ deliver(struct flush *f, struct envelope *e, int bodyfd)
 		goto out;
 	}
 	memset(&job, 0, sizeof(job));
-	job.acc = acc;
+	job.acc = st->acc;
 	job.from = e->sender;
 	job.rcpts = &rcpts;
 	job.msg = m;
-	job.secret = secret;
+	job.secret = st->secret;
 	job.dsn_notify = e->dsn_notify;
 	job.dsn_return = e->dsn_return;
 	job.dsn_envid = e->dsn_envid;
 	job.body = e->body_type;
 	job.verbose = f->o->verbose;
-	if (send_message(&job, &res, &err) == 0) {
+	if (send_next(ss, &job, &res, &err) == 0) {
 		(void)queue_drop(f->q.fd, e->id);
-		log_event(f, acc, e, &res, NULL, "delivered");
+		log_event(f, st->acc, e, &res, NULL, "delivered");
 		goto out;
 	}
 	if (error_exit_code(&err) == 75) {
 		defer(f, e, &err);
 		if (throttled(&err))
 			st->stopped = 1;
-		log_event(f, acc, e, &res, &err, "retry");
+		log_event(f, st->acc, e, &res, &err, "retry");
 		goto out;
 	}
 	describe(&err, why, sizeof(why));
-	to_failed(f, e, why);
-	log_event(f, acc, e, &res, &err, "failed");
+	give_up(f, st, it, err.status[0] == '5' ? err.status : "5.0.0", why,
+	    "failed", &res, &err);
 out:
-	if (err.kind != ERR_NONE && (err.kind == ERR_OS || err.kind == ERR_DATA))
+	if (err.kind == ERR_OS || err.kind == ERR_DATA)
 		fprintf(stderr, "smtpsend: %s: %s\n", e->id, err.msg);
 	message_free(m);
 	addr_list_free(&rcpts);
 }
 
+/*
+ * The messages of one account (items[0..n) with that account name):
+ * expired ones to failed/, the others over one connection, reopened only
+ * when the server closed it.  A session that cannot be opened, or a
+ * throttling reply, leaves the rest in place for the next run.
+ */
 static void
-flush_one(struct flush *f, const char *id)
+flush_account(struct flush *f, struct item *items, size_t n)
 {
-	char body[QUEUE_ID_MAX + 8];
-	struct envelope e;
+	const struct account *acc;
+	struct acct_state *st;
+	struct send_session *ss = NULL;
+	struct send_result res;
 	struct error err;
-	struct stat st;
-	int fd, rc;
+	char why[ERROR_MSG_MAX + 128];
+	const char *secret;
+	size_t i;
 
 	error_clear(&err);
+	acc = config_account(f->o->cf, items[0].e.account, &err);
+	if (acc == NULL) {
+		for (i = 0; i < n; i++)
+			defer(f, &items[i].e, &err);
+		return;
+	}
+	st = acct_state(f, acc);
+	if (st == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (f->now - items[i].e.queued < acc->queue_lifetime)
+			continue;
+		snprintf(why, sizeof(why), "not delivered within "
+		    "queue_lifetime (%d s); last error: %s",
+		    acc->queue_lifetime, items[i].e.last_error != NULL ?
+		    items[i].e.last_error : "none");
+		(void)acct_secret(st, &secret, &err);
+		error_clear(&err);
+		give_up(f, st, &items[i], "4.4.7", why, "expired", NULL, NULL);
+		items[i].done = 1;
+	}
+	for (i = 0; i < n && !st->stopped; i++) {
+		if (items[i].done)
+			continue;
+		if (acct_secret(st, &secret, &err) == -1) {
+			defer(f, &items[i].e, &err);
+			log_event(f, acc, &items[i].e, NULL, &err, "retry");
+			st->stopped = 1;
+			break;
+		}
+		if (ss == NULL && send_open(&ss, acc, secret, f->o->verbose,
+		    &res, &err) == -1) {
+			/* The rest keep their place: the server is not
+			   there, or not for us, right now. */
+			defer(f, &items[i].e, &err);
+			log_event(f, acc, &items[i].e, &res, &err, "retry");
+			st->stopped = 1;
+			break;
+		}
+		deliver(f, st, ss, &items[i]);
+		if (!send_usable(ss)) {
+			send_close(ss);
+			ss = NULL;
+		}
+	}
+	send_close(ss);
+}
+
+/* Lock and read id; 0 and *it filled when it is due, else -1. */
+static int
+take(struct flush *f, const char *id, struct item *it)
+{
+	char body[QUEUE_ID_MAX + 8];
+	struct error err;
+	struct stat st;
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	error_clear(&err);
 	snprintf(body, sizeof(body), "%s.body", id);
-	fd = openat(f->q.fd, body, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
+	it->fd = openat(f->q.fd, body, O_RDONLY | O_CLOEXEC);
+	if (it->fd == -1) {
 		if (errno != ENOENT)
 			fprintf(stderr, "smtpsend: %s: %s\n", id,
 			    strerror(errno));
-		else if (queue_read_env(f->q.fd, id, &e, &err) == 0) {
+		else if (queue_read_env(f->q.fd, id, &it->e, &err) == 0) {
 			fprintf(stderr, "smtpsend: %s: its body file is "
 			    "missing (left in place)\n", id);
-			envelope_free(&e);
+			envelope_free(&it->e);
 		}
-		return;
+		return -1;
 	}
 	/* Another flush has it: that one sends it. */
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
-		goto out;
-	rc = queue_read_env(f->q.fd, id, &e, &err);
+	if (flock(it->fd, LOCK_EX | LOCK_NB) == -1)
+		goto skip;
+	rc = queue_read_env(f->q.fd, id, &it->e, &err);
 	if (rc == 1)
-		goto out;	/* delivered by the flush that held the lock */
+		goto skip;	/* delivered by the flush that held the lock */
 	if (rc == -1) {
 		fprintf(stderr, "smtpsend: %s\n", err.msg);
-		goto out;
+		goto skip;
 	}
-	if (fstat(fd, &st) == -1 || (uint64_t)st.st_size != e.body_size)
+	if (fstat(it->fd, &st) == -1 || (uint64_t)st.st_size !=
+	    it->e.body_size) {
 		fprintf(stderr, "smtpsend: queue file %s: it is not %llu "
 		    "octets (left in place)\n", body,
-		    (unsigned long long)e.body_size);
-	else if (f->o->force || e.next <= f->now)
-		deliver(f, &e, fd);
-	envelope_free(&e);
-out:
-	close(fd);	/* releases the lock */
+		    (unsigned long long)it->e.body_size);
+		goto skip_env;
+	}
+	if (!f->o->force && it->e.next > f->now)
+		goto skip_env;
+	return 0;
+skip_env:
+	envelope_free(&it->e);
+skip:
+	close(it->fd);	/* releases the lock */
+	it->fd = -1;
+	return -1;
 }
 
 int
@@ -327,23 +408,48 @@ queue_flush(const char *dir, const struct queue_flush_opts *o,
     struct error *err)
 {
 	struct flush f;
+	struct item *items = NULL, tmp;
 	char **ids = NULL;
-	size_t n = 0, i;
-	int rc, ret = -1;
+	size_t n = 0, nitems = 0, i, j, k;
+	int ret = -1;
 
 	memset(&f, 0, sizeof(f));
 	f.o = o;
-	rc = queue_open(&f.q, dir, 1, err);
-	if (rc == -1)
+	if (queue_open(&f.q, dir, 1, err) == -1)
 		return -1;
 	if (queue_ids(f.q.fd, &ids, &n, err) == -1)
 		goto out;
-	for (i = 0; i < n; i++) {
+	items = calloc(n > 0 ? n : 1, sizeof(*items));
+	if (items == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	/* Every due message is locked before any connection is made. */
+	f.now = time(NULL);
+	for (i = 0; i < n; i++)
+		if (take(&f, ids[i], &items[nitems]) == 0)
+			nitems++;
+	/* Group by account, oldest first within each (a stable pass). */
+	for (i = 0; i < nitems; i = j) {
+		for (j = i + 1, k = i + 1; k < nitems; k++) {
+			if (strcmp(items[k].e.account,
+			    items[i].e.account) != 0)
+				continue;
+			tmp = items[k];
+			memmove(&items[j + 1], &items[j],
+			    (k - j) * sizeof(*items));
+			items[j++] = tmp;
+		}
 		f.now = time(NULL);
-		flush_one(&f, ids[i]);
+		flush_account(&f, &items[i], j - i);
 	}
 	ret = 0;
 out:
+	for (i = 0; i < nitems; i++) {
+		envelope_free(&items[i].e);
+		close(items[i].fd);
+	}
+	free(items);
 	for (i = 0; i < f.naccts; i++)
 		secret_free(f.accts[i].secret);
 	free(f.accts);

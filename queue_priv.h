@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
+struct account;
 struct envelope;
 struct error;
 
@@ -40,5 +43,14 @@ void	queue_ids_free(char **ids, size_t n);
 
 /* Delete ID.env then ID.body of dirfd; -1 if there was no ID.env. */
 int	queue_drop(int dirfd, const char *id);
+
+/*
+ * Send the failure notice for e (to its sender, from <>, through acc):
+ * status is the DSN status ("5.1.1", "4.4.7"), reason one line.  Nothing
+ * is sent for a message whose sender is the null sender.
+ */
+int	queue_notice(const struct account *acc, const char *secret,
+	    const struct envelope *e, const char *dir, const char *status,
+	    const char *reason, FILE *verbose, struct error *err);
 
 #endif

@@ -18,6 +18,7 @@ import time
 import uuid
 
 import servers
+import sink as S
 
 FROM = "sender@example.org"
 RCPT = "bob@example.org"
@@ -226,3 +227,126 @@ def test_mailq_and_queue_commands(run, tmp_path):
     assert _entries(qdir) == []
     p = run(["--queue-remove", qid], config=cfg)
     assert p.returncode == 64 and b"no such message" in p.stderr
+
+
+# ------------------------------------------------------------- flushes
+
+def _log_count(postfix, what):
+    return len(re.findall(r"smtpd\[\d+\]: %s from " % what, postfix.log()))
+
+
+def test_two_accounts_over_two_connections(postfix, run, tmp_path):
+    qdir = str(tmp_path / "q")
+    port = postfix.port("plain")
+    cfg = ("defaults\nhost 127.0.0.1\nport %d\ntls off\ntimeout 10\n"
+           "queue_dir %s\n"
+           "account one\nfrom one@example.org\n"
+           "account two\nfrom two@example.org\n"
+           "account default : one\n" % (port, qdir))
+    toks = {}
+    for acc in ("one", "two", "one", "two", "one", "two", "one"):
+        tok = _tok()
+        toks[tok] = acc
+        p = run(["-odq", "-a", acc, RCPT], input=_msg(tok), config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+    assert len(_entries(qdir)) == 7
+    before = _log_count(postfix, "disconnect")
+    p = run(["-q"], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    for tok, acc in toks.items():
+        got = _delivered(postfix, tok, 1)
+        assert len(got) == 1, (tok, len(got))
+        assert ("Return-Path: <%s@example.org>" % acc).encode() in got[0]
+    assert _entries(qdir) == []
+    # Postfix logs each session's end; give the log a moment.
+    deadline = time.monotonic() + 10
+    while (_log_count(postfix, "disconnect") - before < 2 and
+           time.monotonic() < deadline):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert _log_count(postfix, "disconnect") - before == 2, postfix.log()[-3000:]
+
+
+def test_expired_message_notice_to_sender(postfix, run, tmp_path):
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    qid, _ = _queue_one(run, qdir, tok, "queue_lifetime 1s\n")
+    time.sleep(1.5)
+    cfg = _cfg(qdir, postfix.port("plain"), "queue_lifetime 1s\n")
+    p = run(["-q"], config=cfg)
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "moved to %s/failed/" % qdir in err
+    assert _entries(qdir) == []
+    assert _entries(qdir, "failed") == [qid]
+    # Not delivered; the notice went to the sender, from <>.
+    deadline = time.monotonic() + 15
+    notes = []
+    while not notes and time.monotonic() < deadline:
+        notes = [m for m in postfix.messages() if qid.encode() in m and
+                 b"Undelivered Mail Returned to Sender" in m]
+        time.sleep(0.1)
+    assert len(notes) == 1
+    n = notes[0]
+    assert b"Return-Path: <>" in n
+    assert ("X-Original-To: %s" % FROM).encode() in n
+    assert b"multipart/report; report-type=delivery-status" in n
+    assert b"Status: 4.4.7" in n
+    assert b"Action: failed" in n
+    assert ("Final-Recipient: rfc822; %s" % RCPT).encode() in n
+    # The original headers, not the body.
+    assert ("Subject: queue %s" % tok).encode() in n
+    assert ("body %s" % tok).encode() not in n
+    got = [m for m in postfix.messages() if tok.encode() in m and m != n]
+    assert got == []
+    p = run(["-bp"], config=cfg)
+    out = p.stdout.decode()
+    assert re.search(r"^%s  age \d+s  size \d+  from <%s>  failed$"
+                     % (qid, FROM), out, re.M), out
+    assert "not delivered within queue_lifetime (1 s)" in out
+
+
+def test_permanent_failure_in_flush_to_failed(run, tmp_path):
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    with S.Sink(refuse=["bob@example.org"]) as sk:
+        cfg = _cfg(qdir, sk.port)
+        p = run(["-odq", RCPT], input=_msg(tok), config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+        qid = _entries(qdir)[0]
+        p = run(["-q"], config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+        sk.wait_sessions(2)
+        acc = sk.accepted()
+    assert _entries(qdir) == []
+    assert _entries(qdir, "failed") == [qid]
+    # The only accepted transaction is the notice: <> to the sender.
+    assert len(acc) == 1, acc
+    assert acc[0].mail_addr() == ""
+    assert acc[0].rcpt_addrs() == [FROM]
+    note = acc[0].unstuffed()
+    assert b"Status: 5.1.1\r\n" in note
+    assert b"Recipient address rejected" in note
+
+
+def test_throttling_stops_the_account(run, tmp_path):
+    qdir = str(tmp_path / "q")
+    with S.Sink(data_reply="451 4.7.1 Rate limit, slow down") as sk:
+        cfg = _cfg(qdir, sk.port)
+        for _ in range(3):
+            p = run(["-odq", RCPT], input=_msg(_tok()), config=cfg)
+            assert p.returncode == 0, p.stderr.decode()
+        ids = _entries(qdir)
+        p = run(["-q"], config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+        sk.wait_sessions(1)
+        txns = [t for s in sk.sessions for t in s.txns]
+    # One try, then the account stopped: the others keep their place.
+    assert len(txns) == 1, txns
+    assert _entries(qdir) == ids
+    attempts = []
+    for i in ids:
+        with open(os.path.join(qdir, i + ".env")) as f:
+            attempts.append(re.search(r"^attempts: (\d+)$", f.read(),
+                                      re.M).group(1))
+    assert attempts == ["1", "0", "0"]
