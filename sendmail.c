@@ -780,6 +780,42 @@ queue_message(const struct opts *o, struct sendctx *c, const struct error *why)
 }
 
 /*
+ * A server refused the message for good and nobody reads standard error
+ * (cron, daemons): keep a copy in failed/ so that it is not silently gone
+ * (mailq shows it).  No notice: the caller got the exit status.
+ */
+static void
+keep_failed(const struct opts *o, struct sendctx *c, const struct error *why)
+{
+	struct queue_item item;
+	struct error err;
+	char dir[4096], id[QUEUE_ID_MAX], reason[ERROR_MSG_MAX +
+	    ERROR_REPLY_MAX + 4];
+
+	error_clear(&err);
+	if (why->reply[0] != '\0')
+		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
+		    why->reply);
+	else
+		snprintf(reason, sizeof(reason), "%s", why->msg);
+	memset(&item, 0, sizeof(item));
+	item.acc = c->acc;
+	item.from = c->from;
+	item.rcpts = &c->rcpts;
+	item.dsn_envid = o->dsn_envid;
+	item.body = o->body;
+	item.reason = reason;
+	item.failed = 1;
+	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
+	    &err) == -1 || queue_put(dir, c->msg, &item, id, &err) == -1) {
+		fprintf(stderr, "smtpsend: no copy kept: %s\n", err.msg);
+		return;
+	}
+	fprintf(stderr, "smtpsend: a copy is kept as %s in %s/failed/ "
+	    "(smtpsend --queue-show %s)\n", id, dir, id);
+}
+
+/*
  * The process may hold a password or token: no core file, and no
  * ptrace or /proc/PID/mem access by other processes of the user.
  */
@@ -852,6 +888,10 @@ main(int argc, char **argv)
 	}
 	log_send(&o, &c, &err, code);
 	error_print(&err);
+	if (code != EX_OK && c.ready && c.acc->queue != CFG_OFF &&
+	    (err.kind == ERR_REPLY || err.kind == ERR_PARTIAL) &&
+	    !isatty(STDERR_FILENO))
+		keep_failed(&o, &c, &err);
 	send_free(&c);
 	return code;
 }

@@ -39,6 +39,7 @@ def detached(run, args, cfg, env, input=None, timeout=60):
         input = ("From: %s\nTo: %s\nSubject: keyring %s\n\nbody\n"
                  % (FROM, RCPT, uuid.uuid4().hex)).encode()
     cmd = run.command() + ["-C", run.config_file(cfg)] + list(args)
+    env = run.queue_env(dict(env))
     return subprocess.run(cmd, input=input, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           start_new_session=True)

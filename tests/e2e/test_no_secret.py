@@ -30,6 +30,7 @@ def detached(run, args, cfg, env):
     msg = ("From: %s\nTo: %s\nSubject: nosecret %s\n\nbody\n"
            % (FROM, RCPT, uuid.uuid4().hex)).encode()
     cmd = run.command() + ["-C", run.config_file(cfg)] + list(args)
+    env = run.queue_env(dict(env))
     timeout = 240 if os.environ.get("SMTPSEND_WRAPPER") else 60
     return subprocess.run(cmd, input=msg, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -350,3 +350,36 @@ def test_throttling_stops_the_account(run, tmp_path):
             attempts.append(re.search(r"^attempts: (\d+)$", f.read(),
                                       re.M).group(1))
     assert attempts == ["1", "0", "0"]
+
+
+def test_refused_not_queued_kept_in_failed_without_tty(run, tmp_path):
+    qdir = str(tmp_path / "q")
+    with S.Sink(refuse=["bob@example.org"]) as sk:
+        cfg = _cfg(qdir, sk.port)
+        p = run([RCPT], input=_msg(_tok()), config=cfg)
+        err = p.stderr.decode()
+        # Never queued; its exit status stays; a copy kept for mailq.
+        assert p.returncode == 67, err
+        assert "queued as" not in err
+        assert _entries(qdir) == []
+        kept = _entries(qdir, "failed")
+        assert len(kept) == 1, err
+        assert "a copy is kept as %s in %s/failed/" % (kept[0], qdir) in err
+        p = run(["-bp"], config=cfg)
+        assert re.search(r"^%s  .*  failed$" % kept[0], p.stdout.decode(),
+                         re.M), p.stdout
+        # Someone reads a terminal: no copy.
+        master, slave = os.openpty()
+        try:
+            env = run.queue_env(dict(os.environ, HOME=run.home))
+            q = subprocess.run(run.command() + ["-C", run.config_file(cfg),
+                                                RCPT],
+                               input=_msg(_tok()), env=env, timeout=60,
+                               stdout=subprocess.PIPE, stderr=slave)
+        finally:
+            os.close(slave)
+            os.close(master)
+        assert q.returncode == 67
+        assert _entries(qdir, "failed") == kept
+        sk.wait_sessions(2)
+        assert sk.accepted() == []

@@ -183,7 +183,8 @@ def test_prompt_on_tty_without_echo(postfix, certs, run, tmp_path):
         os.close(fd)
 
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "HOME": str(tmp_path)}
+           "HOME": str(tmp_path),
+           "SMTPSEND_QUEUE_DIR": str(tmp_path / "queue")}
     if os.path.exists("/run/user/%d/bus" % os.getuid()):
         pytest.skip("a user bus exists here")
     with open(msgfile, "rb") as stdin:
