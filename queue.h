@@ -69,6 +69,14 @@ struct queue_flush_opts {
 int	queue_flush(const char *dir, const struct queue_flush_opts *o,
 	    struct error *err);
 
+/*
+ * After a successful send: when dir holds any queued message, flush it in
+ * a detached grandchild (new session, standard descriptors on /dev/null)
+ * and return at once; the caller's exit status and time do not depend on
+ * it.  Costs one directory read when the queue is empty.
+ */
+void	queue_flush_detached(const char *dir, const struct queue_flush_opts *o);
+
 /* mailq: one entry per message (and per failed one) to fp. */
 int	queue_list(const char *dir, FILE *fp, struct error *err);
 

@@ -6,8 +6,10 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,4 +458,61 @@ out:
 	queue_ids_free(ids, n);
 	queue_close(&f.q);
 	return ret;
+}
+
+/* 1 if dir holds an envelope (due or not: the flush decides). */
+static int
+queue_nonempty(const char *dir)
+{
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+	int found = 0;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		found = len > 4 && strcmp(de->d_name + len - 4, ".env") == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+void
+queue_flush_detached(const char *dir, const struct queue_flush_opts *o)
+{
+	struct queue_flush_opts quiet = *o;
+	struct error err;
+	pid_t pid;
+	int fd, status;
+
+	if (!queue_nonempty(dir))
+		return;
+	fflush(NULL);
+	pid = fork();
+	if (pid == -1)
+		return;
+	if (pid > 0) {
+		/* The child only forks again: reap it, leave no zombie. */
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+		return;
+	}
+	if (setsid() == -1 || fork() != 0)
+		_exit(0);
+	/* The caller may wait for EOF on our output: let go of it. */
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd == -1)
+		_exit(0);
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	quiet.verbose = NULL;
+	error_clear(&err);
+	(void)queue_flush(dir, &quiet, &err);
+	_exit(0);
 }

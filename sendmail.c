@@ -779,6 +779,26 @@ queue_message(const struct opts *o, struct sendctx *c, const struct error *why)
 	return 0;
 }
 
+/* The server took a message: it may take the queued ones too. */
+static void
+flush_after_send(const struct opts *o, struct sendctx *c)
+{
+	struct queue_flush_opts fo;
+	struct error err;
+	char dir[4096];
+
+	error_clear(&err);
+	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
+	    &err) == -1)
+		return;
+	memset(&fo, 0, sizeof(fo));
+	fo.cf = c->cf;
+	fo.logfile = o->logfile;
+	fo.syslog_tag = o->syslog_tag;
+	fo.home = c->env.home;
+	queue_flush_detached(dir, &fo);
+}
+
 /*
  * A server refused the message for good and nobody reads standard error
  * (cron, daemons): keep a copy in failed/ so that it is not silently gone
@@ -888,6 +908,8 @@ main(int argc, char **argv)
 	}
 	log_send(&o, &c, &err, code);
 	error_print(&err);
+	if (code == EX_OK && c.acc != NULL && c.acc->queue != CFG_OFF)
+		flush_after_send(&o, &c);
 	if (code != EX_OK && c.ready && c.acc->queue != CFG_OFF &&
 	    (err.kind == ERR_REPLY || err.kind == ERR_PARTIAL) &&
 	    !isatty(STDERR_FILENO))

@@ -383,3 +383,47 @@ def test_refused_not_queued_kept_in_failed_without_tty(run, tmp_path):
         assert _entries(qdir, "failed") == kept
         sk.wait_sessions(2)
         assert sk.accepted() == []
+
+
+# ------------------------------------------------- flush after a send
+
+def test_successful_send_flushes_in_background(postfix, run, tmp_path):
+    qdir = str(tmp_path / "q")
+    # A server that accepts connections and never greets: a flush of
+    # the "slow" account's message hangs there until its timeout.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = postfix.port("plain")
+    cfg = ("defaults\ntls off\ntimeout 10\nqueue_dir %s\nfrom %s\n"
+           "account slow\nhost 127.0.0.1\nport %d\n"
+           "account later\nhost 127.0.0.1\nport %d\n"
+           "account default\nhost 127.0.0.1\nport %d\n"
+           % (qdir, FROM, silent.getsockname()[1], _dead_port(), port))
+    try:
+        slow_tok, later_tok, now_tok = _tok(), _tok(), _tok()
+        p = run(["-odq", "-a", "slow", RCPT], input=_msg(slow_tok),
+                config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+        p = run(["-a", "later", RCPT], input=_msg(later_tok), config=cfg)
+        assert p.returncode == 0 and b"queued as" in p.stderr, p.stderr
+        # "later" can now be delivered: point its account at Postfix.
+        cfg2 = re.sub(r"(account later\nhost 127.0.0.1\nport )\d+",
+                      r"\g<1>%d" % port, cfg)
+        t0 = time.monotonic()
+        p = run([RCPT], input=_msg(now_tok), config=cfg2)
+        took = time.monotonic() - t0
+        assert p.returncode == 0, p.stderr.decode()
+        assert p.stderr == b""
+        # The caller got its status and EOF on its pipes without waiting
+        # for the flush, which hangs 10 s on the silent server.
+        assert took < 8, took
+        assert len(_delivered(postfix, now_tok, 1)) == 1
+        # Meanwhile the detached flush delivered the "later" message.
+        assert len(_delivered(postfix, later_tok, 1, timeout=30)) == 1
+        deadline = time.monotonic() + 30
+        while len(_entries(qdir)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_entries(qdir)) == 1     # the slow one stays queued
+    finally:
+        silent.close()
