@@ -427,3 +427,36 @@ def test_successful_send_flushes_in_background(postfix, run, tmp_path):
         assert len(_entries(qdir)) == 1     # the slow one stays queued
     finally:
         silent.close()
+
+
+# ------------------------------------------------------ systemd units
+
+def test_make_install_units(tmp_path):
+    """make install-units (part of make install) puts the user and system
+    timer + service under PREFIX/lib/systemd with the installed binary."""
+    root = servers.repo_root()
+    dest = str(tmp_path / "dest")
+    r = subprocess.run(["make", "-s", "-C", root, "install-units",
+                        "DESTDIR=" + dest, "PREFIX=/opt/ss"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    for kind in ("user", "system"):
+        d = os.path.join(dest, "opt/ss/lib/systemd", kind)
+        with open(os.path.join(d, "smtpsend-queue.service")) as f:
+            svc = f.read()
+        with open(os.path.join(d, "smtpsend-queue.timer")) as f:
+            tmr = f.read()
+        assert "\nExecStart=/opt/ss/bin/smtpsend -q\n" in svc
+        assert "\nType=oneshot\n" in svc
+        assert "\nOnCalendar=*:0/5\n" in tmr
+        assert "\nWantedBy=timers.target\n" in tmr
+        # systemd itself finds nothing wrong (the man page is not
+        # installed here: that complaint alone is expected).
+        r = subprocess.run(["systemd-analyze", "verify",
+                            os.path.join(d, "smtpsend-queue.timer")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        bad = [ln for ln in r.stderr.decode().splitlines()
+               if "man smtpsend" not in ln and ln.strip()]
+        assert bad == [], r.stderr.decode()
