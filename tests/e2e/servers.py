@@ -1203,10 +1203,14 @@ class Runner:
         return wrapper + [smtpsend_path()]
 
     def queue_env(self, env):
-        """Point the queue (issue 7) at this runner's directory unless the
-        test chose one: tests run as root, whose default queue is
-        /var/spool/smtpsend, and no test may touch that."""
-        env.setdefault("SMTPSEND_QUEUE_DIR", os.path.join(self.dir, "queue"))
+        """Point the queue (issue 7) at a directory of this run alone
+        unless the test chose one: tests run as root, whose default queue
+        is /var/spool/smtpsend, and no test may touch that; nor may one
+        test's queued mail be flushed by the next test's successful send
+        (a test that flushes names its own queue_dir)."""
+        self._nq = getattr(self, "_nq", 0) + 1
+        env.setdefault("SMTPSEND_QUEUE_DIR",
+                       os.path.join(self.dir, "queue.%d" % self._nq))
         env.setdefault("XDG_STATE_HOME", os.path.join(self.dir, "state"))
         return env
 

@@ -299,8 +299,8 @@ def test_socks5_proxy_unreachable(postfix, run):
 def test_socks5_refusals(postfix, run, mode, code, text):
     with servers.Socks5Proxy(mode) as proxy:
         p = run(["bob@example.org"], input=_msg("x"), config=plain_config(
-            postfix, "proxy_host 127.0.0.1\nproxy_port %d\n" % proxy.port,
-            host="mail.example"))
+            postfix, "proxy_host 127.0.0.1\nproxy_port %d\nqueue off\n"
+            % proxy.port, host="mail.example"))
         assert len(proxy.requests) == 1
     err = p.stderr.decode()
     assert p.returncode == code, err

@@ -460,3 +460,84 @@ def test_make_install_units(tmp_path):
         bad = [ln for ln in r.stderr.decode().splitlines()
                if "man smtpsend" not in ln and ln.strip()]
         assert bad == [], r.stderr.decode()
+
+
+# ------------------------------------------------ exactly once, or uncertain
+
+def _drop_after_dot_server():
+    """One SMTP session on loopback that takes the whole message and closes
+    the connection instead of answering the final dot."""
+    import threading
+    ls = socket.create_server(("127.0.0.1", 0))
+    ls.settimeout(30)
+    seen = {}
+
+    def serve():
+        try:
+            c, _ = ls.accept()
+            c.settimeout(30)
+            f = c.makefile("rb")
+            c.sendall(b"220 drop.example ESMTP\r\n")
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line[:4].upper()
+                if cmd == b"EHLO":
+                    c.sendall(b"250 drop.example\r\n")
+                elif cmd in (b"MAIL", b"RCPT"):
+                    c.sendall(b"250 ok\r\n")
+                elif cmd == b"DATA":
+                    c.sendall(b"354 go\r\n")
+                    while True:
+                        ln = f.readline()
+                        if not ln or ln == b".\r\n":
+                            break
+                    seen["dot"] = bool(ln)
+                    c.close()
+                    return
+                else:
+                    c.sendall(b"500 what\r\n")
+        except OSError as e:
+            seen["error"] = e
+        finally:
+            ls.close()
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    return ls.getsockname()[1], th, seen
+
+
+def test_drop_after_final_dot_is_uncertain_and_retried(postfix, run,
+                                                       tmp_path):
+    qdir = str(tmp_path / "q")
+    log = str(tmp_path / "log")
+    tok = _tok()
+    qid, _ = _queue_one(run, qdir, tok, "logfile %s\n" % log)
+    port, th, seen = _drop_after_dot_server()
+    p = run(["-q"], config=_cfg(qdir, port, "logfile %s\n" % log))
+    th.join(30)
+    assert seen.get("dot"), seen
+    assert p.returncode == 0, p.stderr.decode()
+    # Kept: the server may have it; mailq says so.
+    assert _entries(qdir) == [qid]
+    with open(os.path.join(qdir, qid + ".env")) as f:
+        env = f.read()
+    assert "state: uncertain\n" in env and "attempts: 1\n" in env, env
+    p = run(["-bp"], config=_cfg(qdir, port))
+    assert re.search(r"^%s  .*  uncertain \(may have been delivered; it "
+                     r"will be sent again\)$" % qid, p.stdout.decode(),
+                     re.M), p.stdout
+    # Retried (-qf: its backoff has not passed): a duplicate beats a loss.
+    p = run(["-qf"], config=_cfg(qdir, postfix.port("plain"),
+                                 "logfile %s\n" % log))
+    assert p.returncode == 0, p.stderr.decode()
+    assert len(_delivered(postfix, tok, 1)) == 1
+    assert _entries(qdir) == []
+    # One log line per queueing, retry and delivery from the queue.
+    with open(log) as f:
+        lines = f.read().splitlines()
+    assert len([ln for ln in lines if "queue=queued:%s " % qid in ln]) == 1
+    assert len([ln for ln in lines if "queue=retry:%s " % qid in ln]) == 1
+    assert len([ln for ln in lines
+                if "queue=delivered:%s " % qid in ln]) == 1
