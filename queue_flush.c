@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +406,48 @@ skip:
 	return -1;
 }
 
+/*
+ * What a crash can leave: a body whose envelope was never renamed into
+ * place (killed inside queue_put), files in tmp/.  Never sent; removed
+ * once an hour old, so that a queue_put still running is not disturbed.
+ */
+static void
+sweep(int dirfd, int bodies)
+{
+	char env[NAME_MAX + 8];
+	struct dirent *de;
+	struct stat st;
+	size_t len;
+	time_t old = time(NULL) - 3600;
+	DIR *d;
+	int fd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime > old)
+			continue;
+		len = strlen(de->d_name);
+		if (bodies) {
+			if (len <= 5 || len > NAME_MAX ||
+			    strcmp(de->d_name + len - 5, ".body") != 0)
+				continue;
+			snprintf(env, sizeof(env), "%.*s.env", (int)(len - 5),
+			    de->d_name);
+			if (faccessat(dirfd, env, F_OK, 0) == 0 || errno != ENOENT)
+				continue;
+		}
+		(void)unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int
 queue_flush(const char *dir, const struct queue_flush_opts *o,
     struct error *err)
@@ -445,6 +488,8 @@ queue_flush(const char *dir, const struct queue_flush_opts *o,
 		f.now = time(NULL);
 		flush_account(&f, &items[i], j - i);
 	}
+	sweep(f.q.fd, 1);
+	sweep(f.q.tmp, 0);
 	ret = 0;
 out:
 	for (i = 0; i < nitems; i++) {

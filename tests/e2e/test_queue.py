@@ -11,9 +11,11 @@ test names its own queue directory (tests run as root, whose default is
 
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -541,3 +543,51 @@ def test_drop_after_final_dot_is_uncertain_and_retried(postfix, run,
     assert len([ln for ln in lines if "queue=retry:%s " % qid in ln]) == 1
     assert len([ln for ln in lines
                 if "queue=delivered:%s " % qid in ln]) == 1
+
+
+def test_spool_on_another_file_system_is_copied(postfix, run, tmp_path):
+    # The spool lives in TMPDIR; on another file system than the queue it
+    # cannot be linked in, so it is copied (synced, renamed) instead.
+    shm = tempfile.mkdtemp(dir="/dev/shm", prefix="smtpsend-q-")
+    try:
+        assert os.stat(shm).st_dev != os.stat(str(tmp_path)).st_dev
+        qdir = str(tmp_path / "q")
+        tok = _tok()
+        p = run([RCPT], input=_msg(tok), config=_cfg(qdir, _dead_port()),
+                env={"TMPDIR": shm})
+        assert p.returncode == 0, p.stderr.decode()
+        (qid,) = _entries(qdir)
+        with open(os.path.join(qdir, qid + ".body"), "rb") as f:
+            assert f.read() == ("body %s\r\n" % tok).encode()
+        assert os.listdir(os.path.join(qdir, "tmp")) == []
+        assert os.listdir(shm) == []
+        p = run(["-q"], config=_cfg(qdir, postfix.port("plain")))
+        assert p.returncode == 0, p.stderr.decode()
+        assert len(_delivered(postfix, tok, 1)) == 1
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_temporary_rcpt_refusal_queued_then_flushed(postfix, run, tmp_path):
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    with S.Sink(tempfail=[RCPT]) as sk:
+        p = run([RCPT], input=_msg(tok), config=_cfg(qdir, sk.port))
+        err = p.stderr.decode()
+        assert p.returncode == 0, err
+        m = QUEUED.match(err.strip())
+        assert m and "450 4.2.0" in m.group(2), err
+        sk.wait_sessions(1)
+        assert sk.accepted() == []
+    p = run(["-q"], config=_cfg(qdir, postfix.port("plain")))
+    assert p.returncode == 0, p.stderr.decode()
+    assert len(_delivered(postfix, tok, 1)) == 1
+    assert _entries(qdir) == []
+
+
+def test_flush_of_an_unreadable_queue_fails(run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    p = run(["-q"], config=_cfg(str(blocker / "q"), _dead_port()))
+    assert p.returncode != 0
+    assert b"queue directory" in p.stderr

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "address.h"
@@ -409,6 +410,38 @@ test_damaged_left(void **state)
 	fclose(fp);
 }
 
+/* Litter a crash leaves is swept once an hour old, and only then. */
+static void
+test_sweep(void **state)
+{
+	struct fixture *f = *state;
+	char orphan[256], fresh[256], tmpf[256], body[256];
+	struct timespec ts[2];
+	int fd;
+
+	snprintf(orphan, sizeof(orphan), "%s/0000000000ABCDE.body", f->qdir);
+	snprintf(fresh, sizeof(fresh), "%s/0000000000ABCDF.body", f->qdir);
+	snprintf(tmpf, sizeof(tmpf), "%s/tmp/0000000000ABCDE.env.1", f->qdir);
+	snprintf(body, sizeof(body), "%s/%s.body", f->qdir, f->id);
+	fd = open(orphan, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	fd = open(fresh, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	fd = open(tmpf, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 7200;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, orphan, ts, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, tmpf, ts, 0), 0);
+	/* The queued message's body is as old, but it has its envelope. */
+	assert_int_equal(utimensat(AT_FDCWD, body, ts, 0), 0);
+	assert_int_equal(flush(f), 0);
+	assert_int_equal(access(orphan, F_OK), -1);
+	assert_int_equal(access(tmpf, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	assert_int_equal(access(body, F_OK), 0);
+}
+
 int
 main(void)
 {
@@ -425,6 +458,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_left, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
