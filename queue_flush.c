@@ -204,6 +204,92 @@ struct item {
 	int		 done;
 };
 
+/*
+ * Lock the item's body and read its envelope again under the lock (a
+ * flush that held it may have sent or changed it).  0 when it is still
+ * there and due; else -1, unlocked.  Taken just before the message is
+ * sent (for the first of an account, before connecting), one at a time,
+ * so a queue of any length needs one descriptor.
+ */
+static int
+lock_item(struct flush *f, struct item *it)
+{
+	char id[QUEUE_ID_MAX], body[QUEUE_ID_MAX + 8];
+	struct error err;
+	struct stat st;
+	int rc;
+
+	error_clear(&err);
+	snprintf(id, sizeof(id), "%s", it->e.id);
+	snprintf(body, sizeof(body), "%s.body", id);
+	it->fd = openat(f->q.fd, body, O_RDONLY | O_CLOEXEC);
+	if (it->fd == -1) {
+		if (errno != ENOENT)
+			fprintf(stderr, "smtpsend: %s: %s\n", id,
+			    strerror(errno));
+		else if (faccessat(f->q.fd, body, F_OK, 0) == -1 &&
+		    queue_read_env(f->q.fd, id, &it->e, &err) == 0)
+			fprintf(stderr, "smtpsend: %s: its body file is "
+			    "missing (left in place)\n", id);
+		return -1;
+	}
+	/* Another flush has it: that one sends it. */
+	if (flock(it->fd, LOCK_EX | LOCK_NB) == -1)
+		goto skip;
+	envelope_free(&it->e);
+	rc = queue_read_env(f->q.fd, id, &it->e, &err);
+	if (rc == 1)
+		goto skip;	/* delivered by the flush that held the lock */
+	if (rc == -1) {
+		fprintf(stderr, "smtpsend: %s\n", err.msg);
+		goto skip;
+	}
+	if (fstat(it->fd, &st) == -1 || (uint64_t)st.st_size !=
+	    it->e.body_size) {
+		fprintf(stderr, "smtpsend: queue file %s: it is not %llu "
+		    "octets (left in place)\n", body,
+		    (unsigned long long)it->e.body_size);
+		goto skip;
+	}
+	if (!f->o->force && it->e.next > f->now)
+		goto skip;
+	return 0;
+skip:
+	close(it->fd);	/* releases the lock */
+	it->fd = -1;
+	return -1;
+}
+
+static void
+unlock_item(struct item *it)
+{
+	if (it->fd != -1)
+		close(it->fd);
+	it->fd = -1;
+}
+
+/* Read id's envelope without a lock: 0 when it looks due, else -1. */
+static int
+peek(struct flush *f, const char *id, struct item *it)
+{
+	struct error err;
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	it->fd = -1;
+	error_clear(&err);
+	rc = queue_read_env(f->q.fd, id, &it->e, &err);
+	if (rc == -1)
+		fprintf(stderr, "smtpsend: %s\n", err.msg);
+	if (rc != 0)
+		return -1;
+	if (!f->o->force && it->e.next > f->now) {
+		envelope_free(&it->e);
+		return -1;
+	}
+	return 0;
+}
+
 /* Move it to failed/ and tell its sender. */
 static void
 give_up(struct flush *f, struct acct_state *st, struct item *it,
@@ -308,8 +394,12 @@ flush_account(struct flush *f, struct item *items, size_t n)
 	error_clear(&err);
 	acc = config_account(f->o->cf, items[0].e.account, &err);
 	if (acc == NULL) {
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (lock_item(f, &items[i]) == -1)
+				continue;
 			defer(f, &items[i].e, &err);
+			unlock_item(&items[i]);
+		}
 		return;
 	}
 	st = acct_state(f, acc);
@@ -318,6 +408,10 @@ flush_account(struct flush *f, struct item *items, size_t n)
 	for (i = 0; i < n; i++) {
 		if (f->now - items[i].e.queued < acc->queue_lifetime)
 			continue;
+		if (lock_item(f, &items[i]) == -1) {
+			items[i].done = 1;
+			continue;
+		}
 		snprintf(why, sizeof(why), "not delivered within "
 		    "queue_lifetime (%d s); last error: %s",
 		    acc->queue_lifetime, items[i].e.last_error != NULL ?
@@ -325,14 +419,16 @@ flush_account(struct flush *f, struct item *items, size_t n)
 		(void)acct_secret(st, &secret, &err);
 		error_clear(&err);
 		give_up(f, st, &items[i], "4.4.7", why, "expired", NULL, NULL);
+		unlock_item(&items[i]);
 		items[i].done = 1;
 	}
 	for (i = 0; i < n && !st->stopped; i++) {
-		if (items[i].done)
+		if (items[i].done || lock_item(f, &items[i]) == -1)
 			continue;
 		if (acct_secret(st, &secret, &err) == -1) {
 			defer(f, &items[i].e, &err);
 			log_event(f, acc, &items[i].e, NULL, &err, "retry");
+			unlock_item(&items[i]);
 			st->stopped = 1;
 			break;
 		}
@@ -342,68 +438,18 @@ flush_account(struct flush *f, struct item *items, size_t n)
 			   there, or not for us, right now. */
 			defer(f, &items[i].e, &err);
 			log_event(f, acc, &items[i].e, &res, &err, "retry");
+			unlock_item(&items[i]);
 			st->stopped = 1;
 			break;
 		}
 		deliver(f, st, ss, &items[i]);
+		unlock_item(&items[i]);
 		if (!send_usable(ss)) {
 			send_close(ss);
 			ss = NULL;
 		}
 	}
 	send_close(ss);
-}
-
-/* Lock and read id; 0 and *it filled when it is due, else -1. */
-static int
-take(struct flush *f, const char *id, struct item *it)
-{
-	char body[QUEUE_ID_MAX + 8];
-	struct error err;
-	struct stat st;
-	int rc;
-
-	memset(it, 0, sizeof(*it));
-	error_clear(&err);
-	snprintf(body, sizeof(body), "%s.body", id);
-	it->fd = openat(f->q.fd, body, O_RDONLY | O_CLOEXEC);
-	if (it->fd == -1) {
-		if (errno != ENOENT)
-			fprintf(stderr, "smtpsend: %s: %s\n", id,
-			    strerror(errno));
-		else if (queue_read_env(f->q.fd, id, &it->e, &err) == 0) {
-			fprintf(stderr, "smtpsend: %s: its body file is "
-			    "missing (left in place)\n", id);
-			envelope_free(&it->e);
-		}
-		return -1;
-	}
-	/* Another flush has it: that one sends it. */
-	if (flock(it->fd, LOCK_EX | LOCK_NB) == -1)
-		goto skip;
-	rc = queue_read_env(f->q.fd, id, &it->e, &err);
-	if (rc == 1)
-		goto skip;	/* delivered by the flush that held the lock */
-	if (rc == -1) {
-		fprintf(stderr, "smtpsend: %s\n", err.msg);
-		goto skip;
-	}
-	if (fstat(it->fd, &st) == -1 || (uint64_t)st.st_size !=
-	    it->e.body_size) {
-		fprintf(stderr, "smtpsend: queue file %s: it is not %llu "
-		    "octets (left in place)\n", body,
-		    (unsigned long long)it->e.body_size);
-		goto skip_env;
-	}
-	if (!f->o->force && it->e.next > f->now)
-		goto skip_env;
-	return 0;
-skip_env:
-	envelope_free(&it->e);
-skip:
-	close(it->fd);	/* releases the lock */
-	it->fd = -1;
-	return -1;
 }
 
 /*
@@ -469,10 +515,10 @@ queue_flush(const char *dir, const struct queue_flush_opts *o,
 		error_set(err, ERR_OS, "out of memory");
 		goto out;
 	}
-	/* Every due message is locked before any connection is made. */
+	/* What is due, by account; each is locked just before it is sent. */
 	f.now = time(NULL);
 	for (i = 0; i < n; i++)
-		if (take(&f, ids[i], &items[nitems]) == 0)
+		if (peek(&f, ids[i], &items[nitems]) == 0)
 			nitems++;
 	/* Group by account, oldest first within each (a stable pass). */
 	for (i = 0; i < nitems; i = j) {
@@ -494,7 +540,7 @@ queue_flush(const char *dir, const struct queue_flush_opts *o,
 out:
 	for (i = 0; i < nitems; i++) {
 		envelope_free(&items[i].e);
-		close(items[i].fd);
+		unlock_item(&items[i]);
 	}
 	free(items);
 	for (i = 0; i < f.naccts; i++)

@@ -591,3 +591,34 @@ def test_flush_of_an_unreadable_queue_fails(run, tmp_path):
     p = run(["-q"], config=_cfg(str(blocker / "q"), _dead_port()))
     assert p.returncode != 0
     assert b"queue directory" in p.stderr
+
+
+def test_long_queue_needs_few_descriptors(postfix, run, tmp_path):
+    # Each message is locked just before it is sent: a queue longer than
+    # the descriptor limit is flushed whole, in one run.
+    import resource
+    qdir = str(tmp_path / "q")
+    cfg = _cfg(qdir, postfix.port("plain"))
+    toks = [_tok() for _ in range(60)]
+    for tok in toks:
+        p = run(["-odq", RCPT], input=_msg(tok), config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+    env = run.queue_env(dict(os.environ, HOME=run.home))
+    p = subprocess.run(
+        run.command() + ["-C", run.config_file(cfg), "-q"], env=env,
+        timeout=120, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                              (32, 32)))
+    assert p.returncode == 0, p.stderr.decode()
+    assert _entries(qdir) == [], p.stderr.decode()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        msgs = postfix.messages()
+        counts = [sum(1 for m in msgs if t.encode() in m) for t in toks]
+        if min(counts) >= 1:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    msgs = postfix.messages()
+    assert [sum(1 for m in msgs if t.encode() in m) for t in toks] == \
+        [1] * len(toks)
