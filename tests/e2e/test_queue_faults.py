@@ -22,14 +22,12 @@ import os
 import random
 import re
 import signal
-import socket
 import socketserver
 import subprocess
 import threading
 import time
 import uuid
 
-import servers
 
 SENDS = 320
 FAULTS = [
@@ -108,7 +106,7 @@ class Handler(socketserver.StreamRequestHandler):
             self.say("421 4.3.2 chaos: not now")
             return
         self.say("220 chaos.example ESMTP")
-        ehlo, mail_from, rcpts, tok = "", None, [], None
+        ehlo, mail_from, rcpts = "", None, []
         while True:
             line = self.rfile.readline(4096)
             if not line:
@@ -376,3 +374,95 @@ def test_fault_campaign(run, tmp_path):
     assert dup_unexplained == [], dup_unexplained
     assert unreported == [], unreported
     assert remaining == set(), remaining
+
+
+def test_real_postfix_stopped_and_restarted(postfix, run, tmp_path):
+    """Sends to the real Postfix while it is stopped and started again
+    (twice) and smtpsend is SIGKILLed at random; then flush until the
+    queue is empty.  0 lost; duplicates are counted and printed."""
+    seed = int(os.environ.get("CHAOS_SEED", str(random.randrange(1 << 30))))
+    rng = random.Random(seed)
+    qdir = str(tmp_path / "queue")
+    cfg = run.config_file(
+        "account default\nhost 127.0.0.1\nport %d\ntls off\n"
+        "from chaos@example.org\ntimeout 2\nqueue_dir %s\n"
+        % (postfix.port("plain"), qdir))
+    env = run.queue_env(dict(os.environ, HOME=run.home))
+    lock = threading.Lock()
+    results = {}
+    queued = set()          # queued by a failed send (Postfix away)
+    outages = {"n": 0}
+
+    def outage():
+        for _ in range(2):
+            time.sleep(rng.uniform(0.3, 0.8))
+            postfix.stop()
+            outages["n"] += 1
+            time.sleep(0.8)
+            postfix.start()
+
+    def one(i):
+        tok = "c" + uuid.uuid4().hex[:12]
+        with lock:
+            kill = rng.uniform(0, 0.06) if rng.random() < 0.15 else None
+        p = subprocess.Popen(run.command() + ["-C", cfg, "rcpt@example.net"],
+                             stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env)
+        if kill is not None:
+            timer = threading.Timer(kill, p.send_signal, [signal.SIGKILL])
+            timer.start()
+        err = b""
+        try:
+            _, err = p.communicate(_message(tok), timeout=60)
+        except BrokenPipeError:
+            p.wait(60)
+        if kill is not None:
+            timer.cancel()
+        with lock:
+            results[tok] = p.returncode
+            if b"queued as" in (err or b""):
+                queued.add(tok)
+
+    th = threading.Thread(target=outage, daemon=True)
+    try:
+        th.start()
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            list(ex.map(one, range(60)))
+        th.join(60)
+    finally:
+        if not postfix.running:
+            postfix.start()
+    deadline = time.monotonic() + 60
+    while _tokens_in(qdir) and time.monotonic() < deadline:
+        subprocess.run(run.command() + ["-C", cfg, "-qf"], env=env,
+                       timeout=60, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+    accepted = [t for t, rc in results.items() if rc == 0]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        msgs = postfix.messages()
+        got = {t: sum(1 for m in msgs if t.encode() in m) for t in results}
+        if all(got[t] for t in accepted):
+            break
+        time.sleep(0.2)
+    time.sleep(1)
+    msgs = postfix.messages()
+    got = {t: sum(1 for m in msgs if t.encode() in m) for t in results}
+    half = [m for m in msgs if TOKEN.search(m) and
+            ("END %s" % TOKEN.search(m).group(1).decode()).encode()
+            not in m]
+    lost = [t for t in accepted if got[t] == 0]
+    dups = [t for t, n in got.items() if n > 1]
+    killed = sum(1 for rc in results.values() if rc == -signal.SIGKILL)
+    print("\nreal Postfix (seed %d): %d sends, %d outages, %d SIGKILLed; "
+          "accepted %d (queued first: %d), delivered %d, duplicates %d, "
+          "lost %d, half %d, still queued %d"
+          % (seed, len(results), outages["n"], killed, len(accepted),
+             len(queued), sum(1 for t in accepted if got[t]), len(dups),
+             len(lost), len(half), len(_tokens_in(qdir))))
+    assert outages["n"] == 2
+    assert lost == [], lost
+    assert half == []
+    assert _tokens_in(qdir) == set()
