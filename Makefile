@@ -89,9 +89,25 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(B)/smtpsend $(DESTDIR)$(BINDIR)/smtpsend
 	install -m 644 doc/smtpsend.1 $(DESTDIR)$(MANDIR)/man1/smtpsend.1
+	$(MAKE) install-units
+
+# The queue's timers (issue 7): a user timer + service, and one for root's
+# queue; ExecStart names the installed binary.
+UNITDIR	?= $(PREFIX)/lib/systemd
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)/user $(DESTDIR)$(UNITDIR)/system
+	for d in user system; do for u in service timer; do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' systemd/$$d/smtpsend-queue.$$u \
+	        > $(DESTDIR)$(UNITDIR)/$$d/smtpsend-queue.$$u && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$d/smtpsend-queue.$$u || exit 1; \
+	done; done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smtpsend $(DESTDIR)$(MANDIR)/man1/smtpsend.1
+	rm -f $(DESTDIR)$(UNITDIR)/user/smtpsend-queue.service \
+	    $(DESTDIR)$(UNITDIR)/user/smtpsend-queue.timer \
+	    $(DESTDIR)$(UNITDIR)/system/smtpsend-queue.service \
+	    $(DESTDIR)$(UNITDIR)/system/smtpsend-queue.timer
 
 demo: all
 	tests/demo
@@ -136,5 +152,5 @@ fuzz-run: fuzz
 	    grep -h 'stat::number_of_executed_units' $(FUZZ_B)/fuzz_$$n.log; \
 	done
 
-.PHONY: all unit check asan lint format-check install uninstall clean demo
+.PHONY: install-units all unit check asan lint format-check install uninstall clean demo
 .PHONY: fuzz fuzz-run

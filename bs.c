@@ -21,6 +21,7 @@
 #include "config.h"
 #include "error.h"
 #include "message.h"
+#include "queue.h"
 #include "send.h"
 
 #define BS_IN_MAX	65536	/* input buffer */
@@ -277,9 +278,10 @@ pick_account(struct bs *b, const char *from, struct error *err)
 
 /*
  * A failed transaction as the reply to the end of DATA.  Temporary
- * failures are 451: nothing holds the message, the caller must try again.
- * (Issue 7's queue goes here: once a queue takes the message, answer
- * "250 2.0.0 Ok: queued as ID" instead.)  Trouble on this machine (the
+ * failures are 451: nothing holds the message, the caller must try again
+ * (with queue on, bs_send() has queued such a message first, and the
+ * answer was "250 2.0.0 Ok: queued as ID": what reaches here was not
+ * queued).  Trouble on this machine (the
  * configuration, the spool, memory) is 451 4.3.x as well, as Postfix
  * answers: an admin can fix it and the caller's retry then works.
  * Everything else is permanent: 554 with the server's status and text.
@@ -315,6 +317,8 @@ deliver(struct bs *b, struct message_input *in, const struct error *data_err)
 	struct send_result res;
 	struct bs_txn t;
 	struct error err;
+	char queued[QUEUE_ID_MAX];
+	int rc;
 
 	error_clear(&err);
 	if (data_err->kind != ERR_NONE) {
@@ -336,13 +340,17 @@ deliver(struct bs *b, struct message_input *in, const struct error *data_err)
 	t.ret = b->ret;
 	t.envid = b->envid;
 	t.body = b->body;
-	if (bs_send(b->o, &t, msg, &res, b->v, &err) == 0)
+	t.home = b->env.home;
+	rc = bs_send(b->o, &t, msg, &res, b->v, queued, &err);
+	if (rc == 0)
 		reply_line(b, 250, 0, "2.0.0 Ok: sent through account %s: %s",
 		    b->acc->name != NULL ? b->acc->name : "default",
 		    res.reply);
+	else if (rc == 1)
+		reply_line(b, 250, 0, "2.0.0 Ok: queued as %s", queued);
 	else
 		reply_failure(b, &err);
-	if (err.kind != ERR_NONE)
+	if (rc == -1 && err.kind != ERR_NONE)
 		error_print(&err);
 	message_free(msg);
 }

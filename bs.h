@@ -46,16 +46,19 @@ struct bs_txn {
 	const char		*ret;		/* RET, or NULL: -R, account */
 	const char		*envid;		/* ENVID decoded, or NULL: -V */
 	int			 body;		/* BODY: 0 (-B), 7, 8 */
+	const char		*home;		/* for the queue's directory */
 };
 
 /*
  * Submit msg (spooled, not yet fixed) as a normal send of it would go:
  * envelope sender, aliases and qualification, header fixes, secret,
  * send_message(), one log line.  Returns 0 when the server accepted it;
- * -1 with *err otherwise.  verbose: the -v transcript, or NULL.
+ * 1 when it failed for a temporary reason and the queue took it (its id
+ * in queued, QUEUE_ID_MAX octets); -1 with *err otherwise.  verbose: the
+ * -v transcript, or NULL.
  */
 int	bs_send(const struct bs_opts *o, const struct bs_txn *t,
 	    struct message *msg, struct send_result *res, FILE *verbose,
-	    struct error *err);
+	    char *queued, struct error *err);
 
 #endif

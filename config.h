@@ -74,6 +74,10 @@ struct account {
 	char	*oauth2_device_endpoint;
 	char	*oauth2_auth_endpoint;
 	char	*oauth2_token_file;	/* NULL = the keyring */
+	/* Added by the queue module (additive): */
+	int	 queue;		/* CFG_ON (default): queue temporary failures */
+	char	*queue_dir;	/* NULL: the default (queue_default_dir()) */
+	int	 queue_lifetime;	/* seconds; default 5 days */
 };
 
 /*
@@ -104,6 +108,7 @@ enum acc_bit {
 	ACC_OAUTH2_CLIENT_SECRET_EVAL, ACC_OAUTH2_TENANT, ACC_OAUTH2_SCOPE,
 	ACC_OAUTH2_TOKEN_ENDPOINT, ACC_OAUTH2_DEVICE_ENDPOINT,
 	ACC_OAUTH2_AUTH_ENDPOINT, ACC_OAUTH2_TOKEN_FILE,
+	ACC_QUEUE, ACC_QUEUE_DIR, ACC_QUEUE_LIFETIME,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -76,6 +76,7 @@ enum kw_type {
 	KT_PROVIDER,	/* google, microsoft or custom; empty = unset */
 	KT_URL,		/* an https:// URL; empty = unset */
 	KT_SECRET,	/* a string that is a secret (wiped, file checked) */
+	KT_LIFETIME,	/* a number with a unit s, m, h or d */
 };
 
 struct keyword {
@@ -139,6 +140,10 @@ static const struct keyword keywords[] = {
 	{ "protocol", KT_PROTOCOL, F(lmtp, ACC_PROTOCOL), NULL },
 	{ "proxy_host", KT_STR, F(proxy_host, ACC_PROXY_HOST), NULL },
 	{ "proxy_port", KT_PORT_EMPTY, F(proxy_port, ACC_PROXY_PORT), NULL },
+	{ "queue", KT_BOOL, F(queue, ACC_QUEUE), NULL },
+	{ "queue_dir", KT_FILE, F(queue_dir, ACC_QUEUE_DIR), NULL },
+	{ "queue_lifetime", KT_LIFETIME,
+	    F(queue_lifetime, ACC_QUEUE_LIFETIME), NULL },
 	{ "remove_bcc_headers", KT_BOOL,
 	    F(remove_bcc_headers, ACC_REMOVE_BCC_HEADERS), NULL },
 	{ "set_date_header", KT_AUTO_OFF,
@@ -231,6 +236,8 @@ config_account_new(void)
 	acc->remove_bcc_headers = CFG_ON;
 	acc->allow_from_override = CFG_ON;
 	acc->auto_from = CFG_OFF;
+	acc->queue = CFG_ON;
+	acc->queue_lifetime = 5 * 86400;
 	return acc;
 }
 
@@ -361,6 +368,30 @@ number(const char *v, long min, long max, int *out)
 	if (errno != 0 || *end != '\0' || n < min || n > max)
 		return -1;
 	*out = (int)n;
+	return 0;
+}
+
+/* queue_lifetime: "90s", "30m", "12h", "5d". */
+static int
+lifetime(const char *v, int *out)
+{
+	static const char units[] = "smhd";
+	static const long mult[] = { 1, 60, 3600, 86400 };
+	char num[16];
+	size_t len = strlen(v);
+	const char *u;
+	int n;
+
+	if (len < 2 || len >= sizeof(num))
+		return -1;
+	u = strchr(units, v[len - 1]);
+	if (u == NULL)
+		return -1;
+	memcpy(num, v, len - 1);
+	num[len - 1] = '\0';
+	if (number(num, 1, INT_MAX / mult[u - units], &n) == -1)
+		return -1;
+	*out = (int)(n * mult[u - units]);
 	return 0;
 }
 
@@ -581,6 +612,8 @@ int_value(const struct keyword *kw, const char *v, int *out)
 			return -1;
 		*out = *out == CFG_ON ? CFG_AUTO : CFG_OFF;
 		return 0;
+	case KT_LIFETIME:
+		return lifetime(v, out);
 	case KT_PROTOCOL:
 		if (strcmp(v, "smtp") == 0)
 			*out = CFG_OFF;
@@ -650,6 +683,8 @@ expected(const struct keyword *kw)
 		return "google, microsoft or custom";
 	case KT_URL:
 		return "an https:// URL";
+	case KT_LIFETIME:
+		return "a number with a unit s, m, h or d, such as 5d";
 	default:
 		return "a value";
 	}

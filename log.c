@@ -112,6 +112,10 @@ build_line(struct strbuf *b, const struct log_record *rec)
 		strbuf_str(b, " smtpmsg=");
 		buf_quoted(b, rec->res->reply);
 	}
+	if (rec->queue != NULL) {
+		strbuf_str(b, " queue=");
+		strbuf_str(b, rec->queue);
+	}
 	strbuf_str(b, " exitcode=");
 	strbuf_str(b, exit_name(rec->exit_code));
 }

@@ -19,6 +19,9 @@ struct log_record {
 	int			 exit_code;
 	const char		*logfile;	/* -X overrides acc->logfile */
 	const char		*syslog_tag;	/* -L, or NULL for "smtpsend" */
+	/* Added by the queue module (additive): what happened in the queue,
+	   "queued:ID", "delivered:ID", "retry:ID", "failed:ID"... or NULL. */
+	const char		*queue;
 };
 
 /* Write the line where the account asks; failures are reported on stderr

@@ -441,6 +441,11 @@ spool_open(struct message *m, const char *tmpdir, struct error *err)
 	n = snprintf(path, sizeof(path), "%s/smtpsend-XXXXXX", tmpdir);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return error_set(err, ERR_IO, "spool directory name too long");
+	/* An O_TMPFILE spool has no name, dies with us, and can still be
+	   linked into the queue (message_spool_save) without a copy. */
+	m->fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (m->fd != -1)
+		return 0;
 	/* mkstemp makes it 0600; unlinked at once, it dies with us. */
 	m->fd = mkostemp(path, O_CLOEXEC);
 	if (m->fd == -1)
@@ -765,4 +770,123 @@ message_recipients(
 			    field_addresses(m, &m->f[i], l, err) == -1)
 				return -1;
 	return 0;
+}
+
+/* Copy the spool to fd (when it cannot be linked: another file system). */
+static int
+spool_copy(const struct message *m, int fd, struct error *err)
+{
+	char buf[MESSAGE_BLOCK];
+	uint64_t off = 0;
+	ssize_t n, w;
+	size_t done;
+
+	while (off < m->bodylen) {
+		n = pread(m->fd, buf, sizeof(buf), (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return error_set(err, ERR_IO, "cannot read the spool "
+			    "file: %s", n == 0 ? "unexpected end" :
+			    strerror(errno));
+		for (done = 0; done < (size_t)n; done += (size_t)w) {
+			w = write(fd, buf + done, (size_t)n - done);
+			if (w == -1 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w == -1)
+				return error_set(err, ERR_IO, "%s",
+				    strerror(errno));
+		}
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int
+message_spool_save(const struct message *m, int dirfd, const char *name,
+    const char *tmpname, struct error *err)
+{
+	char proc[64];
+	int fd = -1, ret = -1;
+
+	if (fsync(m->fd) == -1)
+		return error_set(err, ERR_IO, "cannot sync the spool file: %s",
+		    strerror(errno));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
+	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return error_set(err, ERR_IO, "%s: %s", name, strerror(errno));
+	/* Another file system, or a spool that has no O_TMPFILE: copy. */
+	fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		error_set(err, ERR_IO, "%s: %s", tmpname, strerror(errno));
+		goto out;
+	}
+	if (spool_copy(m, fd, err) == -1)
+		goto out;
+	if (fsync(fd) == -1) {
+		error_set(err, ERR_IO, "%s: %s", tmpname, strerror(errno));
+		goto out;
+	}
+	if (renameat(dirfd, tmpname, dirfd, name) == -1) {
+		error_set(err, ERR_IO, "%s: %s", name, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (ret == -1)
+		(void)unlinkat(dirfd, tmpname, 0);
+	return ret;
+}
+
+int
+message_from_queue(struct message **mp, const char *hdr, size_t hdrlen,
+    int bodyfd, uint64_t bodylen, int sep, int eightbit, struct error *err)
+{
+	struct message *m;
+	struct reader *r;
+	int ret = -1;
+
+	*mp = NULL;
+	m = calloc(1, sizeof(*m));
+	r = calloc(1, sizeof(*r));
+	if (m == NULL || r == NULL) {
+		free(m);
+		free(r);
+		return error_set(err, ERR_OS, "out of memory");
+	}
+	/* The stored block went through this reader once: reading it again
+	   indexes it and changes nothing.  Its last line ends the block. */
+	m->fd = -1;
+	r->m = m;
+	r->err = err;
+	r->first = 1;
+	r->lim = MESSAGE_LINE_LIMIT;
+	if (feed(r, (const unsigned char *)hdr, hdrlen) == -1 ||
+	    feed(r, (const unsigned char *)"\r\n", 2) == -1 ||
+	    finish(r) == -1)
+		goto out;
+	if (m->bodylen != 0) {
+		error_set(err, ERR_DATA, "the queued header block is damaged");
+		goto out;
+	}
+	m->fd = bodyfd;
+	m->bodylen = bodylen;
+	m->sep = sep;
+	m->eightbit = m->eightbit || eightbit;
+	*mp = m;
+	m = NULL;
+	ret = 0;
+out:
+	if (m != NULL)
+		m->fd = -1;	/* bodyfd stays the caller's on failure */
+	message_free(m);
+	free(r);
+	return ret;
 }

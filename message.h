@@ -103,6 +103,32 @@ typedef int (*message_sink)(void *ctx, const void *buf, size_t len,
 int	message_write(const struct message *m, int dotstuff, message_sink sink,
 	    void *ctx, struct error *err);
 
+/*
+ * Queue support (additive).  Make the body spool durable as dirfd/name:
+ * fsync, then a hard link to the spool (no copy), or, when the spool is
+ * on another file system, a copy through dirfd/tmpname, synced and
+ * renamed.  Errors: ERR_IO (EEXIST when name is taken).
+ */
+int	message_spool_save(const struct message *m, int dirfd,
+	    const char *name, const char *tmpname, struct error *err);
+
+/*
+ * The header block exactly as message_write sends it (fixes applied), in a
+ * malloc'ed *out of *len octets, without the empty line; *sep says whether
+ * that line is sent.
+ */
+int	message_headers(const struct message *m, char **out, size_t *len,
+	    int *sep, struct error *err);
+
+/*
+ * A message from the queue: the stored header block (message_headers) and
+ * the body file bodyfd of bodylen octets, owned by the message on success
+ * (the caller keeps it on failure).  No fixes are applied again.
+ */
+int	message_from_queue(struct message **mp, const char *hdr,
+	    size_t hdrlen, int bodyfd, uint64_t bodylen, int sep, int eightbit,
+	    struct error *err);
+
 /* Close the spool and free. NULL is fine. */
 void	message_free(struct message *m);
 

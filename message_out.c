@@ -16,6 +16,7 @@
 #include "header.h"
 #include "message.h"
 #include "message_priv.h"
+#include "strbuf.h"
 
 static void
 mark_drop(struct message *m, const char *name)
@@ -300,4 +301,44 @@ out:
 	free(in);
 	free(w.out);
 	return ret;
+}
+
+static int
+strbuf_sink(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	(void)err;
+	strbuf_add(ctx, buf, len);
+	return 0;
+}
+
+int
+message_headers(const struct message *m, char **out, size_t *len, int *sep,
+    struct error *err)
+{
+	struct strbuf b = { 0 };
+	struct writer w;
+	struct message copy = *m;
+
+	*out = NULL;
+	*len = 0;
+	memset(&w, 0, sizeof(w));
+	w.sink = strbuf_sink;
+	w.ctx = &b;
+	w.err = err;
+	w.bol = 1;
+	*sep = need_sep(m);
+	/* The separator is not part of the block: the queue records it. */
+	copy.sep = 0;
+	copy.bodylen = 0;
+	if (write_headers(&copy, &w) == -1) {
+		strbuf_free(&b);
+		return -1;
+	}
+	if (b.oom) {
+		strbuf_free(&b);
+		return error_set(err, ERR_OS, "out of memory");
+	}
+	*out = b.p != NULL ? b.p : strdup("");
+	*len = b.len;
+	return *out == NULL ? error_set(err, ERR_OS, "out of memory") : 0;
 }

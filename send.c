@@ -414,6 +414,115 @@ out:
 	return rc;
 }
 
+struct send_session {
+	struct conn	 c;
+	int		 ntxn;		/* transactions started */
+	int		 broken;	/* out of step: no command may follow */
+	struct send_result res;		/* TLS and AUTH, for each log line */
+};
+
+int
+send_open(struct send_session **sp, const struct account *acc,
+    const char *secret, FILE *verbose, struct send_result *res,
+    struct error *err)
+{
+	struct send_session *ss;
+	struct send_job job;
+
+	*sp = NULL;
+	memset(res, 0, sizeof(*res));
+	snprintf(res->tls, sizeof(res->tls), "off");
+	ss = calloc(1, sizeof(*ss));
+	if (ss == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	conn_init(&ss->c, acc, verbose, NULL);
+	memset(&job, 0, sizeof(job));
+	job.acc = acc;
+	job.secret = secret;
+	snprintf(ss->res.tls, sizeof(ss->res.tls), "off");
+	if (open_session(&ss->c, secret != NULL, err) == -1 ||
+	    (secret != NULL && authenticate(&ss->c, &job, &ss->res,
+	    err) == -1)) {
+		ss->broken = !polite(err);
+		if (ss->c.tls != NULL && tls_active(ss->c.tls))
+			snprintf(res->tls, sizeof(res->tls), "%s",
+			    tls_summary(ss->c.tls));
+		send_close(ss);
+		return -1;
+	}
+	if (ss->c.tls != NULL && tls_active(ss->c.tls))
+		snprintf(ss->res.tls, sizeof(ss->res.tls), "%s",
+		    tls_summary(ss->c.tls));
+	*res = ss->res;
+	*sp = ss;
+	return 0;
+}
+
+int
+send_next(struct send_session *ss, const struct send_job *job,
+    struct send_result *res, struct error *err)
+{
+	struct smtp_envelope env;
+	struct smtp_reply r;
+	int rc = -1;
+
+	*res = ss->res;
+	if (!send_usable(ss))
+		return error_set(err, ERR_NETWORK,
+		    "the connection was closed before this message");
+	/* A clean slate whatever the last transaction left behind. */
+	if (ss->ntxn > 0) {
+		memset(&r, 0, sizeof(r));
+		if (smtp_command(ss->c.smtp, "RSET", NULL, &r, err) == -1) {
+			ss->broken = 1;
+			goto out;
+		}
+		if (r.code / 100 != 2) {
+			smtp_reply_error(err, "RSET", &r, "refused");
+			smtp_reply_free(&r);
+			goto out;
+		}
+		smtp_reply_free(&r);
+	}
+	ss->ntxn++;
+	memset(&env, 0, sizeof(env));
+	env.from = job->from != NULL ? job->from : "";
+	env.rcpts = job->rcpts;
+	env.dsn_notify = job->dsn_notify;
+	env.dsn_return = job->dsn_return;
+	env.dsn_envid = job->dsn_envid;
+	env.body = job->body;
+	env.more = 1;
+	if (smtp_send(ss->c.smtp, &env, job->msg, err) == -1) {
+		if (!polite(err))
+			ss->broken = 1;
+		goto out;
+	}
+	rc = 0;
+	error_clear(err);
+out:
+	snprintf(res->reply, sizeof(res->reply), "%s",
+	    smtp_last_reply(ss->c.smtp));
+	return rc;
+}
+
+int
+send_usable(const struct send_session *ss)
+{
+	return !ss->broken && ss->c.smtp != NULL && !smtp_closed(ss->c.smtp);
+}
+
+void
+send_close(struct send_session *ss)
+{
+	if (ss == NULL)
+		return;
+	if (ss->c.smtp != NULL && !ss->broken)
+		smtp_quit(ss->c.smtp);
+	conn_close(&ss->c);
+	free(ss);
+}
+
 int
 send_serverinfo(const struct account *acc, FILE *fp, struct error *err)
 {

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "message.h"
 #include "oauth2.h"
+#include "queue.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -36,7 +37,11 @@ enum mode {
 	MODE_STORE_PASSWORD,
 	MODE_AUTHORIZE,
 	MODE_NEWALIASES,
-	MODE_QUEUE,
+	MODE_QUEUE,		/* mailq, -bp */
+	MODE_FLUSH,		/* -q, -qf */
+	MODE_QUEUE_SHOW,	/* --queue-show ID */
+	MODE_QUEUE_REMOVE,	/* --queue-remove ID... */
+	MODE_QUEUE_DIR,		/* --queue-dir */
 	MODE_BS,
 };
 
@@ -57,6 +62,9 @@ struct opts {
 	const char	 *syslog_tag;	/* -L */
 	int		  bmode;	/* a -b other than -bm: stdin is no message */
 	int		  flow;		/* --device/--browser: oauth2_flow */
+	int		  defer;	/* -odq: queue without trying */
+	int		  force;	/* -qf, -q --force: ignore backoff */
+	const char	 *queue_id;	/* --queue-show */
 	char		**rcpts;	/* operands */
 	int		  nrcpts;
 };
@@ -71,6 +79,10 @@ enum {
 	LONG_AUTHORIZE,
 	LONG_DEVICE,
 	LONG_BROWSER,
+	LONG_FORCE,
+	LONG_QUEUE_SHOW,
+	LONG_QUEUE_REMOVE,
+	LONG_QUEUE_DIR,
 };
 
 static const char usage_line[] =
@@ -104,9 +116,13 @@ print_help(void)
 	    "  --store-password store the account's password in the keyring\n"
 	    "  --authorize [--device|--browser]  get and store the OAuth2\n"
 	    "                   tokens of an account with oauth2_provider\n"
+	    "  -odq             queue the message without trying to send it\n"
+	    "  -q, -qf          send the queued messages that are due (-qf: all)\n"
+	    "  -bp, mailq       list the queue\n"
+	    "  --queue-show ID, --queue-remove ID..., --queue-dir\n"
 	    "  --version, --help\n\n"
-	    "Exit codes follow sysexits(3): 0 sent, 75 try again later, others\n"
-	    "permanent; see smtpsend(1).\n");
+	    "Exit codes follow sysexits(3): 0 sent or queued, 75 try again later,\n"
+	    "others permanent; see smtpsend(1).\n");
 }
 
 static int
@@ -224,9 +240,32 @@ parse_option(int c, const char *arg, struct opts *o, struct error *err)
 	case 'b':
 		return parse_mode(arg, o, err);
 	case 'q':
-		o->mode = MODE_QUEUE;
+		/* -qf: every message; -q1h and the like: one flush. */
+		o->mode = MODE_FLUSH;
+		if (strcmp(arg, "f") == 0)
+			o->force = 1;
 		break;
-	case 'A': case 'O': case 'e': case 'h': case 'o': case 'p':
+	case 'o':
+		/* -odq defers; -odi and -odb (and -odbackground) send now. */
+		if (strcmp(arg, "dq") == 0)
+			o->defer = 1;
+		else if (strcmp(arg, "di") == 0 || strcmp(arg, "db") == 0)
+			o->defer = 0;
+		break;
+	case LONG_FORCE:
+		o->force = 1;
+		break;
+	case LONG_QUEUE_SHOW:
+		o->mode = MODE_QUEUE_SHOW;
+		o->queue_id = arg;
+		break;
+	case LONG_QUEUE_REMOVE:
+		o->mode = MODE_QUEUE_REMOVE;
+		break;
+	case LONG_QUEUE_DIR:
+		o->mode = MODE_QUEUE_DIR;
+		break;
+	case 'A': case 'O': case 'e': case 'h': case 'p':
 	case 'G': case 'I': case 'U': case 'c': case 'i': case 'm':
 	case 'n': case 'x':
 		break;		/* sendmail options without meaning here */
@@ -278,6 +317,10 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 		{ "device", no_argument, NULL, LONG_DEVICE },
 		{ "browser", no_argument, NULL, LONG_BROWSER },
 		{ "account", required_argument, NULL, LONG_ACCOUNT },
+		{ "force", no_argument, NULL, LONG_FORCE },
+		{ "queue-show", required_argument, NULL, LONG_QUEUE_SHOW },
+		{ "queue-remove", no_argument, NULL, LONG_QUEUE_REMOVE },
+		{ "queue-dir", no_argument, NULL, LONG_QUEUE_DIR },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = basename(argv[0]);
@@ -292,7 +335,7 @@ parse_args(int argc, char **argv, struct opts *o, struct error *err)
 	opterr = 0;
 	for (;;) {
 		if (optind < argc && strcmp(argv[optind], "-q") == 0) {
-			o->mode = MODE_QUEUE;
+			o->mode = MODE_FLUSH;
 			optind++;
 			continue;
 		}
@@ -398,6 +441,8 @@ struct sendctx {
 	char			*fresh;	/* a refreshed OAuth2 token, or NULL */
 	const struct account	*acc;	/* points into cf */
 	struct send_result	 res;
+	int			 ready;	/* the message could be queued */
+	char			 queued[QUEUE_ID_MAX];	/* its id, once queued */
 };
 
 /* send_job.refresh for an OAuth2 account: c->secret is replaced. */
@@ -445,6 +490,9 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
 	    submit_fix(acc, o->full_name, c->msg, c->from, err) == -1)
 		return -1;
+	c->ready = 1;
+	if (o->defer && acc->queue != CFG_OFF)
+		return error_set(err, ERR_NETWORK, "delivery deferred (-odq)");
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
 	if (config_auth(acc) != NULL &&
 	    submit_secret(acc, o->verbose ? stderr : NULL, &c->secret,
@@ -477,6 +525,7 @@ log_send(const struct opts *o, struct sendctx *c, const struct error *err,
     int code)
 {
 	struct log_record rec;
+	char qnote[QUEUE_ID_MAX + 16];
 
 	if (c->acc == NULL || c->from == NULL)
 		return;		/* failed before an attempt was possible */
@@ -490,6 +539,10 @@ log_send(const struct opts *o, struct sendctx *c, const struct error *err,
 	rec.exit_code = code;
 	rec.logfile = o->logfile;
 	rec.syslog_tag = o->syslog_tag;
+	if (c->queued[0] != '\0') {
+		snprintf(qnote, sizeof(qnote), "queued:%s", c->queued);
+		rec.queue = qnote;
+	}
 	log_attempt(&rec);
 }
 
@@ -594,6 +647,181 @@ reset_signals(void)
 }
 
 /*
+ * -q, mailq, --queue-show, --queue-remove, --queue-dir.  The queue is that
+ * of the account -a names, else of the default account, else the default
+ * directory: a missing configuration does not stop mailq.
+ */
+static int
+do_queue_mode(const struct opts *o, struct error *err)
+{
+	struct config_env env = { 0 };
+	struct config *cf = NULL;
+	const struct account *acc = NULL;
+	struct queue_flush_opts fo;
+	struct error ignored;
+	char dir[4096];
+	int i, ret = -1;
+
+	if (config_env_init(&env, err) == -1)
+		return -1;
+	if (config_load(&cf, o->config, &env, err) == -1) {
+		if (o->mode == MODE_FLUSH || o->config != NULL)
+			goto out;
+		error_clear(err);
+	}
+	error_clear(&ignored);
+	if (cf != NULL)
+		acc = o->account != NULL ? config_account(cf, o->account, err) :
+		    config_account(cf, "default", &ignored);
+	if (o->account != NULL && acc == NULL)
+		goto out;
+	if (queue_default_dir(acc, env.home, dir, sizeof(dir), err) == -1)
+		goto out;
+	switch (o->mode) {
+	case MODE_QUEUE_DIR:
+		printf("%s\n", dir);
+		ret = 0;
+		break;
+	case MODE_QUEUE_SHOW:
+		ret = queue_show(dir, o->queue_id, stdout, err);
+		break;
+	case MODE_QUEUE_REMOVE:
+		if (o->nrcpts == 0) {
+			error_set(err, ERR_USAGE, "--queue-remove: give the "
+			    "ids of the messages (mailq lists them)");
+			break;
+		}
+		/* Every id is tried; main() prints the last error. */
+		ret = 0;
+		for (i = 0; i < o->nrcpts; i++) {
+			error_clear(&ignored);
+			if (queue_remove(dir, o->rcpts[i], &ignored) == 0)
+				continue;
+			if (ret == -1)
+				error_print(err);
+			*err = ignored;
+			ret = -1;
+		}
+		break;
+	case MODE_FLUSH:
+		memset(&fo, 0, sizeof(fo));
+		fo.cf = cf;
+		fo.force = o->force;
+		fo.verbose = o->verbose ? stderr : NULL;
+		fo.logfile = o->logfile;
+		fo.syslog_tag = o->syslog_tag;
+		fo.home = env.home;
+		ret = queue_flush(dir, &fo, err);
+		break;
+	default:
+		ret = queue_list(dir, stdout, err);
+		break;
+	}
+out:
+	config_free(cf);
+	config_env_free(&env);
+	return ret;
+}
+
+/*
+ * A temporary failure of a send with the queue on: keep the message and
+ * say so in one line.  0 when it is durably queued; -1 (and the reason
+ * printed) when the queue cannot take it, so the caller still gets 75.
+ */
+static int
+queue_message(const struct opts *o, struct sendctx *c, const struct error *why)
+{
+	struct queue_item item;
+	struct error err;
+	char dir[4096], reason[ERROR_MSG_MAX + ERROR_REPLY_MAX + 4];
+
+	error_clear(&err);
+	if (why->reply[0] != '\0')
+		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
+		    why->reply);
+	else
+		snprintf(reason, sizeof(reason), "%s", why->msg);
+	memset(&item, 0, sizeof(item));
+	item.acc = c->acc;
+	item.from = c->from;
+	item.rcpts = &c->rcpts;
+	item.dsn_notify = o->dsn_notify != NULL ? o->dsn_notify :
+	    c->acc->dsn_notify;
+	item.dsn_return = o->dsn_return != NULL ? o->dsn_return :
+	    c->acc->dsn_return;
+	item.dsn_envid = o->dsn_envid;
+	item.body = o->body;
+	item.reason = reason;
+	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
+	    &err) == -1 || queue_put(dir, c->msg, &item, c->queued,
+	    &err) == -1) {
+		c->queued[0] = '\0';
+		fprintf(stderr, "smtpsend: the message could not be queued: "
+		    "%s\n", err.msg);
+		return -1;
+	}
+	fprintf(stderr, "smtpsend: queued as %s: %s; it will be retried "
+	    "(smtpsend -q sends it now)\n", c->queued, reason);
+	return 0;
+}
+
+/* The server took a message: it may take the queued ones too. */
+static void
+flush_after_send(const struct opts *o, struct sendctx *c)
+{
+	struct queue_flush_opts fo;
+	struct error err;
+	char dir[4096];
+
+	error_clear(&err);
+	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
+	    &err) == -1)
+		return;
+	memset(&fo, 0, sizeof(fo));
+	fo.cf = c->cf;
+	fo.logfile = o->logfile;
+	fo.syslog_tag = o->syslog_tag;
+	fo.home = c->env.home;
+	queue_flush_detached(dir, &fo);
+}
+
+/*
+ * A server refused the message for good and nobody reads standard error
+ * (cron, daemons): keep a copy in failed/ so that it is not silently gone
+ * (mailq shows it).  No notice: the caller got the exit status.
+ */
+static void
+keep_failed(const struct opts *o, struct sendctx *c, const struct error *why)
+{
+	struct queue_item item;
+	struct error err;
+	char dir[4096], id[QUEUE_ID_MAX], reason[ERROR_MSG_MAX +
+	    ERROR_REPLY_MAX + 4];
+
+	error_clear(&err);
+	if (why->reply[0] != '\0')
+		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
+		    why->reply);
+	else
+		snprintf(reason, sizeof(reason), "%s", why->msg);
+	memset(&item, 0, sizeof(item));
+	item.acc = c->acc;
+	item.from = c->from;
+	item.rcpts = &c->rcpts;
+	item.dsn_envid = o->dsn_envid;
+	item.body = o->body;
+	item.reason = reason;
+	item.failed = 1;
+	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
+	    &err) == -1 || queue_put(dir, c->msg, &item, id, &err) == -1) {
+		fprintf(stderr, "smtpsend: no copy kept: %s\n", err.msg);
+		return;
+	}
+	fprintf(stderr, "smtpsend: a copy is kept as %s in %s/failed/ "
+	    "(smtpsend --queue-show %s)\n", id, dir, id);
+}
+
+/*
  * The process may hold a password or token: no core file, and no
  * ptrace or /proc/PID/mem access by other processes of the user.
  */
@@ -636,8 +864,15 @@ main(int argc, char **argv)
 	case MODE_NEWALIASES:
 		return EX_OK;
 	case MODE_QUEUE:
-		printf("Mail queue is empty (smtpsend sends at once and "
-		    "keeps no queue)\n");
+	case MODE_FLUSH:
+	case MODE_QUEUE_SHOW:
+	case MODE_QUEUE_REMOVE:
+	case MODE_QUEUE_DIR:
+		if (do_queue_mode(&o, &err) == -1) {
+			code = error_exit_code(&err);
+			error_print(&err);
+			return code != 0 ? code : EX_SOFTWARE;
+		}
 		return EX_OK;
 	case MODE_PRETEND:
 	case MODE_SERVERINFO:
@@ -658,8 +893,20 @@ main(int argc, char **argv)
 	if (c.msg == NULL && !isatty(STDIN_FILENO))
 		message_drain(STDIN_FILENO);
 	code = error_exit_code(&err);
+	if (code == EX_TEMPFAIL && c.ready && c.acc->queue != CFG_OFF &&
+	    queue_message(&o, &c, &err) == 0) {
+		log_send(&o, &c, &err, EX_OK);
+		send_free(&c);
+		return EX_OK;
+	}
 	log_send(&o, &c, &err, code);
 	error_print(&err);
+	if (code == EX_OK && c.acc != NULL && c.acc->queue != CFG_OFF)
+		flush_after_send(&o, &c);
+	if (code != EX_OK && c.ready && c.acc->queue != CFG_OFF &&
+	    (err.kind == ERR_REPLY || err.kind == ERR_PARTIAL) &&
+	    !isatty(STDERR_FILENO))
+		keep_failed(&o, &c, &err);
 	send_free(&c);
 	return code;
 }

@@ -174,6 +174,9 @@ struct smtp_envelope {
 	const char		*dsn_return;	/* NULL or "hdrs"/"full" */
 	const char		*dsn_envid;	/* NULL or -V value */
 	int			 body;		/* 0 auto, 7 (7BIT), 8 (8BITMIME) */
+	int			 more;		/* another transaction follows in
+						   this session: no QUIT after
+						   the data (additive, queue) */
 };
 
 /*

@@ -417,7 +417,7 @@ send_body(struct txn *t, int bdat, struct error *err)
 	struct body_sink sink = {smtp_io(s), 0};
 	const char *step = bdat ? "BDAT" : "end of data";
 	char line[64];
-	int quit = t->pipelining && !any_pending(t);
+	int quit = t->pipelining && !any_pending(t) && !t->env->more;
 
 	snprintf(line, sizeof(line), "BDAT %llu LAST", t->size);
 	if (bdat && smtp_queue(s, line, NULL, err) == -1)

@@ -1256,6 +1256,18 @@ class Runner:
         wrapper = shlex.split(os.environ.get("SMTPSEND_WRAPPER", ""))
         return wrapper + [smtpsend_path()]
 
+    def queue_env(self, env):
+        """Point the queue (issue 7) at a directory of this run alone
+        unless the test chose one: tests run as root, whose default queue
+        is /var/spool/smtpsend, and no test may touch that; nor may one
+        test's queued mail be flushed by the next test's successful send
+        (a test that flushes names its own queue_dir)."""
+        self._nq = getattr(self, "_nq", 0) + 1
+        env.setdefault("SMTPSEND_QUEUE_DIR",
+                       os.path.join(self.dir, "queue.%d" % self._nq))
+        env.setdefault("XDG_STATE_HOME", os.path.join(self.dir, "state"))
+        return env
+
     def config_file(self, text):
         """Write config text to a fresh 0600 file and return its path."""
         self._n += 1
@@ -1277,6 +1289,7 @@ class Runner:
             full = dict(os.environ)
             full["HOME"] = self.home
             full.update(env or {})
+        self.queue_env(full)
         if isinstance(input, str):
             input = input.encode()
         if os.environ.get("SMTPSEND_WRAPPER"):

@@ -474,6 +474,7 @@ class Caller:
             full = dict(os.environ)
             full["HOME"] = self.runner.home
             full.update(env or {})
+        self.runner.queue_env(full)
         if isinstance(input, str):
             input = input.encode()
         if os.environ.get("SMTPSEND_WRAPPER"):

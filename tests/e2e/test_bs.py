@@ -56,6 +56,8 @@ class Bs:
         full = dict(os.environ)
         full["HOME"] = run.home
         full.update(env or {})
+        run.queue_env(full)         # never root's /var/spool/smtpsend
+        self.queue_dir = full["SMTPSEND_QUEUE_DIR"]
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=full)
@@ -277,7 +279,7 @@ def test_account_chosen_by_mail_from(bs, postfix):
     nothing listens, so only the chosen account can deliver."""
     dead = servers.free_port()
     cfg = ("account default\nhost 127.0.0.1\nport %d\ntls off\n"
-           "from dflt@example.net\n\n"
+           "from dflt@example.net\nqueue off\n\n"
            "account other\nhost 127.0.0.1\nport %d\ntls off\n"
            "from other@example.org\n" % (dead, postfix.port("plain")))
     t1, t2, t3 = _tok(), _tok(), _tok()
@@ -339,9 +341,9 @@ def test_refused_recipient_is_554_with_server_text(bs, postfix):
     assert not [m for m in postfix.messages() if tok.encode() in m]
 
 
-def test_nothing_listening_is_451(bs, run):
+def test_nothing_listening_is_451_with_queue_off(bs, run):
     port = servers.free_port()      # nobody listens there
-    s = bs(plain_config(port))
+    s = bs(plain_config(port, "queue off\n"))
     assert s.reply()[0] == 220
     s.send("EHLO x\r\nMAIL FROM:<%s>\r\nRCPT TO:<alice@example.org>\r\n"
            "DATA\r\n" % FROM)
@@ -353,6 +355,44 @@ def test_nothing_listening_is_451(bs, run):
     s.send("QUIT\r\n")
     assert s.reply()[0] == 221
     assert s.finish()[0] == 0
+    assert not os.path.exists(s.queue_dir) or not [
+        f for f in os.listdir(s.queue_dir) if f.endswith(".env")]
+
+
+def test_temporary_failure_queued_then_flushed(bs, run, postfix):
+    """With the queue (the default) a temporary failure is "250 queued as
+    ID", not 451; smtpsend -q then delivers it exactly once."""
+    tok = _tok()
+    port = servers.free_port()      # nobody listens there yet
+    s = bs(plain_config(port))
+    assert s.reply()[0] == 220
+    s.send("EHLO x\r\nMAIL FROM:<%s>\r\nRCPT TO:<alice@example.org>\r\n"
+           "DATA\r\n" % FROM)
+    assert [s.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+    s.send(message(tok, "Bcc: hidden@example.org\r\n") + ".\r\n")
+    code, text = s.reply()
+    assert code == 250, text
+    m = re.match(r"2\.0\.0 Ok: queued as (\S+)$", text[0])
+    assert m, text
+    qid = m.group(1)
+    s.send("QUIT\r\n")
+    assert s.reply()[0] == 221
+    rc, _, err = s.finish()
+    assert rc == 0
+    assert "queued as %s" % qid in err
+    assert os.path.exists(os.path.join(s.queue_dir, qid + ".env"))
+    # The server is back (the account now names Postfix): -q sends it.
+    cfg = run.config_file(plain_config(postfix.port("plain")))
+    env = dict(os.environ, HOME=run.home,
+               SMTPSEND_QUEUE_DIR=s.queue_dir)
+    p = subprocess.run(run.command() + ["-C", cfg, "-q"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    [d] = S.delivered(postfix, tok, 1)
+    assert d.rcpt == "alice@example.org"
+    assert d.get("Bcc") == [], d.raw
+    assert not os.path.exists(os.path.join(s.queue_dir, qid + ".env"))
 
 
 def test_config_error_is_451_at_mail(bs, run):

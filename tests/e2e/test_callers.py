@@ -844,7 +844,7 @@ def test_one_refused_recipient_sends_nothing(refusal, call):
     with Sink(refuse=refuse, tempfail=temp) as sk:
         p = call(["-i", "good@example.org", "bad@example.net",
                   "other@example.org"], input=b"Subject: x\n\nbody\n",
-                 config=sk.config())
+                 config=sk.config("queue off\n"))
         sk.wait_sessions(1)
         assert sk.accepted() == []
     assert p.returncode == (67 if refusal == "550" else 75)

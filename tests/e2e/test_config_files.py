@@ -100,7 +100,9 @@ def run_ns(tmp, args, etc=None, user="root", env=None, passwd_home=None,
     wrapper = os.environ.get("SMTPSEND_WRAPPER")
     if wrapper:
         timeout *= 4
-    full = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    full = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            # Never root's real queue (issue 7): one of the test's own.
+            "SMTPSEND_QUEUE_DIR": os.path.join(d, "queue")}
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:     # sanitizer builds: keep their settings
             full[k] = os.environ[k]

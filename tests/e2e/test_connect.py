@@ -71,7 +71,7 @@ def test_connect_bounded_by_timeout(run):
         t0 = time.monotonic()
         p = run(["bob@example.org"], input=_msg("t"), timeout=60,
                 config="account default\nhost 127.0.0.1\nport %d\n"
-                "tls off\nfrom %s\ntimeout 2\n" % (port, FROM))
+                "tls off\nfrom %s\ntimeout 2\nqueue off\n" % (port, FROM))
         took = time.monotonic() - t0
     finally:
         for s in fillers:
@@ -199,7 +199,7 @@ def test_dead_ipv6_costs_no_timeout(dead_v6, run):
 
 
 def test_every_address_named(all_dead, run):
-    p, took = all_dead.run(run, he_config(3), timeout=90)
+    p, took = all_dead.run(run, he_config(3) + "queue off\n", timeout=90)
     err = p.stderr.decode()
     assert p.returncode == 75, err
     line = [x for x in err.splitlines() if "cannot connect" in x][0]
@@ -235,7 +235,7 @@ def test_source_ip(postfix, run):
 def test_source_ip_not_local(postfix, run):
     # 192.0.2.1 (TEST-NET-1) is no address of this machine: bind fails.
     p = run(["bob@example.org"], input=_msg("x"),
-            config=plain_config(postfix, "source_ip 192.0.2.1\n"))
+            config=plain_config(postfix, "source_ip 192.0.2.1\nqueue off\n"))
     err = p.stderr.decode()
     assert p.returncode == 75, err
     assert "Cannot assign requested address" in err
@@ -280,7 +280,7 @@ def test_socks5_serverinfo(postfix, run):
 def test_socks5_proxy_unreachable(postfix, run):
     port = servers.free_port()
     p = run(["bob@example.org"], input=_msg("x"), config=plain_config(
-        postfix, "proxy_host 127.0.0.1\nproxy_port %d\n" % port))
+        postfix, "proxy_host 127.0.0.1\nproxy_port %d\nqueue off\n" % port))
     err = p.stderr.decode()
     assert p.returncode == 75, err
     assert "SOCKS proxy 127.0.0.1:%d" % port in err
@@ -299,8 +299,8 @@ def test_socks5_proxy_unreachable(postfix, run):
 def test_socks5_refusals(postfix, run, mode, code, text):
     with servers.Socks5Proxy(mode) as proxy:
         p = run(["bob@example.org"], input=_msg("x"), config=plain_config(
-            postfix, "proxy_host 127.0.0.1\nproxy_port %d\n" % proxy.port,
-            host="mail.example"))
+            postfix, "proxy_host 127.0.0.1\nproxy_port %d\nqueue off\n"
+            % proxy.port, host="mail.example"))
         assert len(proxy.requests) == 1
     err = p.stderr.decode()
     assert p.returncode == code, err
@@ -351,7 +351,8 @@ def test_unix_socket_serverinfo_and_missing(postfix, run, tmp_path):
         p.stdout.decode()
     gone = str(tmp_path / "nothing.sock")
     p = run(["bob@example.org"], input=_msg("x"),
-            config="account default\nsocket %s\nfrom %s\n" % (gone, FROM))
+            config="account default\nsocket %s\nfrom %s\nqueue off\n"
+            % (gone, FROM))
     err = p.stderr.decode()
     assert p.returncode == 75, err
     assert "unix socket %s" % gone in err

@@ -40,6 +40,7 @@ def detached(run, args, cfg, env, input=None, timeout=60):
         input = ("From: %s\nTo: %s\nSubject: keyring %s\n\nbody\n"
                  % (FROM, RCPT, uuid.uuid4().hex)).encode()
     cmd = run.command() + ["-C", run.config_file(cfg)] + list(args)
+    env = run.queue_env(dict(env))
     return subprocess.run(cmd, input=input, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           start_new_session=True)
@@ -144,7 +145,7 @@ def test_no_bus_at_all(postfix, certs, run):
     assert not os.path.exists(os.path.join(_private_run_user(), "bus"))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     t0 = time.monotonic()
-    p = detached(run, [RCPT], config(postfix, certs), env)
+    p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), env)
     assert time.monotonic() - t0 < 15
     assert p.returncode == 75, p.stderr.decode()
     err = p.stderr.decode()
@@ -233,7 +234,7 @@ def test_cron_bus_of_other_owner_ignored(postfix, certs, run, user_bus):
     os.chown(user_bus, 65534, 65534)
     try:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        p = detached(run, [RCPT], config(postfix, certs), env)
+        p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), env)
         assert p.returncode == 75, p.stderr.decode()
         assert b"keyring unreachable" in p.stderr
     finally:
@@ -249,7 +250,7 @@ def test_dead_bus(postfix, certs, run, tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + path}
     t0 = time.monotonic()
-    p = detached(run, [RCPT], config(postfix, certs), env)
+    p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), env)
     assert time.monotonic() - t0 < 25
     assert p.returncode == 75, p.stderr.decode()
     assert b"keyring" in p.stderr
@@ -273,7 +274,7 @@ def test_locked_keyring(postfix, certs, run):
         assert r.returncode == 0, r.stderr
         assert k.lookup(HOST, "alice") is None    # really locked
         t0 = time.monotonic()
-        p = detached(run, [RCPT], config(postfix, certs), client_env(k))
+        p = detached(run, [RCPT], config(postfix, certs, "queue off\n"), client_env(k))
         assert time.monotonic() - t0 < 15
         assert p.returncode == 75, p.stderr.decode()
         assert b"locked" in p.stderr

@@ -30,6 +30,7 @@ def detached(run, args, cfg, env):
     msg = ("From: %s\nTo: %s\nSubject: nosecret %s\n\nbody\n"
            % (FROM, RCPT, uuid.uuid4().hex)).encode()
     cmd = run.command() + ["-C", run.config_file(cfg)] + list(args)
+    env = run.queue_env(dict(env))
     timeout = 240 if os.environ.get("SMTPSEND_WRAPPER") else 60
     return subprocess.run(cmd, input=msg, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -97,7 +98,8 @@ def test_unreachable_keyring_stays_75(postfix, certs, run, tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "HOME": str(tmp_path),
            "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + path}
-    p = detached(run, [RCPT], config(postfix, certs, "starttls"), env)
+    p = detached(run, [RCPT], config(postfix, certs, "starttls",
+                                       "queue off\n"), env)
     err = p.stderr.decode(errors="replace")
     assert p.returncode == 75, err
     assert "keyring" in err

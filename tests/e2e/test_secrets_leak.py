@@ -185,7 +185,8 @@ def test_prompt_on_tty_without_echo(postfix, certs, run, tmp_path):
         os.close(fd)
 
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "HOME": str(tmp_path)}
+           "HOME": str(tmp_path),
+           "SMTPSEND_QUEUE_DIR": str(tmp_path / "queue")}
     # No bus, so no keyring: the prompt is next (the session's /run/user
     # is private, tests/hermetic.py, so the machine's bus cannot answer).
     assert hermetic.is_private()

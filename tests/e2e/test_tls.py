@@ -188,7 +188,8 @@ def _no_cert_blame(p):
 
 
 def test_ask_ccert_421_greeting_is_temporary(run, postfix, certs):
-    cfg = config(postfix, "askcc_greet421", "tls_starttls off", certs=certs)
+    cfg = config(postfix, "askcc_greet421", "tls_starttls off", "queue off",
+                 certs=certs)
     p = send(run, cfg, "ask421greet")
     assert ASKED in p.err, p.err
     assert p.returncode == 75, p.err
@@ -197,7 +198,8 @@ def test_ask_ccert_421_greeting_is_temporary(run, postfix, certs):
 
 
 def test_ask_ccert_421_ehlo_after_starttls_is_temporary(run, postfix, certs):
-    p = send(run, config(postfix, "askcc_ehlo421", certs=certs), "ask421ehlo")
+    p = send(run, config(postfix, "askcc_ehlo421", "queue off", certs=certs),
+             "ask421ehlo")
     assert ASKED in p.err, p.err
     assert p.returncode == 75, p.err
     # The first EHLO was accepted; the one after STARTTLS got the 421.
@@ -210,7 +212,7 @@ def test_ask_ccert_greeting_timeout_is_temporary(run, postfix, certs):
     # Postfix waits 3 s before the greeting ("sleep" restriction); with
     # timeout 1 that is a timeout after a certificate request: 75.
     cfg = config(postfix, "askcc_slow", "tls_starttls off", "timeout 1",
-                 certs=certs)
+                 "queue off", certs=certs)
     p = send(run, cfg, "askslow")
     assert ASKED in p.err, p.err
     assert p.returncode == 75, p.err
@@ -259,7 +261,7 @@ def test_closed_after_handshake(run, certs, tmp_path, ask, code):
     port, th, done = _tls_server_closing(certs, ask)
     cfg = ("account default\nhost 127.0.0.1\nport %d\n"
            "from sender@localhost\ntimeout 10\ntls_starttls off\n"
-           "tls_trust_file %s\n" % (port, certs.ca))
+           "tls_trust_file %s\nqueue off\n" % (port, certs.ca))
     p = send(run, cfg, "closed", env={"XDG_CACHE_HOME": str(tmp_path)})
     th.join(timeout=30)
     assert done.get("handshake"), done

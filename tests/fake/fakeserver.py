@@ -502,6 +502,8 @@ def run_case(path, binary, workdir=None, timeout=60):
         f.write(_subst(case["config"], server.port))
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
            "TMPDIR": str(tmp), "XDG_CACHE_HOME": os.path.join(str(tmp), "cache"),
+           "XDG_STATE_HOME": os.path.join(str(tmp), "state"),
+           "SMTPSEND_QUEUE_DIR": os.path.join(str(tmp), "queue"),
            "LANG": "C"}
     for line in case.get("env", "").splitlines():
         if "=" in line:

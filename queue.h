@@ -1,0 +1,90 @@
+/*
+ * queue.h: the local queue.  A message that could not be sent for a
+ * temporary reason is kept in a directory (its body spool linked in, its
+ * envelope in a file a human can read) until a flush delivers it, or it
+ * expires.  Files, locks, envelopes and backoff live here; the SMTP of a
+ * flush is send.c's.
+ */
+#ifndef SMTPSEND_QUEUE_H
+#define SMTPSEND_QUEUE_H
+
+#include <stdio.h>
+
+struct account;
+struct addr_list;
+struct config;
+struct error;
+struct message;
+
+#define QUEUE_ID_MAX	32
+
+/*
+ * The queue directory of acc (acc may be NULL): its queue_dir, else
+ * $SMTPSEND_QUEUE_DIR, else /var/spool/smtpsend for root, else
+ * $XDG_STATE_HOME/smtpsend/queue (home/.local/state/smtpsend/queue).
+ * Errors: ERR_CONFIG when the name does not fit.
+ */
+int	queue_default_dir(const struct account *acc, const char *home,
+	    char *buf, size_t size, struct error *err);
+
+/* What queue_put() records besides the message. */
+struct queue_item {
+	const struct account	*acc;
+	const char		*from;		/* "" = null sender */
+	const struct addr_list	*rcpts;
+	const char		*dsn_notify;	/* or NULL */
+	const char		*dsn_return;
+	const char		*dsn_envid;
+	int			 body;		/* -B: 0, 7, 8 */
+	const char		*reason;	/* last error, or NULL */
+	int			 failed;	/* 1: straight into failed/ */
+};
+
+/*
+ * Durably queue msg (fixes applied) in dir: the body spool is linked in
+ * (copied only from another file system), the envelope written to a
+ * temporary name, synced, renamed, and the directory synced.  The id goes
+ * to idbuf (QUEUE_ID_MAX).  On any error nothing is left that a flush
+ * would send.  Errors: ERR_IO (the queue cannot take it), ERR_OS.
+ */
+int	queue_put(const char *dir, const struct message *msg,
+	    const struct queue_item *item, char *idbuf, struct error *err);
+
+/* What a flush needs from the command line. */
+struct queue_flush_opts {
+	const struct config	*cf;
+	int			 force;		/* -qf: ignore backoff */
+	FILE			*verbose;	/* -v transcript, or NULL */
+	const char		*logfile;	/* -X */
+	const char		*syslog_tag;	/* -L */
+	const char		*home;		/* for the default directory */
+};
+
+/*
+ * -q: send the due messages of dir (all with force).  Delivered ones
+ * leave the queue; temporary failures stay with backoff; permanent ones
+ * and expired ones move to failed/.  Returns 0 when the run happened,
+ * whatever became of the messages; -1 only when the queue cannot be read.
+ */
+int	queue_flush(const char *dir, const struct queue_flush_opts *o,
+	    struct error *err);
+
+/*
+ * After a successful send: when dir holds any queued message, flush it in
+ * a detached grandchild (new session, standard descriptors on /dev/null)
+ * and return at once; the caller's exit status and time do not depend on
+ * it.  Costs one directory read when the queue is empty.
+ */
+void	queue_flush_detached(const char *dir, const struct queue_flush_opts *o);
+
+/* mailq: one entry per message (and per failed one) to fp. */
+int	queue_list(const char *dir, FILE *fp, struct error *err);
+
+/* --queue-show: the envelope and the header block of id. */
+int	queue_show(const char *dir, const char *id, FILE *fp,
+	    struct error *err);
+
+/* --queue-remove: delete id (queued or failed).  ERR_USAGE if unknown. */
+int	queue_remove(const char *dir, const char *id, struct error *err);
+
+#endif
