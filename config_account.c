@@ -500,6 +500,11 @@ config_print_account(const struct account *acc, FILE *fp)
 	    NULL);
 	pr(fp, "logfile", acc->logfile, NULL);
 	pr(fp, "logfile_time_format", acc->logfile_time_format, NULL);
-	pr(fp, "syslog", acc->syslog != NULL ? acc->syslog : "off", NULL);
+	if (acc->set & ACC_BIT(ACC_SYSLOG))
+		pr(fp, "syslog", acc->syslog != NULL ? acc->syslog : "off",
+		    NULL);
+	else
+		pr(fp, "syslog", "LOG_MAIL",
+		    "default, when standard error is not a terminal");
 	pr(fp, "aliases", acc->aliases, NULL);
 }
