@@ -62,6 +62,7 @@ struct account {
 	char	*socket;	/* Unix socket instead of host/port, or NULL */
 	int	 lmtp;		/* protocol lmtp: CFG_ON; smtp: CFG_OFF */
 	int	 undisclosed_recipients; /* CFG_OFF (0) by default */
+	int	 rewrite_headers;	/* CFG_ON by default: qualify bare names */
 };
 
 /*
@@ -88,6 +89,7 @@ enum acc_bit {
 	ACC_SOURCE_IP, ACC_PROXY_HOST, ACC_PROXY_PORT, ACC_SOCKET,
 	ACC_PROTOCOL,
 	ACC_UNDISCLOSED_RECIPIENTS,
+	ACC_REWRITE_HEADERS,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

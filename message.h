@@ -12,6 +12,7 @@
 
 struct error;
 struct addr_list;
+struct aliases;
 struct message;
 
 /*
@@ -80,6 +81,12 @@ struct message_fixes {
 	/* Added (additive): drop every To, Cc and Bcc and add
 	   "To: undisclosed-recipients:;" (msmtp's undisclosed_recipients). */
 	int		 undisclosed;
+	/* Added (additive): the bare names of From, Sender, Reply-To, To,
+	   Cc and their Resent- forms are qualified like From's (above);
+	   in the recipient fields (Reply-To, To, Cc, Resent-To, Resent-Cc)
+	   an aliases entry of one address replaces the name (may be NULL). */
+	const struct aliases *aliases;
+	int		 keep_addrs;	/* rewrite_headers off: none of it */
 };
 
 /*

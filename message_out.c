@@ -1,6 +1,7 @@
 /*
  * message_out.c: what leaves the spool: the header changes (added From,
- * Date, Message-ID; Bcc removed; bare From qualified; To, Cc and Bcc
+ * Date, Message-ID; Bcc removed; bare names in address fields qualified;
+ * To, Cc and Bcc
  * replaced for undisclosed_recipients), the exact size, and
  * the streaming writer with optional dot-stuffing.  doc/wire-rules.md.
  */
@@ -27,14 +28,39 @@ mark_drop(struct message *m, const char *name)
 			m->f[i].drop = 1;
 }
 
+/* The address fields a bare name is qualified in (Postfix's
+   append_at_myorigin for local submissions); 1: as a recipient. */
+static const struct {
+	const char *name;
+	int rcpt;
+} addr_fields[] = {
+	{"From", 0}, {"Sender", 0}, {"Reply-To", 1}, {"To", 1}, {"Cc", 1},
+	{"Resent-From", 0}, {"Resent-Sender", 0}, {"Resent-To", 1},
+	{"Resent-Cc", 1},
+};
+
+/* -1 when f is no address field, else 1 for a recipient field. */
+static int
+addr_field(const struct message *m, const struct field *f)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(addr_fields) / sizeof(addr_fields[0]); k++)
+		if (message_field_is(m, f, addr_fields[k].name))
+			return addr_fields[k].rcpt;
+	return -1;
+}
+
 /*
- * A kept From field naming bare local users ("root (Cron Daemon)",
- * "Anacron <root>") gets @domain after each; the field is otherwise kept
- * as written (unfolded, then folded again where a line would pass 998).
- * A From that does not parse, or cannot be folded, is left alone.
+ * Each kept address field naming bare local users ("root (Cron Daemon)",
+ * "Anacron <root>", cron's "To: root") gets @domain after each, or, in a
+ * recipient field, the user's aliases entry when that is one address: what
+ * the envelope got.  The field is otherwise kept as written (unfolded,
+ * then folded again where a line would pass 998).  A field that does not
+ * parse, or cannot be folded, is left alone.
  */
 static int
-qualify_from(
+qualify_fields(
     struct message *m, const struct message_fixes *fx, struct error *err)
 {
 	const char *dom =
@@ -43,17 +69,19 @@ qualify_from(
 	struct field *f;
 	char *v, *q, *line = NULL;
 	size_t i, name;
-	int ret = -1;
+	int rcpt, ret = -1;
 
 	for (i = 0; dom != NULL && *dom != '\0' && i < m->nf; i++) {
 		f = &m->f[i];
-		if (!message_field_is(m, f, "From"))
+		rcpt = addr_field(m, f);
+		if (f->drop || rcpt == -1)
 			continue;
 		v = message_field_value(m, f);
 		if (v == NULL)
 			return error_set(err, ERR_OS, "out of memory");
-		q = addr_qualify_text(v, dom, &perr);
-		if (q == NULL && perr.kind != ERR_USAGE) {
+		q = addr_rewrite_text(v, rcpt ? fx->aliases : NULL, dom, &perr);
+		if (q == NULL && perr.kind != ERR_USAGE &&
+		    perr.kind != ERR_CONFIG) {
 			*err = perr;
 			goto out;
 		}
@@ -139,8 +167,6 @@ message_fix(
 	message_reset_fixes(m);
 	if (want_from && fx->from_mode == 1)
 		mark_drop(m, "From");
-	else if (qualify_from(m, fx, err) == -1)
-		goto out;
 	if (fx->remove_bcc) {
 		mark_drop(m, "Bcc");
 		mark_drop(m, "Resent-Bcc");
@@ -150,6 +176,8 @@ message_fix(
 		mark_drop(m, "Cc");
 		mark_drop(m, "Bcc");
 	}
+	if (!fx->keep_addrs && qualify_fields(m, fx, err) == -1)
+		goto out;
 	ret = 0;
 out:
 	for (i = 0; i < n; i++)

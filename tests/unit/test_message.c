@@ -887,6 +887,45 @@ b64_append(char *dst, const char *p)
 	strncat(dst, (const char *)word, n);
 }
 
+/*
+ * Every address field a system tool writes (cron's To: root, mailx's Cc)
+ * gets the domain; qualified addresses, groups, names and comments stay.
+ */
+static void
+test_addr_fields_qualified(void **state)
+{
+	struct message_fixes fx = {0};
+	char *out;
+
+	(void)state;
+	fx.from_addr = "cron@example.org";
+	fx.from_mode = -1;
+	fx.remove_bcc = 1;
+	out = fixed("From: root (Cron Daemon)\nTo: root\nCc: admin, "
+		    "\"Ops\" <ops@x.test>\nReply-To: Web <www-data>\n"
+		    "Sender: daemon\nBcc: secret\nResent-From: at\n"
+		    "Resent-To: root\nResent-Cc: u:;\nResent-Sender: s\n"
+		    "X-To: root\nSubject: root\n\nTo: root\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From: root@example.org (Cron Daemon)\r\n"
+	    "To: root@example.org\r\n"
+	    "Cc: admin@example.org, \"Ops\" <ops@x.test>\r\n"
+	    "Reply-To: Web <www-data@example.org>\r\n"
+	    "Sender: daemon@example.org\r\n"
+	    "Resent-From: at@example.org\r\n"
+	    "Resent-To: root@example.org\r\n"
+	    "Resent-Cc: u:;\r\n"
+	    "Resent-Sender: s@example.org\r\n"
+	    "X-To: root\r\nSubject: root\r\n\r\nTo: root\r\n");
+	free(out);
+	/* rewrite_headers off: all as written */
+	fx.keep_addrs = 1;
+	out = fixed("From: root\nTo: root\nCc: admin\n\nb\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From: root\r\nTo: root\r\nCc: admin\r\n\r\nb\r\n");
+	free(out);
+}
+
 /* A kept From naming a bare local user gets the domain, nothing else. */
 static void
 test_from_qualified(void **state)
@@ -900,7 +939,7 @@ test_from_qualified(void **state)
 	out = fixed("From: root (Cron Daemon)\nTo: root\n\nb\n", &fx, NULL);
 	assert_string_equal(out,
 	    "From: root@example.org (Cron Daemon)\r\n"
-	    "To: root\r\n\r\nb\r\n");
+	    "To: root@example.org\r\n\r\nb\r\n");
 	free(out);
 	fx.domain = "other.test";
 	out =
@@ -1456,6 +1495,7 @@ main(void)
 	    cmocka_unit_test(test_added_headers),
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
+	    cmocka_unit_test(test_addr_fields_qualified),
 	    cmocka_unit_test(test_header_lines),
 	    cmocka_unit_test(test_from_fold),
 	    cmocka_unit_test(test_header_fold),
