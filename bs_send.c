@@ -44,6 +44,8 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	if (addr_list_resolve(&rcpts, al, submit_domain(acc, from),
 	    err) == -1 || submit_fix(acc, o->full_name, msg, from, err) == -1)
 		goto out;
+	if (verbose != NULL)
+		message_note_long_lines(msg, verbose);
 	if (config_auth(acc) != NULL &&
 	    submit_secret(acc, verbose, &secret, &nosecret, err) == -1)
 		goto out;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct error;
 struct addr_list;
@@ -95,6 +96,13 @@ struct message_fixes {
  */
 int	message_fix(struct message *m, const struct message_fixes *fx,
 	    struct error *err);
+
+/*
+ * For -v: after message_fix, one line on fp when body lines were over 998
+ * octets, saying whether the body goes quoted-printable or the lines are
+ * broken, and why.  Nothing otherwise.
+ */
+void	message_note_long_lines(const struct message *m, FILE *fp);
 
 /* Exact size in octets of what message_write sends without dot-stuffing. */
 uint64_t message_size(const struct message *m);

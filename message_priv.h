@@ -32,6 +32,11 @@ struct message {
 	int eightbit;
 	char *added; /* lines message_fix adds */
 	size_t addedlen;
+	/* Body lines over the limit are kept whole in the spool: */
+	uint64_t breaks; /* CRLFs the writer inserts to break them */
+	int qp; /* message_fix chose to send the body quoted-printable */
+	uint64_t qplen; /* the body's size then */
+	const char *noqp; /* else why not (a static string) */
 };
 
 /* 1 if field f is called name (case-insensitive). */

@@ -404,6 +404,8 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
 	    submit_fix(acc, o->full_name, c->msg, c->from, err) == -1)
 		return -1;
+	if (o->verbose)
+		message_note_long_lines(c->msg, stderr);
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
 	if (config_auth(acc) != NULL &&
 	    submit_secret(acc, o->verbose ? stderr : NULL, &c->secret,

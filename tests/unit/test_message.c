@@ -887,6 +887,109 @@ b64_append(char *dst, const char *p)
 	strncat(dst, (const char *)word, n);
 }
 
+/* Body lines of out after the empty line: each at most max octets. */
+static void
+assert_body_lines_within(const char *out, size_t max)
+{
+	const char *p = strstr(out, "\r\n\r\n"), *nl;
+
+	assert_non_null(p);
+	for (p += 4; *p != '\0'; p = nl + 2) {
+		nl = strstr(p, "\r\n");
+		assert_non_null(nl);
+		assert_true((size_t)(nl - p) <= max);
+	}
+}
+
+/*
+ * A body line over 998 octets in a single text part: the body goes
+ * quoted-printable, the MIME fields fixed, the size exact (fixed() checks
+ * message_size against what is written).
+ */
+static void
+test_long_line_quoted_printable(void **state)
+{
+	struct message_fixes fx = {0};
+	const char *want;
+	char *in, *out;
+	size_t i, n;
+	uint64_t size;
+
+	(void)state;
+	in = malloc(4000);
+	assert_non_null(in);
+	n = (size_t)snprintf(in, 4000, "Subject: s\n\n");
+	for (i = 0; i < 1500; i++) {
+		in[n++] = '\xc3'; /* "é" 1500 times: 3000 octets of UTF-8 */
+		in[n++] = '\xa9';
+	}
+	memcpy(in + n, "\n.\n", 4);
+	in[n + 4] = '\0';
+	out = fixed(in, &fx, &size);
+	assert_int_equal(size, strlen(out));
+	want = "MIME-Version: 1.0\r\n"
+	       "Content-Type: text/plain; charset=utf-8\r\n"
+	       "Content-Transfer-Encoding: quoted-printable\r\n"
+	       "Subject: s\r\n\r\n=C3=A9=C3=A9";
+	assert_memory_equal(out, want, strlen(want));
+	assert_non_null(strstr(out, "=\r\n=C3=A9"));
+	/* the lone dot line is encoded, never a lone "." */
+	assert_non_null(strstr(out, "\r\n=2E\r\n"));
+	assert_body_lines_within(out, 76);
+	free(out);
+	/* declared text without a charset, 8bit, Latin-1: unknown-8bit */
+	n = (size_t)snprintf(in, 4000, "Content-Type: text/plain\n"
+	    "Content-Transfer-Encoding: 8bit\nMIME-Version: 1.0\n\n");
+	memset(in + n, '\xe9', 1200);
+	memcpy(in + n + 1200, "\n", 2);
+	out = fixed(in, &fx, &size);
+	assert_int_equal(size, strlen(out));
+	want = "Content-Transfer-Encoding: quoted-printable\r\n"
+	       "Content-Type: text/plain; charset=unknown-8bit\r\n"
+	       "MIME-Version: 1.0\r\n\r\n=E9=E9";
+	assert_memory_equal(out, want, strlen(want));
+	assert_null(strstr(out, "Encoding: 8bit"));
+	assert_body_lines_within(out, 76);
+	free(out);
+	/* a declared charset is kept as written; short lines: no change */
+	out = fixed("Content-Type: text/plain; charset=iso-8859-1\n\n"
+		    "short \xe9\n", &fx, NULL);
+	assert_string_equal(out, "Content-Type: text/plain; "
+	    "charset=iso-8859-1\r\n\r\nshort \xe9\r\n");
+	free(out);
+	free(in);
+}
+
+/* Where re-encoding is not possible, the line is broken as before. */
+static void
+test_long_line_broken(void **state)
+{
+	static const char *const heads[] = {
+		"Content-Type: multipart/mixed; boundary=b\n",
+		"Content-Transfer-Encoding: base64\n",
+		"Content-Type: application/octet-stream\n",
+	};
+	struct message_fixes fx = {0};
+	char in[3200], *out;
+	size_t i, n;
+	uint64_t size;
+
+	(void)state;
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		n = (size_t)snprintf(in, sizeof(in), "%s\n", heads[i]);
+		memset(in + n, 'a', 3000);
+		memcpy(in + n + 3000, "\n", 2);
+		out = fixed(in, &fx, &size);
+		assert_int_equal(size, strlen(out));
+		assert_null(strstr(out, "quoted-printable"));
+		assert_body_lines_within(out, 998);
+		/* nothing lost: the a's are all there */
+		assert_int_equal(strspn(strstr(out, "\r\n\r\n") + 4, "a\r\n"),
+		    3000 + 4 * 2);
+		free(out);
+	}
+}
+
 /*
  * Every address field a system tool writes (cron's To: root, mailx's Cc)
  * gets the domain; qualified addresses, groups, names and comments stay.
@@ -1496,6 +1599,8 @@ main(void)
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
 	    cmocka_unit_test(test_addr_fields_qualified),
+	    cmocka_unit_test(test_long_line_quoted_printable),
+	    cmocka_unit_test(test_long_line_broken),
 	    cmocka_unit_test(test_header_lines),
 	    cmocka_unit_test(test_from_fold),
 	    cmocka_unit_test(test_header_fold),
