@@ -1,9 +1,9 @@
 /*
  * message_out.c: what leaves the spool: the header changes (added From,
  * Date, Message-ID; Bcc removed; bare names in address fields qualified;
- * To, Cc and Bcc
- * replaced for undisclosed_recipients), the exact size, and
- * the streaming writer with optional dot-stuffing.  doc/wire-rules.md.
+ * To, Cc and Bcc replaced for undisclosed_recipients; a text body with
+ * long lines sent quoted-printable), the exact size, and the streaming
+ * writer with optional dot-stuffing.  doc/wire-rules.md.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -149,7 +149,7 @@ value_is(const char *v, const char *want)
 /*
  * Why the body cannot be re-encoded (NULL: it can): only a single text
  * part (no Content-Type is text/plain) whose Content-Transfer-Encoding is
- * absent, 7bit or 8bit.  *ctype: that text part declares no charset.
+ * absent, 7bit or 8bit.  *nocharset: the part declares no charset.
  */
 static const char *
 why_not_qp(struct message *m, int *nocharset)
