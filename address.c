@@ -16,6 +16,7 @@
 
 #include "address.h"
 #include "error.h"
+#include "strbuf.h"
 
 #define QUOTE_MAX 200
 
@@ -38,6 +39,8 @@ struct parser {
 	struct error *err;
 	size_t *ins; /* offsets in src where an unqualified local part ends */
 	size_t nins;
+	size_t *insa; /* where each of them starts */
+	size_t *insk; /* its index in out */
 };
 
 /* Fail with ERR_USAGE, quoting the input (made printable, shortened). */
@@ -362,16 +365,30 @@ domain(struct parser *ps, size_t *a, size_t *b)
 	return 0;
 }
 
-/* Remember where a local part without domain ends (addr_qualify_text). */
+/*
+ * Remember where a local part without domain starts and ends, and which
+ * address it becomes (addr_qualify_text, addr_rewrite_text).
+ */
 static int
-note_unqualified(struct parser *ps, const struct tok *last)
+note_unqualified(
+    struct parser *ps, const struct tok *first, const struct tok *last)
 {
 	size_t *nv;
 
+	nv = reallocarray(ps->insa, ps->nins + 1, sizeof(*nv));
+	if (nv == NULL)
+		return error_set(ps->err, ERR_OS, "out of memory");
+	ps->insa = nv;
+	nv = reallocarray(ps->insk, ps->nins + 1, sizeof(*nv));
+	if (nv == NULL)
+		return error_set(ps->err, ERR_OS, "out of memory");
+	ps->insk = nv;
 	nv = reallocarray(ps->ins, ps->nins + 1, sizeof(*nv));
 	if (nv == NULL)
 		return error_set(ps->err, ERR_OS, "out of memory");
 	ps->ins = nv;
+	ps->insa[ps->nins] = (size_t)(first->p - ps->src);
+	ps->insk[ps->nins] = ps->out.n;
 	ps->ins[ps->nins++] = (size_t)(last->p + last->len - ps->src);
 	return 0;
 }
@@ -396,7 +413,8 @@ add_spec(struct parser *ps, size_t la, size_t lb, size_t da, size_t db,
 		return error_set(ps->err, ERR_OS, "out of memory");
 	}
 	memcpy(addr, local, n);
-	if (da == db && note_unqualified(ps, &ps->t[lb - 1]) == -1) {
+	if (da == db &&
+	    note_unqualified(ps, &ps->t[la], &ps->t[lb - 1]) == -1) {
 		free(local);
 		free(addr);
 		return -1;
@@ -608,6 +626,8 @@ out:
 	addr_list_free(&ps.out);
 	free(ps.t);
 	free(ps.ins);
+	free(ps.insa);
+	free(ps.insk);
 	return ret;
 }
 
@@ -641,6 +661,92 @@ out:
 	addr_list_free(&ps.out);
 	free(ps.t);
 	free(ps.ins);
+	free(ps.insa);
+	free(ps.insk);
+	return out;
+}
+
+/*
+ * What the envelope would make of the bare name: its aliases entry when
+ * that is one address, else name@domain (NULL: name@domain).  *out is
+ * malloc'ed, or NULL when name@domain it is.
+ */
+static int
+alias_of(const char *name, const struct aliases *a, const char *domain,
+    char **out, struct error *err)
+{
+	struct addr_list one = { 0 };
+	const char *r, *at;
+	int ret = -1;
+
+	*out = NULL;
+	if (a == NULL)
+		return 0;
+	if (addr_list_add(&one, name, NULL, err) == -1 ||
+	    addr_list_resolve(&one, a, domain, err) == -1)
+		goto out;
+	ret = 0;
+	if (one.n != 1)
+		goto out;
+	r = one.v[0].addr;
+	at = addr_at(r);
+	if (at != NULL && (size_t)(at - r) == strlen(name) &&
+	    strncmp(r, name, strlen(name)) == 0 &&
+	    strcasecmp(at + 1, domain) == 0)
+		goto out;
+	*out = strdup(r);
+	if (*out == NULL)
+		ret = error_set(err, ERR_OS, "out of memory");
+out:
+	addr_list_free(&one);
+	return ret;
+}
+
+char *
+addr_rewrite_text(const char *s, const struct aliases *a, const char *domain,
+    struct error *err)
+{
+	struct parser ps;
+	struct strbuf b = { 0 };
+	char *alias = NULL, *out = NULL;
+	size_t i, pos = 0;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.src = s;
+	ps.err = err;
+	if (parse_all(&ps) == -1)
+		goto out;
+	for (i = 0; i < ps.nins; i++) {
+		if (alias_of(ps.out.v[ps.insk[i]].addr, a, domain, &alias,
+		    err) == -1)
+			goto out;
+		if (alias != NULL) {
+			/* The name itself is replaced by its alias. */
+			strbuf_add(&b, s + pos, ps.insa[i] - pos);
+			strbuf_str(&b, alias);
+		} else {
+			strbuf_add(&b, s + pos, ps.ins[i] - pos);
+			strbuf_str(&b, "@");
+			strbuf_str(&b, domain);
+		}
+		free(alias);
+		alias = NULL;
+		pos = ps.ins[i];
+	}
+	strbuf_str(&b, s + pos);
+	if (b.oom || b.p == NULL) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	out = b.p;
+	b.p = NULL;
+out:
+	strbuf_free(&b);
+	addr_list_free(&ps.out);
+	free(ps.t);
+	free(ps.ins);
+	free(ps.insa);
+	free(ps.insk);
 	return out;
 }
 

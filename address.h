@@ -79,6 +79,16 @@ int	addr_list_resolve(struct addr_list *l, const struct aliases *a,
 char	*addr_qualify_text(const char *s, const char *domain,
 	    struct error *err);
 
+/*
+ * addr_qualify_text() for a header: each bare name becomes what the
+ * envelope makes of it, its aliases entry (a, may be NULL; the "default"
+ * entry too) when that is a single address, else name@domain.  Names,
+ * comments, groups and spacing are kept.  Malloc'ed, or NULL with *err
+ * (ERR_USAGE: s does not parse).
+ */
+char	*addr_rewrite_text(const char *s, const struct aliases *a,
+	    const char *domain, struct error *err);
+
 /* 1 if s has only ASCII bytes. */
 int	addr_is_ascii(const char *s);
 

@@ -90,6 +90,8 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	    err) == -1 || submit_fix(acc, o->full_name, msg, from, err) == -1)
 		goto out;
 	ready = 1;
+	if (verbose != NULL)
+		message_note_long_lines(msg, verbose);
 	job.dsn_notify = t->notify != NULL ? t->notify :
 	    o->dsn_notify != NULL ? o->dsn_notify : acc->dsn_notify;
 	job.dsn_return = t->ret != NULL ? t->ret :

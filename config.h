@@ -78,6 +78,7 @@ struct account {
 	int	 queue;		/* CFG_ON (default): queue temporary failures */
 	char	*queue_dir;	/* NULL: the default (queue_default_dir()) */
 	int	 queue_lifetime;	/* seconds; default 5 days */
+	int	 rewrite_headers;	/* CFG_ON by default: qualify bare names */
 };
 
 /*
@@ -109,6 +110,7 @@ enum acc_bit {
 	ACC_OAUTH2_TOKEN_ENDPOINT, ACC_OAUTH2_DEVICE_ENDPOINT,
 	ACC_OAUTH2_AUTH_ENDPOINT, ACC_OAUTH2_TOKEN_FILE,
 	ACC_QUEUE, ACC_QUEUE_DIR, ACC_QUEUE_LIFETIME,
+	ACC_REWRITE_HEADERS,
 	ACC_NBITS
 };
 #define ACC_BIT(b)	((uint64_t)1 << (b))

@@ -608,8 +608,14 @@ config_print_account(const struct account *acc, FILE *fp)
 	pr(fp, "remove_bcc_headers", tri(acc->remove_bcc_headers, ""), NULL);
 	pr(fp, "undisclosed_recipients", tri(acc->undisclosed_recipients, ""),
 	    NULL);
+	pr(fp, "rewrite_headers", tri(acc->rewrite_headers, ""), NULL);
 	pr(fp, "logfile", acc->logfile, NULL);
 	pr(fp, "logfile_time_format", acc->logfile_time_format, NULL);
-	pr(fp, "syslog", acc->syslog != NULL ? acc->syslog : "off", NULL);
+	if (acc->set & ACC_BIT(ACC_SYSLOG))
+		pr(fp, "syslog", acc->syslog != NULL ? acc->syslog : "off",
+		    NULL);
+	else
+		pr(fp, "syslog", "LOG_MAIL",
+		    "default, when standard error is not a terminal");
 	pr(fp, "aliases", acc->aliases, NULL);
 }

@@ -27,8 +27,11 @@
  *   source_ip, proxy_host,   honoured (connect.c): bind, SOCKS5, Unix
  *   proxy_port, socket       socket, as msmtp documents them
  *   tls_force_sslv3          refused unless off
- *   set_to_header            refused unless off: we do not rewrite the
- *                            recipient headers
+ *   set_to_header            refused unless off: we do not replace the
+ *                            recipient headers (rewrite_headers only
+ *                            qualifies bare names in them)
+ *   rewrite_headers          ours (message_out.c): bare names in address
+ *                            headers qualified, on by default
  *   undisclosed_recipients   honoured (message_out.c): To, Cc and Bcc
  *                            replaced by "To: undisclosed-recipients:;"
  */
@@ -146,6 +149,8 @@ static const struct keyword keywords[] = {
 	    F(queue_lifetime, ACC_QUEUE_LIFETIME), NULL },
 	{ "remove_bcc_headers", KT_BOOL,
 	    F(remove_bcc_headers, ACC_REMOVE_BCC_HEADERS), NULL },
+	{ "rewrite_headers", KT_BOOL,
+	    F(rewrite_headers, ACC_REWRITE_HEADERS), NULL },
 	{ "set_date_header", KT_AUTO_OFF,
 	    F(set_date_header, ACC_SET_DATE_HEADER), NULL },
 	{ "set_from_header", KT_FROM_HDR,
@@ -234,6 +239,7 @@ config_account_new(void)
 	acc->set_date_header = CFG_AUTO;
 	acc->set_msgid_header = CFG_AUTO;
 	acc->remove_bcc_headers = CFG_ON;
+	acc->rewrite_headers = CFG_ON;
 	acc->allow_from_override = CFG_ON;
 	acc->auto_from = CFG_OFF;
 	acc->queue = CFG_ON;

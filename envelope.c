@@ -79,6 +79,8 @@ envelope_format(const struct envelope *e, char **out, size_t *len,
 	    e->body_type == 7 ? "7bit" : "auto");
 	strbuf_printf(&b, "eightbit: %s\n", e->eightbit ? "yes" : "no");
 	strbuf_printf(&b, "separator: %s\n", e->separator ? "yes" : "no");
+	strbuf_printf(&b, "encoding: %s\n", e->qp ? "quoted-printable" :
+	    "as-is");
 	put_time(&b, "queued", e->queued);
 	strbuf_printf(&b, "attempts: %u\n", e->attempts);
 	put_time(&b, "next-attempt", e->next);
@@ -223,6 +225,13 @@ parse_field(struct envelope *e, const char *key, const char *v,
 		return yes_no(v, &e->eightbit);
 	} else if (strcmp(key, "separator") == 0) {
 		return yes_no(v, &e->separator);
+	} else if (strcmp(key, "encoding") == 0) {
+		if (strcmp(v, "quoted-printable") == 0)
+			e->qp = 1;
+		else if (strcmp(v, "as-is") == 0)
+			e->qp = 0;
+		else
+			return -1;
 	} else if (strcmp(key, "queued") == 0) {
 		return parse_time(v, &e->queued);
 	} else if (strcmp(key, "next-attempt") == 0) {

@@ -31,6 +31,7 @@ struct envelope {
 	int		  body_type;	/* -B: 0 auto, 7, 8 */
 	int		  eightbit;	/* some octet >= 0x80 */
 	int		  separator;	/* the message had the empty line */
+	int		  qp;		/* the body goes quoted-printable */
 	time_t		  queued;	/* first queued */
 	unsigned int	  attempts;	/* failed flushes so far */
 	time_t		  next;		/* due at */

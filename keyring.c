@@ -362,10 +362,14 @@ check_bus(struct error *err)
 	    "DBUS_SESSION_BUS_ADDRESS is unset and "
 	    "/run/user/%u/bus does not exist (cron without a login session?)",
 	    (unsigned)getuid());
-	return keyring_error(err,
-	    "keyring unreachable: no D-Bus session "
-	    "bus: ",
-	    what);
+	/* --store-password needs the same bus: it is no fix here. */
+	error_set(err, ERR_KEYRING, "keyring unreachable: no D-Bus session "
+	    "bus: %s", what);
+	error_hint(err, "give the user a bus of its own with \"loginctl "
+	    "enable-linger USER\" (systemd), or, for system jobs, set "
+	    "passwordeval (\"cat FILE\" of a password file the job can read) "
+	    "or password in a 0600 configuration file");
+	return -1;
 }
 
 int

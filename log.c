@@ -188,8 +188,17 @@ log_attempt(const struct log_record *rec)
 	struct strbuf b = { 0 };
 	int facility = -1;
 
-	if (acc->syslog != NULL && strcasecmp(acc->syslog, "off") != 0)
-		facility = syslog_facility(acc->syslog);
+	/*
+	 * Unset, syslog goes to LOG_MAIL when nobody may read stderr (cron,
+	 * at, a web server), as every MTA logs; a terminal user reads stderr.
+	 * An explicit syslog line (off, on, a facility) always wins.
+	 */
+	if (acc->set & ACC_BIT(ACC_SYSLOG)) {
+		if (acc->syslog != NULL && strcasecmp(acc->syslog, "off") != 0)
+			facility = syslog_facility(acc->syslog);
+	} else if (!isatty(STDERR_FILENO)) {
+		facility = LOG_MAIL;
+	}
 	if ((logfile == NULL || logfile[0] == '\0') && facility == -1)
 		return;
 	/* Out of memory: log what was built, truncated, rather than nothing. */

@@ -24,7 +24,8 @@ struct log_record {
 	const char		*queue;
 };
 
-/* Write the line where the account asks; failures are reported on stderr
+/* Write the line where the account asks (without a syslog line: to
+   LOG_MAIL when stderr is not a terminal); failures are reported on stderr
    but never change the exit code. */
 void	log_attempt(const struct log_record *rec);
 

@@ -111,13 +111,16 @@ limit_for(char first)
 	return first == '.' ? MESSAGE_LINE_LIMIT - 1 : MESSAGE_LINE_LIMIT;
 }
 
-/* Append c to the body, breaking the line (CRLF) at the limit. */
+/*
+ * Append c to the body.  A line reaching the limit is kept whole in the
+ * spool (the writer re-encodes it, or breaks it where the break is
+ * counted here, so that message_size() is exact either way).
+ */
 static int
 body_byte(struct reader *r, char c)
 {
 	if (r->col >= r->lim) {
-		if (body_put(r, '\r') == -1 || body_put(r, '\n') == -1)
-			return -1;
+		r->m->breaks++;
 		r->col = 0;
 	}
 	if (r->col == 0)
@@ -318,8 +321,7 @@ body_run(struct reader *r, const unsigned char *p, size_t n, size_t *used)
 
 	*used = 1;
 	if (r->col >= r->lim) {
-		if (body_put(r, '\r') == -1 || body_put(r, '\n') == -1)
-			return -1;
+		r->m->breaks++;
 		r->col = 0;
 	}
 	if (r->col == 0)
@@ -847,7 +849,8 @@ out:
 
 int
 message_from_queue(struct message **mp, const char *hdr, size_t hdrlen,
-    int bodyfd, uint64_t bodylen, int sep, int eightbit, struct error *err)
+    int bodyfd, uint64_t bodylen, int sep, int eightbit, int qp,
+    struct error *err)
 {
 	struct message *m;
 	struct reader *r;
@@ -880,6 +883,8 @@ message_from_queue(struct message **mp, const char *hdr, size_t hdrlen,
 	m->bodylen = bodylen;
 	m->sep = sep;
 	m->eightbit = m->eightbit || eightbit;
+	if (message_rescan(m, qp, err) == -1)
+		goto out;
 	*mp = m;
 	m = NULL;
 	ret = 0;

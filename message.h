@@ -9,9 +9,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct error;
 struct addr_list;
+struct aliases;
 struct message;
 
 /*
@@ -80,6 +82,12 @@ struct message_fixes {
 	/* Added (additive): drop every To, Cc and Bcc and add
 	   "To: undisclosed-recipients:;" (msmtp's undisclosed_recipients). */
 	int		 undisclosed;
+	/* Added (additive): the bare names of From, Sender, Reply-To, To,
+	   Cc and their Resent- forms are qualified like From's (above);
+	   in the recipient fields (Reply-To, To, Cc, Resent-To, Resent-Cc)
+	   an aliases entry of one address replaces the name (may be NULL). */
+	const struct aliases *aliases;
+	int		 keep_addrs;	/* rewrite_headers off: none of it */
 };
 
 /*
@@ -88,6 +96,13 @@ struct message_fixes {
  */
 int	message_fix(struct message *m, const struct message_fixes *fx,
 	    struct error *err);
+
+/*
+ * For -v: after message_fix, one line on fp when body lines were over 998
+ * octets, saying whether the body goes quoted-printable or the lines are
+ * broken, and why.  Nothing otherwise.
+ */
+void	message_note_long_lines(const struct message *m, FILE *fp);
 
 /* Exact size in octets of what message_write sends without dot-stuffing. */
 uint64_t message_size(const struct message *m);
@@ -123,11 +138,16 @@ int	message_headers(const struct message *m, char **out, size_t *len,
 /*
  * A message from the queue: the stored header block (message_headers) and
  * the body file bodyfd of bodylen octets, owned by the message on success
- * (the caller keeps it on failure).  No fixes are applied again.
+ * (the caller keeps it on failure).  No fixes are applied again; qp says
+ * the body goes quoted-printable (message_is_qp() when it was queued), and
+ * the body is scanned again for what the writer must know (long lines).
  */
 int	message_from_queue(struct message **mp, const char *hdr,
 	    size_t hdrlen, int bodyfd, uint64_t bodylen, int sep, int eightbit,
-	    struct error *err);
+	    int qp, struct error *err);
+
+/* 1 if message_fix chose to send the body quoted-printable. */
+int	message_is_qp(const struct message *m);
 
 /* Close the spool and free. NULL is fine. */
 void	message_free(struct message *m);

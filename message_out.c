@@ -1,13 +1,16 @@
 /*
  * message_out.c: what leaves the spool: the header changes (added From,
- * Date, Message-ID; Bcc removed; bare From qualified; To, Cc and Bcc
- * replaced for undisclosed_recipients), the exact size, and
- * the streaming writer with optional dot-stuffing.  doc/wire-rules.md.
+ * Date, Message-ID; Bcc removed; bare names in address fields qualified;
+ * To, Cc and Bcc replaced for undisclosed_recipients; a text body with
+ * long lines sent quoted-printable), the exact size, and the streaming
+ * writer with optional dot-stuffing.  doc/wire-rules.md.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include "header.h"
 #include "message.h"
 #include "message_priv.h"
+#include "qp.h"
 #include "strbuf.h"
 
 static void
@@ -28,14 +32,39 @@ mark_drop(struct message *m, const char *name)
 			m->f[i].drop = 1;
 }
 
+/* The address fields a bare name is qualified in (Postfix's
+   append_at_myorigin for local submissions); 1: as a recipient. */
+static const struct {
+	const char *name;
+	int rcpt;
+} addr_fields[] = {
+	{"From", 0}, {"Sender", 0}, {"Reply-To", 1}, {"To", 1}, {"Cc", 1},
+	{"Resent-From", 0}, {"Resent-Sender", 0}, {"Resent-To", 1},
+	{"Resent-Cc", 1},
+};
+
+/* -1 when f is no address field, else 1 for a recipient field. */
+static int
+addr_field(const struct message *m, const struct field *f)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(addr_fields) / sizeof(addr_fields[0]); k++)
+		if (message_field_is(m, f, addr_fields[k].name))
+			return addr_fields[k].rcpt;
+	return -1;
+}
+
 /*
- * A kept From field naming bare local users ("root (Cron Daemon)",
- * "Anacron <root>") gets @domain after each; the field is otherwise kept
- * as written (unfolded, then folded again where a line would pass 998).
- * A From that does not parse, or cannot be folded, is left alone.
+ * Each kept address field naming bare local users ("root (Cron Daemon)",
+ * "Anacron <root>", cron's "To: root") gets @domain after each, or, in a
+ * recipient field, the user's aliases entry when that is one address: what
+ * the envelope got.  The field is otherwise kept as written (unfolded,
+ * then folded again where a line would pass 998).  A field that does not
+ * parse, or cannot be folded, is left alone.
  */
 static int
-qualify_from(
+qualify_fields(
     struct message *m, const struct message_fixes *fx, struct error *err)
 {
 	const char *dom =
@@ -44,17 +73,19 @@ qualify_from(
 	struct field *f;
 	char *v, *q, *line = NULL;
 	size_t i, name;
-	int ret = -1;
+	int rcpt, ret = -1;
 
 	for (i = 0; dom != NULL && *dom != '\0' && i < m->nf; i++) {
 		f = &m->f[i];
-		if (!message_field_is(m, f, "From"))
+		rcpt = addr_field(m, f);
+		if (f->drop || rcpt == -1)
 			continue;
 		v = message_field_value(m, f);
 		if (v == NULL)
 			return error_set(err, ERR_OS, "out of memory");
-		q = addr_qualify_text(v, dom, &perr);
-		if (q == NULL && perr.kind != ERR_USAGE) {
+		q = addr_rewrite_text(v, rcpt ? fx->aliases : NULL, dom, &perr);
+		if (q == NULL && perr.kind != ERR_USAGE &&
+		    perr.kind != ERR_CONFIG) {
 			*err = perr;
 			goto out;
 		}
@@ -89,11 +120,291 @@ out:
 	return ret;
 }
 
+/* The first field called name, or NULL. */
+static struct field *
+find_field(struct message *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nf; i++)
+		if (message_field_is(m, &m->f[i], name))
+			return &m->f[i];
+	return NULL;
+}
+
+/* v without blanks around it, compared with want (case-insensitive). */
+static int
+value_is(const char *v, const char *want)
+{
+	size_t n;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return n == strlen(want) && strncasecmp(v, want, n) == 0;
+}
+
+/*
+ * Why the body cannot be re-encoded (NULL: it can): only a single text
+ * part (no Content-Type is text/plain) whose Content-Transfer-Encoding is
+ * absent, 7bit or 8bit.  *nocharset: the part declares no charset.
+ */
+static const char *
+why_not_qp(struct message *m, int *nocharset)
+{
+	struct field *f;
+	const char *why = NULL;
+	char *v = NULL, *p;
+
+	*nocharset = 1;
+	f = find_field(m, "Content-Transfer-Encoding");
+	if (f != NULL) {
+		v = message_field_value(m, f);
+		if (v == NULL)
+			return "out of memory";
+		if (!value_is(v, "7bit") && !value_is(v, "8bit"))
+			why = "the body is already encoded";
+		free(v);
+		if (why != NULL)
+			return why;
+	}
+	f = find_field(m, "Content-Type");
+	if (f == NULL)
+		return NULL;
+	v = message_field_value(m, f);
+	if (v == NULL)
+		return "out of memory";
+	for (p = v; *p == ' ' || *p == '\t'; p++)
+		;
+	if (strncasecmp(p, "multipart/", 10) == 0)
+		why = "the message is multipart";
+	else if (strncasecmp(p, "text/", 5) != 0)
+		why = "its body is not text";
+	for (; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (strstr(v, "charset") != NULL)
+		*nocharset = 0;
+	free(v);
+	return why;
+}
+
+/* What the scan of the spool learns: the encoded size, the charset, and
+   the breaks of long lines as message.c's reader counts them. */
+struct scan {
+	uint64_t qplen;
+	int eightbit;
+	int bad_utf8;
+	int need; /* continuation octets still expected */
+	uint64_t breaks;
+	size_t col, lim;
+};
+
+/* The reader's rule (message.c, body_byte): a line reaching the limit
+   (one less when it starts with a dot) goes on after a break.  The spool
+   holds CRLF line ends only. */
+static void
+scan_breaks(struct scan *s, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			s->col = 0;
+			continue;
+		}
+		if (s->col >= s->lim) {
+			s->breaks++;
+			s->col = 0;
+		}
+		if (s->col == 0)
+			s->lim = p[i] == '.' ? MESSAGE_LINE_LIMIT - 1 :
+			    MESSAGE_LINE_LIMIT;
+		s->col++;
+	}
+}
+
+static int
+count_sink(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	(void)buf;
+	(void)err;
+	((struct scan *)ctx)->qplen += len;
+	return 0;
+}
+
+/* A UTF-8 check across blocks (overlongs and surrogates let through). */
+static void
+scan_utf8(struct scan *s, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (c >= 0x80)
+			s->eightbit = 1;
+		if (s->need > 0) {
+			if ((c & 0xc0) != 0x80)
+				s->bad_utf8 = 1;
+			s->need--;
+			continue;
+		}
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			s->need = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			s->need = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			s->need = 3;
+		else
+			s->bad_utf8 = 1;
+	}
+}
+
+/* One pass over the spool: the quoted-printable size and the charset. */
+static int
+scan_body(const struct message *m, struct scan *s, struct error *err)
+{
+	struct qp q;
+	char *in;
+	uint64_t off = 0;
+	ssize_t n;
+	int ret = -1;
+
+	memset(s, 0, sizeof(*s));
+	s->lim = MESSAGE_LINE_LIMIT;
+	qp_init(&q, count_sink, s);
+	in = malloc(MESSAGE_BLOCK);
+	if (in == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	while (off < m->bodylen) {
+		size_t want = m->bodylen - off > MESSAGE_BLOCK
+		    ? MESSAGE_BLOCK
+		    : (size_t)(m->bodylen - off);
+
+		n = pread(m->fd, in, want, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			error_set(err, ERR_IO, "cannot read the spool file: %s",
+			    n == 0 ? "unexpected end" : strerror(errno));
+			goto out;
+		}
+		scan_utf8(s, (const unsigned char *)in, (size_t)n);
+		scan_breaks(s, (const unsigned char *)in, (size_t)n);
+		if (qp_feed(&q, in, (size_t)n, err) == -1)
+			goto out;
+		off += (uint64_t)n;
+	}
+	if (s->need > 0)
+		s->bad_utf8 = 1;
+	ret = qp_end(&q, err);
+out:
+	free(in);
+	return ret;
+}
+
+/*
+ * A body line over the limit: send the body quoted-printable when it is
+ * one text part, so the recipient gets exactly what the caller wrote
+ * (else message_write breaks the line).  The MIME fields are fixed:
+ * MIME-Version added when missing, Content-Type added (or its charset)
+ * from the octets, the old Content-Transfer-Encoding replaced.
+ */
+static int
+choose_qp(struct message *m, struct strbuf *add, struct error *err)
+{
+	struct scan s;
+	struct field *ct;
+	struct error ferr;
+	const char *charset;
+	char *v = NULL, *line = NULL;
+	int nocharset;
+
+	m->qp = 0;
+	m->noqp = NULL;
+	if (m->breaks == 0)
+		return 0;
+	m->noqp = why_not_qp(m, &nocharset);
+	if (m->noqp != NULL)
+		return 0;
+	if (scan_body(m, &s, err) == -1)
+		return -1;
+	charset = !s.eightbit ? "us-ascii" :
+	    !s.bad_utf8 ? "utf-8" : "unknown-8bit";
+	if (!message_has_header(m, "MIME-Version"))
+		strbuf_str(add, "MIME-Version: 1.0\r\n");
+	ct = find_field(m, "Content-Type");
+	if (ct == NULL) {
+		strbuf_printf(add, "Content-Type: text/plain; charset=%s\r\n",
+		    charset);
+	} else if (nocharset && s.eightbit) {
+		/* Declared text without a charset would mean US-ASCII. */
+		v = message_field_value(m, ct);
+		if (v == NULL ||
+		    asprintf(&line, "%.*s:%s; charset=%s", (int)ct->namelen,
+		    m->hdr + ct->off, v, charset) == -1) {
+			free(v);
+			return error_set(err, ERR_OS, "out of memory");
+		}
+		free(ct->repl);
+		ct->repl = header_fold(line, MESSAGE_LINE_LIMIT, &ferr);
+		ct->repllen = ct->repl != NULL ? strlen(ct->repl) : 0;
+		free(line);
+		free(v);
+	}
+	strbuf_str(add, "Content-Transfer-Encoding: quoted-printable\r\n");
+	mark_drop(m, "Content-Transfer-Encoding");
+	m->qp = 1;
+	m->qplen = s.qplen;
+	return 0;
+}
+
+int
+message_rescan(struct message *m, int qp, struct error *err)
+{
+	struct scan s;
+
+	if (scan_body(m, &s, err) == -1)
+		return -1;
+	m->breaks = s.breaks;
+	m->qp = qp;
+	m->qplen = qp ? s.qplen : 0;
+	m->noqp = NULL;
+	return 0;
+}
+
+int
+message_is_qp(const struct message *m)
+{
+	return m->qp;
+}
+
+void
+message_note_long_lines(const struct message *m, FILE *fp)
+{
+	if (m->breaks == 0)
+		return;
+	if (m->qp)
+		fprintf(fp, "--- body lines over %d octets: the body is sent "
+		    "quoted-printable (decodes to exactly the input)\n",
+		    MESSAGE_LINE_LIMIT);
+	else
+		fprintf(fp, "--- body lines over %d octets: broken with %llu "
+		    "line break(s), which changes the text: %s\n",
+		    MESSAGE_LINE_LIMIT, (unsigned long long)m->breaks,
+		    m->noqp != NULL ? m->noqp : "not re-encoded");
+}
+
 int
 message_fix(
     struct message *m, const struct message_fixes *fx, struct error *err)
 {
 	char *line[4] = {NULL, NULL, NULL, NULL}, *added;
+	struct strbuf mime = {0};
 	size_t i, n = 0, len = 0;
 	int want_from, ret = -1;
 
@@ -140,8 +451,6 @@ message_fix(
 	message_reset_fixes(m);
 	if (want_from && fx->from_mode == 1)
 		mark_drop(m, "From");
-	else if (qualify_from(m, fx, err) == -1)
-		goto out;
 	if (fx->remove_bcc) {
 		mark_drop(m, "Bcc");
 		mark_drop(m, "Resent-Bcc");
@@ -151,10 +460,29 @@ message_fix(
 		mark_drop(m, "Cc");
 		mark_drop(m, "Bcc");
 	}
+	if (!fx->keep_addrs && qualify_fields(m, fx, err) == -1)
+		goto out;
+	if (choose_qp(m, &mime, err) == -1)
+		goto out;
+	if (mime.oom) {
+		error_set(err, ERR_OS, "out of memory");
+		goto out;
+	}
+	if (mime.len > 0) {
+		added = realloc(m->added, m->addedlen + mime.len + 1);
+		if (added == NULL) {
+			error_set(err, ERR_OS, "out of memory");
+			goto out;
+		}
+		memcpy(added + m->addedlen, mime.p, mime.len);
+		m->added = added;
+		m->addedlen += mime.len;
+	}
 	ret = 0;
 out:
 	for (i = 0; i < n; i++)
 		free(line[i]);
+	strbuf_free(&mime);
 	return ret;
 }
 
@@ -185,7 +513,8 @@ need_sep(const struct message *m)
 uint64_t
 message_size(const struct message *m)
 {
-	return m->addedlen + kept_len(m) + (need_sep(m) ? 2 : 0) + m->bodylen;
+	return m->addedlen + kept_len(m) + (need_sep(m) ? 2 : 0) +
+	    (m->qp ? m->qplen : m->bodylen + 2 * m->breaks);
 }
 
 struct writer {
@@ -195,6 +524,8 @@ struct writer {
 	int dotstuff;
 	int bol; /* the next octet starts a line */
 	char *out; /* 2 * MESSAGE_BLOCK: room for every dot doubled */
+	size_t col; /* breaking long lines: octets on the line */
+	size_t lim; /* and its limit */
 };
 
 /* Send p, doubling dots at line starts when dot-stuffing. */
@@ -226,6 +557,44 @@ emit(struct writer *w, const char *p, size_t n)
 		n -= chunk;
 	}
 	return 0;
+}
+
+/*
+ * Send p, breaking each line that reaches the limit with CRLF where the
+ * reader counted it: at 998 octets, 997 for a part starting with a dot
+ * (dot-stuffing adds one), as Postfix's smtp_line_length_limit does.
+ */
+static int
+emit_broken(struct writer *w, const char *p, size_t n)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			w->col = 0;
+			continue;
+		}
+		if (w->col > 0 && w->col >= w->lim) {
+			if (emit(w, p + start, i - start) == -1 ||
+			    emit(w, "\r\n", 2) == -1)
+				return -1;
+			start = i;
+			w->col = 0;
+		}
+		if (w->col == 0)
+			w->lim = p[i] == '.' ? MESSAGE_LINE_LIMIT - 1
+					     : MESSAGE_LINE_LIMIT;
+		w->col++;
+	}
+	return emit(w, p + start, n - start);
+}
+
+/* The quoted-printable encoder's sink: on to the wire. */
+static int
+qp_out(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	(void)err;
+	return emit(ctx, buf, len);
 }
 
 static int
@@ -260,6 +629,7 @@ message_write(const struct message *m, int dotstuff, message_sink sink,
     void *ctx, struct error *err)
 {
 	struct writer w;
+	struct qp q;
 	char *in;
 	uint64_t off = 0;
 	ssize_t n;
@@ -279,6 +649,7 @@ message_write(const struct message *m, int dotstuff, message_sink sink,
 	}
 	if (write_headers(m, &w) == -1)
 		goto out;
+	qp_init(&q, qp_out, &w);
 	while (off < m->bodylen) {
 		size_t want = m->bodylen - off > MESSAGE_BLOCK
 		    ? MESSAGE_BLOCK
@@ -292,10 +663,19 @@ message_write(const struct message *m, int dotstuff, message_sink sink,
 			    n == 0 ? "unexpected end" : strerror(errno));
 			goto out;
 		}
-		if (emit(&w, in, (size_t)n) == -1)
+		if (m->qp) {
+			if (qp_feed(&q, in, (size_t)n, err) == -1)
+				goto out;
+		} else if (m->breaks > 0) {
+			if (emit_broken(&w, in, (size_t)n) == -1)
+				goto out;
+		} else if (emit(&w, in, (size_t)n) == -1) {
 			goto out;
+		}
 		off += (uint64_t)n;
 	}
+	if (m->qp && qp_end(&q, err) == -1)
+		goto out;
 	ret = 0;
 out:
 	free(in);

@@ -32,6 +32,11 @@ struct message {
 	int eightbit;
 	char *added; /* lines message_fix adds */
 	size_t addedlen;
+	/* Body lines over the limit are kept whole in the spool: */
+	uint64_t breaks; /* CRLFs the writer inserts to break them */
+	int qp; /* message_fix chose to send the body quoted-printable */
+	uint64_t qplen; /* the body's size then */
+	const char *noqp; /* else why not (a static string) */
 };
 
 /* 1 if field f is called name (case-insensitive). */
@@ -41,6 +46,13 @@ int message_field_is(
 /* The value of field f after the colon, unfolded; malloc'ed, NULL if out of
    memory. */
 char *message_field_value(const struct message *m, const struct field *f);
+
+/*
+ * After the body was spooled elsewhere (the queue): count again the breaks
+ * the writer inserts, and with qp the quoted-printable size, so that
+ * message_size() and the writer are right.
+ */
+int message_rescan(struct message *m, int qp, struct error *err);
 
 /* Undo message_fix: every field is sent as read. */
 void message_reset_fixes(struct message *m);

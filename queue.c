@@ -241,6 +241,7 @@ fill_envelope(struct envelope *e, const struct message *msg,
 	e->dsn_envid = (char *)(uintptr_t)item->dsn_envid;
 	e->body_type = item->body;
 	e->eightbit = message_is_8bit(msg);
+	e->qp = message_is_qp(msg);
 	e->queued = time(NULL);
 	e->next = e->queued;	/* due at once: the backoff starts later */
 	e->state = item->failed ? ENVELOPE_FAILED : ENVELOPE_QUEUED;

@@ -332,7 +332,7 @@ deliver(struct flush *f, struct acct_state *st, struct send_session *ss,
 			goto out;
 	fd = dup(it->fd);
 	if (fd == -1 || message_from_queue(&m, e->headers, e->headers_len,
-	    fd, e->body_size, e->separator, e->eightbit, &err) == -1) {
+	    fd, e->body_size, e->separator, e->eightbit, e->qp, &err) == -1) {
 		if (fd != -1)
 			close(fd);
 		if (err.kind == ERR_NONE)

@@ -493,6 +493,8 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	c->ready = 1;
 	if (o->defer && acc->queue != CFG_OFF)
 		return error_set(err, ERR_NETWORK, "delivery deferred (-odq)");
+	if (o->verbose)
+		message_note_long_lines(c->msg, stderr);
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
 	if (config_auth(acc) != NULL &&
 	    submit_secret(acc, o->verbose ? stderr : NULL, &c->secret,

@@ -85,7 +85,9 @@ submit_fix(const struct account *acc, const char *full_name,
     struct message *msg, const char *from, struct error *err)
 {
 	struct message_fixes fx;
+	struct aliases *al = NULL;
 	const char *msgid_domain = addr_domain(from);
+	int rc;
 
 	if (msgid_domain == NULL && acc->from != NULL)
 		msgid_domain = addr_domain(acc->from);
@@ -100,7 +102,14 @@ submit_fix(const struct account *acc, const char *full_name,
 	fx.remove_bcc = acc->remove_bcc_headers != CFG_OFF;
 	fx.undisclosed = acc->undisclosed_recipients == CFG_ON;
 	fx.domain = submit_domain(acc, from);
-	return message_fix(msg, &fx, err);
+	fx.keep_addrs = acc->rewrite_headers == CFG_OFF;
+	if (!fx.keep_addrs && acc->aliases != NULL &&
+	    aliases_load(&al, acc->aliases, err) == -1)
+		return -1;
+	fx.aliases = al;
+	rc = message_fix(msg, &fx, err);
+	aliases_free(al);
+	return rc;
 }
 
 /*

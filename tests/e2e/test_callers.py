@@ -19,6 +19,7 @@ message.  The checks for each case:
 
 import email.utils
 import os
+import quopri
 import re
 import subprocess
 import uuid
@@ -493,6 +494,33 @@ def _ws(b):
     return re.sub(rb"\s+", b" ", b).strip()
 
 
+# Issue 10: bare names in these fields arrive qualified with the account's
+# domain (no aliases file in these cases).
+ADDR_FIELDS = ("from", "sender", "reply-to", "to", "cc", "resent-from",
+               "resent-sender", "resent-to", "resent-cc")
+
+
+def _qualify_elem(e):
+    if b"@" in e or e.strip().endswith(b";") or not e.strip():
+        return e
+    m = re.search(rb"<([^<>]*)>", e)
+    if m:
+        return e[:m.end(1)] + b"@example.org" + e[m.end(1):]
+    m = re.match(rb"(\s*[^\s(]+)", e)
+    return e[:m.end(1)] + b"@example.org" + e[m.end(1):]
+
+
+def _expect(name, value):
+    """What smtpsend sends for the caller's field: bare names qualified
+    in address fields (simple lists: the test cases' forms)."""
+    if name not in ADDR_FIELDS or b'"' in value:
+        return value
+    if b":" in value:  # a group: its members
+        head, rest = value.split(b":", 1)
+        return head + b":" + _expect(name, rest)
+    return b",".join(_qualify_elem(e) for e in value.split(b","))
+
+
 def check_delivered(copies, c, problems):
     """Collect what is wrong with the Postfix copies of case c."""
     msg = c["msg"]
@@ -540,7 +568,7 @@ def check_delivered(copies, c, problems):
         for n, v in orig:
             if n in ("bcc", "resent-bcc", "from"):
                 continue
-            if _ws(v) not in [_ws(x) for x in d.get(n)]:
+            if _ws(_expect(n, v)) not in [_ws(x) for x in d.get(n)]:
                 problems.append(where + "header %s: %r lost" % (n, v))
         if d.body != body:
             problems.append(where + "body differs:\n%r\n%r"
@@ -648,7 +676,7 @@ def check_wire(sk, c, problems, chunking=False):
     # The caller's headers, in their order, unchanged (From may be
     # qualified).
     kept = [(n, _ws(v)) for n, v in fields if n != "from"]
-    orig = [(n, _ws(v)) for n, v in _orig_headers(c["msg"])
+    orig = [(n, _ws(_expect(n, v))) for n, v in _orig_headers(c["msg"])
             if n not in ("bcc", "resent-bcc", "from")]
     it = iter(kept)
     if not all(any(o == k for k in it) for o in orig):
@@ -757,8 +785,10 @@ def test_hostile_delivered(kind, via, postfix, call):
     if max(len(x) for x in want.split(b"\n")) <= 998:
         assert d.body == want
     else:
-        # Lines over 998 octets arrive broken, nothing lost or reordered.
-        assert S.flat(d.body) == S.flat(want)
+        # Lines over 998 octets in a text body arrive quoted-printable
+        # (issue 10) and decode to exactly what the caller wrote.
+        assert d.get("content-transfer-encoding") == [b"quoted-printable"]
+        assert quopri.decodestring(d.body) == want
         if kind.startswith("3000"):
             assert d.body.startswith(b"before\n") and \
                 d.body.endswith(b"\nafter\n")
@@ -794,12 +824,13 @@ def test_hostile_wire(kind, chunking, call):
     data = t.unstuffed()
     if t.mode == "DATA":
         assert t.data == S.dotstuff(data)
-    _, wbody = S.split_wire(data)
+    whead, wbody = S.split_wire(data)
     want = S.normalize(body)
     if max(len(x) for x in want.split(b"\r\n")) <= 998:
         assert wbody == want
     else:
-        assert S.flat(wbody) == S.flat(want)
+        assert b"Content-Transfer-Encoding: quoted-printable\r\n" in whead
+        assert quopri.decodestring(wbody) == want
     if "smuggle" in kind and t.mode == "DATA":
         # The line that was a lone "." in some reading went out stuffed.
         assert b"\r\n..\r\n" in t.data

@@ -295,6 +295,59 @@ write_file(const char *text)
 	return path;
 }
 
+/* Header rewriting: bare names become what the envelope gets. */
+static void
+check_rewrite(const char *aliases, const char *in, const char *want)
+{
+	struct aliases *a = NULL;
+	struct error err;
+	char *path = NULL, *got;
+
+	if (aliases != NULL) {
+		path = write_file(aliases);
+		if (aliases_load(&a, path, &err) != 0)
+			fail_msg("aliases_load: %s", err.msg);
+	}
+	got = addr_rewrite_text(in, a, "example.org", &err);
+	if (got == NULL)
+		fail_msg("rewrite %s: %s", in, err.msg);
+	assert_string_equal(got, want);
+	free(got);
+	aliases_free(a);
+	if (path != NULL) {
+		unlink(path);
+		free(path);
+	}
+}
+
+static void
+test_rewrite_text(void **state)
+{
+	const char *al = "root: admin@corp.test\nops: a@x, b@y\n";
+	struct error err;
+
+	(void)state;
+	/* no aliases: qualification only, everything else kept */
+	check_rewrite(NULL, "root", "root@example.org");
+	check_rewrite(NULL, " root (Cron Daemon) ,  Anacron <admin>",
+	    " root@example.org (Cron Daemon) ,  Anacron <admin@example.org>");
+	check_rewrite(NULL, "undisclosed-recipients:;",
+	    "undisclosed-recipients:;");
+	check_rewrite(NULL, "a@x.test, \"J. Doe\" <j@y.test>",
+	    "a@x.test, \"J. Doe\" <j@y.test>");
+	check_rewrite(NULL, "team: root, b@x;", "team: root@example.org, b@x;");
+	/* an entry of one address replaces the name, comments kept */
+	check_rewrite(al, "root (Cron Daemon)", "admin@corp.test (Cron Daemon)");
+	check_rewrite(al, "\"The Admin\" <root>",
+	    "\"The Admin\" <admin@corp.test>");
+	/* several addresses, or none: qualified */
+	check_rewrite(al, "ops, bob", "ops@example.org, bob@example.org");
+	/* the default entry, as for the envelope */
+	check_rewrite("default: all@corp.test\n", "bob", "all@corp.test");
+	assert_null(addr_rewrite_text("\"open", NULL, "example.org", &err));
+	assert_int_equal(err.kind, ERR_USAGE);
+}
+
 /* Resolve "in" with the aliases text (or none) and compare the list. */
 static void
 check_resolve(
@@ -664,6 +717,7 @@ main(void)
 	    cmocka_unit_test(test_aliases_null),
 	    cmocka_unit_test(test_aliases_explosion),
 	    cmocka_unit_test(test_resolve_many),
+	    cmocka_unit_test(test_rewrite_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "header.h"
 #include "message.h"
+#include "message_priv.h"
 
 struct mem {
 	char *p;
@@ -887,6 +888,148 @@ b64_append(char *dst, const char *p)
 	strncat(dst, (const char *)word, n);
 }
 
+/* Body lines of out after the empty line: each at most max octets. */
+static void
+assert_body_lines_within(const char *out, size_t max)
+{
+	const char *p = strstr(out, "\r\n\r\n"), *nl;
+
+	assert_non_null(p);
+	for (p += 4; *p != '\0'; p = nl + 2) {
+		nl = strstr(p, "\r\n");
+		assert_non_null(nl);
+		assert_true((size_t)(nl - p) <= max);
+	}
+}
+
+/*
+ * A body line over 998 octets in a single text part: the body goes
+ * quoted-printable, the MIME fields fixed, the size exact (fixed() checks
+ * message_size against what is written).
+ */
+static void
+test_long_line_quoted_printable(void **state)
+{
+	struct message_fixes fx = {0};
+	const char *want;
+	char *in, *out;
+	size_t i, n;
+	uint64_t size;
+
+	(void)state;
+	in = malloc(4000);
+	assert_non_null(in);
+	n = (size_t)snprintf(in, 4000, "Subject: s\n\n");
+	for (i = 0; i < 1500; i++) {
+		in[n++] = '\xc3'; /* "é" 1500 times: 3000 octets of UTF-8 */
+		in[n++] = '\xa9';
+	}
+	memcpy(in + n, "\n.\n", 4);
+	in[n + 4] = '\0';
+	out = fixed(in, &fx, &size);
+	assert_int_equal(size, strlen(out));
+	want = "MIME-Version: 1.0\r\n"
+	       "Content-Type: text/plain; charset=utf-8\r\n"
+	       "Content-Transfer-Encoding: quoted-printable\r\n"
+	       "Subject: s\r\n\r\n=C3=A9=C3=A9";
+	assert_memory_equal(out, want, strlen(want));
+	assert_non_null(strstr(out, "=\r\n=C3=A9"));
+	/* the lone dot line is encoded, never a lone "." */
+	assert_non_null(strstr(out, "\r\n=2E\r\n"));
+	assert_body_lines_within(out, 76);
+	free(out);
+	/* declared text without a charset, 8bit, Latin-1: unknown-8bit */
+	n = (size_t)snprintf(in, 4000, "Content-Type: text/plain\n"
+	    "Content-Transfer-Encoding: 8bit\nMIME-Version: 1.0\n\n");
+	memset(in + n, '\xe9', 1200);
+	memcpy(in + n + 1200, "\n", 2);
+	out = fixed(in, &fx, &size);
+	assert_int_equal(size, strlen(out));
+	want = "Content-Transfer-Encoding: quoted-printable\r\n"
+	       "Content-Type: text/plain; charset=unknown-8bit\r\n"
+	       "MIME-Version: 1.0\r\n\r\n=E9=E9";
+	assert_memory_equal(out, want, strlen(want));
+	assert_null(strstr(out, "Encoding: 8bit"));
+	assert_body_lines_within(out, 76);
+	free(out);
+	/* a declared charset is kept as written; short lines: no change */
+	out = fixed("Content-Type: text/plain; charset=iso-8859-1\n\n"
+		    "short \xe9\n", &fx, NULL);
+	assert_string_equal(out, "Content-Type: text/plain; "
+	    "charset=iso-8859-1\r\n\r\nshort \xe9\r\n");
+	free(out);
+	free(in);
+}
+
+/* Where re-encoding is not possible, the line is broken as before. */
+static void
+test_long_line_broken(void **state)
+{
+	static const char *const heads[] = {
+		"Content-Type: multipart/mixed; boundary=b\n",
+		"Content-Transfer-Encoding: base64\n",
+		"Content-Type: application/octet-stream\n",
+	};
+	struct message_fixes fx = {0};
+	char in[3200], *out;
+	size_t i, n;
+	uint64_t size;
+
+	(void)state;
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		n = (size_t)snprintf(in, sizeof(in), "%s\n", heads[i]);
+		memset(in + n, 'a', 3000);
+		memcpy(in + n + 3000, "\n", 2);
+		out = fixed(in, &fx, &size);
+		assert_int_equal(size, strlen(out));
+		assert_null(strstr(out, "quoted-printable"));
+		assert_body_lines_within(out, 998);
+		/* nothing lost: the a's are all there */
+		assert_int_equal(strspn(strstr(out, "\r\n\r\n") + 4, "a\r\n"),
+		    3000 + 4 * 2);
+		free(out);
+	}
+}
+
+/*
+ * Every address field a system tool writes (cron's To: root, mailx's Cc)
+ * gets the domain; qualified addresses, groups, names and comments stay.
+ */
+static void
+test_addr_fields_qualified(void **state)
+{
+	struct message_fixes fx = {0};
+	char *out;
+
+	(void)state;
+	fx.from_addr = "cron@example.org";
+	fx.from_mode = -1;
+	fx.remove_bcc = 1;
+	out = fixed("From: root (Cron Daemon)\nTo: root\nCc: admin, "
+		    "\"Ops\" <ops@x.test>\nReply-To: Web <www-data>\n"
+		    "Sender: daemon\nBcc: secret\nResent-From: at\n"
+		    "Resent-To: root\nResent-Cc: u:;\nResent-Sender: s\n"
+		    "X-To: root\nSubject: root\n\nTo: root\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From: root@example.org (Cron Daemon)\r\n"
+	    "To: root@example.org\r\n"
+	    "Cc: admin@example.org, \"Ops\" <ops@x.test>\r\n"
+	    "Reply-To: Web <www-data@example.org>\r\n"
+	    "Sender: daemon@example.org\r\n"
+	    "Resent-From: at@example.org\r\n"
+	    "Resent-To: root@example.org\r\n"
+	    "Resent-Cc: u:;\r\n"
+	    "Resent-Sender: s@example.org\r\n"
+	    "X-To: root\r\nSubject: root\r\n\r\nTo: root\r\n");
+	free(out);
+	/* rewrite_headers off: all as written */
+	fx.keep_addrs = 1;
+	out = fixed("From: root\nTo: root\nCc: admin\n\nb\n", &fx, NULL);
+	assert_string_equal(out,
+	    "From: root\r\nTo: root\r\nCc: admin\r\n\r\nb\r\n");
+	free(out);
+}
+
 /* A kept From naming a bare local user gets the domain, nothing else. */
 static void
 test_from_qualified(void **state)
@@ -900,7 +1043,7 @@ test_from_qualified(void **state)
 	out = fixed("From: root (Cron Daemon)\nTo: root\n\nb\n", &fx, NULL);
 	assert_string_equal(out,
 	    "From: root@example.org (Cron Daemon)\r\n"
-	    "To: root\r\n\r\nb\r\n");
+	    "To: root@example.org\r\n\r\nb\r\n");
 	free(out);
 	fx.domain = "other.test";
 	out =
@@ -1434,6 +1577,45 @@ test_input_pieces(void **state)
 	message_input_free(NULL);
 }
 
+/*
+ * The queue keeps the body spool and rescans it (message_rescan): the
+ * breaks it counts are the reader's, for random lines of every length
+ * around the limit, leading dots, bare CR/LF and NULs.
+ */
+static void
+test_rescan_matches_reader(void **state)
+{
+	static const char alphabet[] = "ab.\r\n \0=";
+	char *in;
+	size_t n, i, len;
+	int round;
+	uint64_t breaks;
+	struct message *m;
+	struct error err;
+
+	(void)state;
+	srand(7);
+	in = malloc(20000);
+	assert_non_null(in);
+	for (round = 0; round < 200; round++) {
+		n = snprintf(in, 100, "Subject: r%d\n\n", round);
+		len = (size_t)(rand() % 6000);
+		for (i = 0; i < len; i++) {
+			int r = rand() % 1000;
+
+			in[n++] = r < 990 ? 'x' :
+			    alphabet[rand() % (sizeof(alphabet) - 1)];
+		}
+		m = spool(in, n);
+		breaks = m->breaks;
+		error_clear(&err);
+		assert_int_equal(message_rescan(m, 0, &err), 0);
+		assert_int_equal(m->breaks, breaks);
+		message_free(m);
+	}
+	free(in);
+}
+
 int
 main(void)
 {
@@ -1456,6 +1638,9 @@ main(void)
 	    cmocka_unit_test(test_added_headers),
 	    cmocka_unit_test(test_from_names),
 	    cmocka_unit_test(test_from_qualified),
+	    cmocka_unit_test(test_addr_fields_qualified),
+	    cmocka_unit_test(test_long_line_quoted_printable),
+	    cmocka_unit_test(test_long_line_broken),
 	    cmocka_unit_test(test_header_lines),
 	    cmocka_unit_test(test_from_fold),
 	    cmocka_unit_test(test_header_fold),
@@ -1464,6 +1649,7 @@ main(void)
 	    cmocka_unit_test(test_spool_errors),
 	    cmocka_unit_test(test_big_constant_memory),
 	    cmocka_unit_test(test_input_pieces),
+	    cmocka_unit_test(test_rescan_matches_reader),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,162 @@
+"""Long body lines without damage, through the real Postfix (issue 10
+item 6).  A PHP mail()-like message (headers CRLF, body LF, 8-bit UTF-8,
+one 3000-octet line) arrives quoted-printable and decodes to exactly the
+bytes the caller wrote; a multipart one has its line broken, and -v says
+so.  SIZE and BDAT count the encoded form (Postfix offers CHUNKING).
+"""
+
+import email
+import email.policy
+import re
+import uuid
+
+import pytest
+
+import sink as S
+from sink import Sink, wire_problems
+
+FROM = "sender@example.org"
+
+
+def config(postfix, extra=""):
+    return ("account default\nhost 127.0.0.1\nport %d\ntls off\n"
+            "from %s\n%s" % (postfix.port("plain"), FROM, extra))
+
+
+def tok():
+    return "t" + uuid.uuid4().hex[:12]
+
+
+def php_message(t, body):
+    # PHP's mail() joins its headers with CRLF and passes the body as the
+    # script wrote it (LF).
+    return (b"To: bob@example.org\r\n"
+            b"Subject: long " + t.encode() + b"\r\n"
+            b"From: www-data@example.org\r\n"
+            b"\r\n" + body)
+
+
+def long_body():
+    line = ("Grüße aus Köln, = .dot  ".encode() * 200)[:2999] + b"\xc3\xa9"
+    assert len(line) > 3000
+    return b"first line\n" + line + b"\n.\ntrailing blanks   \nend\n"
+
+
+def test_php_long_line_decodes_exactly(postfix, run):
+    t = tok()
+    body = long_body()
+    p = run(["-i", "-v", "bob@example.org"], input=php_message(t, body),
+            config=config(postfix))
+    assert p.returncode == 0, p.stderr
+    assert b"quoted-printable" in p.stderr
+    [d] = S.delivered(postfix, t, 1)
+    msg = email.message_from_bytes(d.raw, policy=email.policy.compat32)
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert msg["MIME-Version"] == "1.0"
+    assert msg.get_content_charset() == "utf-8"
+    # No line on the way was over 76 octets: Postfix split nothing.
+    assert max(len(x) for x in d.body.split(b"\n")) <= 76
+    got = msg.get_payload(decode=True)
+    # The spool's line ends are CRLF; Maildir stores LF.  The text itself,
+    # 8-bit octets, '=', dots and trailing blanks, is exactly the input.
+    assert got.replace(b"\r\n", b"\n") == body
+
+
+@pytest.mark.parametrize("chunking", [False, True])
+def test_bdat_and_size_count_encoded(run, chunking):
+    # SIZE= and BDAT's count must be the octets of the encoded form: the
+    # sink reads exactly BDAT's count, then expects the next command.
+    t = tok()
+    body = long_body()
+    ext = ["PIPELINING", "8BITMIME", "SIZE 0", "ENHANCEDSTATUSCODES"]
+    if chunking:
+        ext.append("CHUNKING")
+    with Sink(extensions=ext) as sk:
+        p = run(["-i", "bob@example.org"], input=php_message(t, body),
+                config=sk.config())
+        assert p.returncode == 0, p.stderr
+        [s] = sk.wait_sessions(1)
+    [txn] = s.txns
+    assert txn.mode == ("BDAT" if chunking else "DATA")
+    assert txn.accepted
+    data = txn.unstuffed()
+    size = re.search(rb"SIZE=(\d+)", txn.mail)
+    assert size is not None and int(size.group(1)) == len(data)
+    assert b"Content-Transfer-Encoding: quoted-printable\r\n" in data
+    assert max(len(x) for x in data.split(b"\r\n")) <= 76
+    assert wire_problems(txn.data) == []
+
+
+def test_multipart_broken_and_said(postfix, run):
+    t = tok()
+    text = b"x" * 1500
+    msg = (b"From: me@example.org\nTo: bob@example.org\nSubject: mp " +
+           t.encode() + b"\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=BB\n\n"
+           b"--BB\nContent-Type: text/plain\n\n" + text + b"\n--BB--\n")
+    p = run(["-i", "-v", "bob@example.org"], input=msg,
+            config=config(postfix))
+    assert p.returncode == 0, p.stderr
+    assert b"broken with 1 line break" in p.stderr
+    assert b"multipart" in p.stderr
+    [d] = S.delivered(postfix, t, 1)
+    assert b"quoted-printable" not in d.raw
+    assert b"x" * 998 + b"\n" + b"x" * 502 + b"\n" in d.body
+
+
+def _queue(run, qdir, msg):
+    """Queue msg (a server that is not there), return its id."""
+    import servers
+    p = run(["-i", "bob@example.org"], input=msg,
+            config="account default\nhost 127.0.0.1\nport %d\ntls off\n"
+            "from %s\nqueue_dir %s\n" % (servers.free_port(), FROM, qdir))
+    assert p.returncode == 0, p.stderr
+    m = re.search(rb"queued as (\S+):", p.stderr)
+    assert m, p.stderr
+    return m.group(1).decode()
+
+
+@pytest.mark.parametrize("kind", ["qp", "broken"])
+def test_queued_long_lines_flushed_with_exact_counts(run, tmp_path, kind):
+    """What the writer must know of the body (quoted-printable, or the
+    breaks of long lines) survives the queue: the flush's BDAT count and
+    SIZE are those of what it writes, and the text decodes to the input."""
+    t = tok()
+    if kind == "qp":
+        body = long_body()
+        msg = php_message(t, body)
+    else:
+        body = b"y" * 1500
+        msg = (b"From: me@example.org\nTo: bob@example.org\nSubject: mp " +
+               t.encode() + b"\nMIME-Version: 1.0\n"
+               b"Content-Type: multipart/mixed; boundary=BB\n\n"
+               b"--BB\nContent-Type: text/plain\n\n" + body +
+               b"\n--BB--\n")
+    qdir = str(tmp_path / "q")
+    qid = _queue(run, qdir, msg)
+    with open("%s/%s.env" % (qdir, qid)) as f:
+        env = f.read()
+    assert ("encoding: quoted-printable\n" in env) == (kind == "qp"), env
+    ext = ["PIPELINING", "8BITMIME", "SIZE 0", "ENHANCEDSTATUSCODES",
+           "CHUNKING"]
+    with Sink(extensions=ext) as sk:
+        cfg = sk.config() + "queue_dir %s\n" % qdir
+        p = run(["-q"], config=cfg)
+        assert p.returncode == 0, p.stderr
+        sessions = sk.wait_sessions(1)
+    assert len(sessions) == 1, [(x.txns and x.txns[0].mail, p.stderr)
+                                for x in sessions]
+    [txn] = sessions[0].txns
+    assert txn.mode == "BDAT" and txn.accepted
+    data = txn.unstuffed()
+    size = re.search(rb"SIZE=(\d+)", txn.mail)
+    assert size is not None and int(size.group(1)) == len(data)
+    assert wire_problems(txn.data) == []
+    assert max(len(x) for x in data.split(b"\r\n")) <= 998
+    parsed = email.message_from_bytes(data, policy=email.policy.compat32)
+    if kind == "qp":
+        assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+        got = parsed.get_payload(decode=True)
+        assert got.replace(b"\r\n", b"\n") == body
+    else:
+        assert b"y" * 998 + b"\r\n" + b"y" * 502 + b"\r\n" in data
