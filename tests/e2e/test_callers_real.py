@@ -656,3 +656,72 @@ def test_anacron(rootbox, postfix, tmp_path):
     # anacron recorded the job as done: it saw sendmail succeed.
     assert (spool / ("job." + tok)).exists()
     assert b"mailing" in p.stderr.lower() or b"job" in p.stderr, p.stderr
+
+
+# ------------------------------------------ what the caller sees of a failure
+
+REFUSING = {
+    # caller: (argv, stdin, predicate on the CompletedProcess)
+    "git-send-email": None,     # built in the test (needs a patch file)
+    "mutt": (["/usr/bin/mutt", "-n", "-F", "/dev/null", "-s", "refused TOK",
+              "--", "you@example.net"], b"body TOK\n"),
+    "s-nail": (["/usr/bin/s-nail", "-:/", "-s", "refused TOK",
+                "you@example.net"], b"body TOK\n"),
+    "php-mail": (["php", "-n", "-r",
+                  "var_export(mail('you@example.net', 'refused TOK', "
+                  "'body TOK')); echo \"\\n\";"], b""),
+}
+
+
+@pytest.mark.parametrize("caller", sorted(REFUSING))
+def test_caller_sees_refusal(caller, postfix, tmp_path):
+    """Postfix refuses the recipient for good (a port that needs AUTH,
+    an account without it): smtpsend's failure status reaches the program,
+    which reports it (git aborts the series, mutt and s-nail exit non-zero
+    and keep the text, PHP's mail() returns false), and nothing arrives."""
+    tok = _tok()
+    box = Box(tmp_path, "account default\nhost %s\nport %d\ntls off\n"
+              "from %s\n" % (servers.HOST, postfix.port("plain_auth"), FROM))
+    box.bind(box.home, pwd.getpwuid(os.getuid()).pw_dir)
+    if caller == "git-send-email":
+        patch = tmp_path / "0001-x.patch"
+        patch.write_text("From: A U Thor <author@example.org>\n"
+                         "Subject: [PATCH] refused %s\n\n---\n"
+                         "diff --git a/x b/x\n" % tok)
+        p = box.run(["git", "send-email", "--confirm=never",
+                     "--suppress-cc=all", "--no-validate",
+                     "--from=author@example.org", "--to=list@example.net",
+                     str(patch), str(patch)],
+                    env={"GIT_CONFIG_NOSYSTEM": "1",
+                         "GIT_AUTHOR_NAME": "A U Thor",
+                         "GIT_AUTHOR_EMAIL": "author@example.org",
+                         "GIT_COMMITTER_NAME": "A U Thor",
+                         "GIT_COMMITTER_EMAIL": "author@example.org"},
+                    cwd=str(tmp_path))
+    else:
+        argv, stdin = REFUSING[caller]
+        _need(argv[0] if argv[0].startswith("/") else "/usr/bin/php")
+        p = box.run([a.replace("TOK", tok) for a in argv],
+                    input=stdin.replace(b"TOK", tok.encode()),
+                    env={"MAILRC": "/dev/null"})
+    out = p.stdout + p.stderr
+    if caller == "php-mail":
+        assert p.stdout == b"false\n", out
+    else:
+        assert p.returncode != 0, out
+        # smtpsend's own diagnosis reached the program's user.
+        assert b"smtpsend:" in out, out
+        assert b"you@example.net" in out or b"list@example.net" in out, out
+    if caller == "git-send-email":
+        # The series stops at the first patch, with smtpsend's status.
+        assert p.returncode == 69, out
+        assert out.count(b"smtpsend: RCPT TO") == 1, out
+        assert b"Result: OK" not in out, out
+    if caller == "mutt":
+        assert b"child exited 69" in out, out
+    if caller == "s-nail":
+        assert p.returncode == 4, out
+        assert tok.encode() in (box.home / "dead.letter").read_bytes()
+    time.sleep(0.5)
+    assert not [m for m in postfix.messages() if tok.encode() in m]
+    box.check_untouched()
