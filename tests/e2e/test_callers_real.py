@@ -31,8 +31,10 @@ the static build only (tests/ci.sh passes -m 'not callers' elsewhere).
 
 import email
 import email.policy
+import email.utils
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -201,9 +203,15 @@ def rootbox(tmp_path, postfix, certs):
     b.check_untouched()
 
 
-def no_bcc(copies):
+def sane(copies):
+    """What every delivered copy has: no Bcc, exactly one From, Date and
+    Message-ID (the caller's or the ones smtpsend adds), a valid Date."""
     for d in copies:
         assert d.get("Bcc") == [] and d.get("Resent-Bcc") == [], d.raw[:2000]
+        for h in ("From", "Date", "Message-ID"):
+            assert len(d.get(h)) == 1, (h, d.raw[:2000])
+        email.utils.parsedate_to_datetime(d.one("Date"))
+        assert re.fullmatch(r"<[!-;=?-~]+@[!-;=?-~]+>", d.one("Message-ID"))
 
 
 def rcpts(copies):
@@ -268,7 +276,7 @@ def test_git_send_email_series(userbox, postfix, tmp_path):
     assert rcpts(copies) == sorted(["hidden@example.org"] * 3 +
                                    ["list@example.net"] * 3 +
                                    ["reviewer@example.org"] * 3)
-    no_bcc(copies)
+    sane(copies)
     for d in copies:
         # No --envelope-sender: git passes no -f, the account's from is used.
         assert d.sender == FROM
@@ -338,7 +346,7 @@ def test_mutt_batch_attachment(prog, userbox, postfix, tmp_path):
     copies = S.delivered(postfix, tok, 3, settle=0.5)
     assert rcpts(copies) == ["cc@example.org", "hidden@example.org",
                              "you@example.net"]
-    no_bcc(copies)
+    sane(copies)
     for d in copies:
         assert d.sender == "me@example.org"
         m = parsed(d)
@@ -358,7 +366,7 @@ MAIL_BODY = ("Gr\u00fc\u00dfe aus K\u00f6ln \u2014 caf\u00e9 %s\n"
 
 def _mailx_check(copies, want, sender, body):
     assert rcpts(copies) == want
-    no_bcc(copies)
+    sane(copies)
     for d in copies:
         assert d.sender == sender
         if d.get("Content-Type"):
@@ -405,7 +413,7 @@ def test_bsd_mailx(userbox, postfix):
     copies = S.delivered(postfix, tok, 3, settle=0.5)
     assert rcpts(copies) == ["dave@example.net", "erin@example.org",
                              "frank@example.org"]
-    no_bcc(copies)
+    sane(copies)
     for d in copies:
         assert d.sender == "carol@example.org"
         assert d.one("Subject") == "mailx " + tok
@@ -468,7 +476,7 @@ def test_php_mail(userbox, postfix, tmp_path):
                           "customer@example.net"]
     assert rcpts(two) == ["archive@example.org", "customer@example.net",
                           "other@example.net"]
-    no_bcc(one + two)
+    sane(one + two)
     for d in one:
         assert d.sender == "bounce@example.org"
         assert d.one("Reply-To") == "support@example.org"
@@ -520,7 +528,7 @@ def test_symfony_mailer_t_i(userbox, postfix, tmp_path):
     copies = S.delivered(postfix, tok, 3, settle=0.5)
     assert rcpts(copies) == ["alice@example.org", "cc@example.org",
                              "hidden@example.org"]
-    no_bcc(copies)
+    sane(copies)
     for d in copies:
         assert d.sender == "app@example.org"
         m = parsed(d)
@@ -585,7 +593,7 @@ def test_debian_cron(rootbox, postfix, tmp_path):
         out = stop(cron)
     assert one.rcpt == "root@example.org"
     assert rcpts(two) == ["alice@example.org", "bob@example.net"]
-    no_bcc([one] + two)
+    sane([one] + two)
     assert one.body == ("job one %s-1\n.\nGr\u00fc\u00dfe\n"
                         % tok).encode()
     for d in [one] + two:
@@ -623,6 +631,7 @@ def test_at_job(rootbox, postfix, tmp_path):
     finally:
         out = stop(atd)
     assert d.rcpt == "root@example.org"
+    sane([d])
     assert d.sender == FROM
     assert d.body == ("at job %s\n.\nend\n" % tok).encode()
     assert "Output from your job" in d.one("Subject")
@@ -648,7 +657,7 @@ def test_anacron(rootbox, postfix, tmp_path):
     assert p.returncode == 0, (p.stdout, p.stderr)
     copies = S.delivered(postfix, tok, 2, settle=0.5)
     assert rcpts(copies) == ["oncall@example.org", "ops@example.net"]
-    no_bcc(copies)
+    sane(copies)
     for d in copies:
         assert d.sender == FROM
         assert d.body == ("anacron %s\n.\nend\n" % tok).encode()
@@ -661,7 +670,7 @@ def test_anacron(rootbox, postfix, tmp_path):
 # ------------------------------------------ what the caller sees of a failure
 
 REFUSING = {
-    # caller: (argv, stdin, predicate on the CompletedProcess)
+    # caller: (argv, standard input); TOK becomes the test's token
     "git-send-email": None,     # built in the test (needs a patch file)
     "mutt": (["/usr/bin/mutt", "-n", "-F", "/dev/null", "-s", "refused TOK",
               "--", "you@example.net"], b"body TOK\n"),
