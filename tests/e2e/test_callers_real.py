@@ -417,6 +417,8 @@ def test_bsd_mailx(userbox, postfix):
     for d in copies:
         assert d.sender == "carol@example.org"
         assert d.one("Subject") == "mailx " + tok
+        # mailx writes no From: the one added is the envelope sender's.
+        assert email.utils.parseaddr(d.one("From"))[1] == "carol@example.org"
         # No MIME headers from mailx: the raw 8-bit body, bytes as typed.
         assert d.body == body.encode()
 
@@ -436,6 +438,10 @@ def test_gnu_mailutils(userbox, postfix):
     copies = S.delivered(postfix, tok, 3, settle=0.5)
     _mailx_check(copies, ["cc@example.org", "hidden@example.org",
                           "ops@example.net"], "root@vm.example.org", body)
+    for d in copies:
+        assert d.one("Subject") == "mailutils " + tok
+        assert email.utils.parseaddr(d.one("From"))[1] == \
+            "root@vm.example.org"
 
 
 # ----------------------------------------------------------------- PHP
@@ -633,6 +639,8 @@ def test_at_job(rootbox, postfix, tmp_path):
     assert d.rcpt == "root@example.org"
     sane([d])
     assert d.sender == FROM
+    # at writes no From: smtpsend adds the account's.
+    assert email.utils.parseaddr(d.one("From"))[1] == FROM
     assert d.body == ("at job %s\n.\nend\n" % tok).encode()
     assert "Output from your job" in d.one("Subject")
     assert d.get("Date") and d.get("Message-ID") and d.get("From")
