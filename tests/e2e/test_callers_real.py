@@ -174,11 +174,24 @@ def stop(proc, timeout=10):
     return out
 
 
+def _clear(keyring):
+    env = dict(os.environ, HOME=keyring.home, **keyring.env)
+    for attrs in (("host", servers.HOST, "service", "smtp"),
+                  ("server", servers.HOST, "protocol", "smtp")):
+        subprocess.run(["secret-tool", "clear"] + list(attrs) +
+                       ["user", servers.ALICE], env=env, timeout=20,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="module")
 def stored(keyring):
-    """alice's password in the test keyring, as a desktop user keeps it."""
+    """alice's password in the test keyring, as a desktop user keeps it
+    (and only that item for her; removed again after this module, since
+    the keyring is the session's)."""
+    _clear(keyring)
     keyring.store(servers.HOST, servers.ALICE, servers.ALICE_PASSWORD)
-    return keyring
+    yield keyring
+    _clear(keyring)
 
 
 @pytest.fixture
