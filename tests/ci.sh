@@ -8,7 +8,10 @@
 #    tests start private Postfix/Dovecot instances on free loopback ports;
 # 3. runs the layers (unit = cmocka, fake = scripted SMTP servers, e2e = real
 #    Postfix + Dovecot SASL + gnome-keyring) against several builds:
-#      static      make                     unit + fake + e2e, and
+#      static      make                     unit + fake + e2e (with the
+#                                            real callers: git send-email,
+#                                            mutt, cron... marked callers),
+#                                            and
 #                  tests/check-static (no shared library that has an archive),
 #                  and unit + fake + the keyring e2e tests again among decoys
 #                  (tests/hermetic.py --decoys: an /etc/smtprc, ~/.smtprc,
@@ -16,6 +19,8 @@
 #                  them, made in a private mount namespace only)
 #      shared      make SHARED=1            fake + e2e  (unit objects are
 #                                            the same as static's)
+#    (the builds after static run e2e without the slow real callers:
+#    pytest -m 'not callers'; they exercise no code the others do not)
 #    (a build that fails counts one failure, and only its unit layer runs)
 #      asan        make asan                unit + fake + e2e (ASan+UBSan+LSan)
 #      valgrind    the static binary and the unit tests under valgrind
@@ -41,7 +46,9 @@ libsecret-1-dev libcmocka-dev libunistring-dev ca-certificates postfix dovecot-c
 libcurl4-gnutls-dev libjson-c-dev
 libsecret-tools dbus dbus-daemon dbus-bin msmtp gnutls-bin python3
 python3-pytest valgrind clang libclang-rt-14-dev cppcheck clang-format
-iproute2 procps strace iptables php-cli php-symfony-mailer"
+iproute2 procps strace iptables php-cli php-symfony-mailer
+git git-email libmailtools-perl mutt neomutt s-nail bsd-mailx mailutils
+cron at anacron"
 
 BUILDS=${CI_BUILDS:-static shared asan valgrind lint}
 LAYER_LIMIT=${CI_LAYER_LIMIT:-1200}   # seconds per layer run, a safety net
@@ -152,6 +159,10 @@ in_budget() {
 
 has() { case " $(echo $BUILDS) " in *" $1 "*) return 0;; esac; return 1; }
 
+# The real programs that call sendmail (tests/e2e/test_callers_real.py,
+# marker "callers") are slow (a cron minute): the static build runs them.
+NOT_CALLERS="${PYTEST_ARGS:-} -m 'not callers'"
+
 START=$(date +%s)
 if [ "${CI_SKIP_INSTALL:-0}" != 1 ]; then
 	install_packages || { echo "ci: package installation failed"; count install 0 1 0; }
@@ -194,13 +205,14 @@ fi
 if has shared && in_budget shared; then
 	# The unit objects are the same as the static build's: fake + e2e.
 	step "build shared" make -j2 SHARED=1 B=build-shared &&
-	    LAYERS="fake e2e" layers "shared: fake+e2e" \
+	    LAYERS="fake e2e" PYTEST_ARGS=$NOT_CALLERS \
+	    layers "shared: fake+e2e" \
 	    tests/run-layers build-shared SHARED=1
 fi
 if has asan && in_budget asan; then
 	asan_layers="unit fake e2e"
 	step "build asan" make -j2 asan || asan_layers=unit
-	LAYERS=$asan_layers \
+	LAYERS=$asan_layers PYTEST_ARGS=$NOT_CALLERS \
 	ASAN_OPTIONS="detect_leaks=1:exitcode=98:abort_on_error=0" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 	    layers "asan: ${asan_layers// /+}" tests/run-layers build-asan \
@@ -210,7 +222,8 @@ fi
 if has valgrind && in_budget valgrind; then
 	vg_layers="unit e2e"
 	[ $static_ok = 1 ] || vg_layers=unit
-	LAYERS=$vg_layers SMTPSEND_WRAPPER="$VALGRIND" UNIT_WRAPPER="$VALGRIND" \
+	LAYERS=$vg_layers PYTEST_ARGS=$NOT_CALLERS \
+	SMTPSEND_WRAPPER="$VALGRIND" UNIT_WRAPPER="$VALGRIND" \
 	    layers "valgrind: ${vg_layers// /+}" tests/run-layers build
 fi
 if has lint; then
