@@ -1,14 +1,15 @@
 """Make a test run blind to the machine's own smtpsend state.
 
 smtpsend reads /etc/smtprc, the user's ~/.smtprc (the passwd entry's home
-when $HOME has none), msmtp's files, the session bus at /run/user/UID/bus
-and its TLS ticket cache in ~/.cache/smtpsend.  A test result must depend
+when $HOME has none), msmtp's files, the session bus at /run/user/UID/bus,
+its TLS ticket cache in ~/.cache/smtpsend and its queue (/var/spool/smtpsend
+for root, ~/.local/state/smtpsend for a user).  A test result must depend
 on none of them, and a test that needs a user bus (cron's case) must not
 create the machine-wide /run/user/UID/bus, where parallel runs would meet.
 
 enter() moves the calling process (and so everything it starts) into a
 private mount namespace where those paths do not exist: each parent
-directory (/etc, the passwd home, /run) gets an overlay whose upper layer,
+directory (/etc, the passwd home, /run, /var/spool) gets an overlay whose upper layer,
 on a private tmpfs, holds whiteouts for them; /run/user is an empty
 directory of that layer.  Everything else reads as before; what tests
 write there (a bus socket under /run/user) stays in the overlay and
@@ -73,11 +74,15 @@ def hidden_paths():
     """Every path smtpsend (and msmtp compatibility) reads from the machine
     or the user running the tests, as {parent directory: [names]}."""
     home = pwd.getpwuid(os.getuid()).pw_dir.rstrip("/") or "/"
-    want = {"/etc": ["smtprc", "msmtprc"], "/run": ["user"]}
+    # /var/spool/smtpsend is root's queue (tests run as root; a caller run
+    # by cron or at has no SMTPSEND_QUEUE_DIR), ~/.local/state/smtpsend a
+    # user's.
+    want = {"/etc": ["smtprc", "msmtprc"], "/run": ["user"],
+            "/var/spool": ["smtpsend"]}
     # A home of / (nobody's) cannot take an overlay; it has no such files.
     if home not in want and home != "/":
         want[home] = [".smtprc", ".msmtprc", ".config/msmtp",
-                      ".cache/smtpsend"]
+                      ".cache/smtpsend", ".local/state/smtpsend"]
     return want
 
 
