@@ -80,6 +80,7 @@ lint:
 	    *.c tests/unit/*.c || { echo 'banned function (see STYLE.md)'; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -D_GNU_SOURCE --std=c11 *.c
+	tests/check-man
 
 # Style report (not a gate: the code is hand-formatted in style(9)).
 format-check:

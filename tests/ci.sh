@@ -20,7 +20,8 @@
 #      asan        make asan                unit + fake + e2e (ASan+UBSan+LSan)
 #      valgrind    the static binary and the unit tests under valgrind
 #                                            unit + e2e
-#      lint        make lint (banned functions, cppcheck, clang-format)
+#      lint        make lint (banned functions, cppcheck, clang-format,
+#                  tests/check-man: mandoc -Tlint, every keyword in smtprc.5)
 #      package     once, not per build: tests/pkg (dpkg-buildpackage -us -uc
 #                  with make SHARED=1, lintian, and smtpsend-mta installed
 #                  with apt into a Debian 12 root made by mmdebstrap, which
