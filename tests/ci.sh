@@ -23,10 +23,11 @@
 #      lint        make lint (banned functions, cppcheck, clang-format,
 #                  tests/check-man: mandoc -Tlint, every keyword in smtprc.5)
 #      package     once, not per build: tests/pkg (dpkg-buildpackage -us -uc
-#                  with make SHARED=1, lintian, and smtpsend-mta installed
-#                  with apt into a Debian 12 root made by mmdebstrap, which
-#                  sends one message to the test Postfix); the root's
-#                  tarball is kept in a temporary directory for this run
+#                  with make SHARED=1 in a clean Debian 12 root made by
+#                  mmdebstrap, lintian, and smtpsend-mta installed with apt
+#                  into another such root, which sends one message to the
+#                  test Postfix); the roots' tarball is kept in a temporary
+#                  directory for this run
 # 4. ends with one line "N passed, N failed" summing every layer, and exits
 #    non-zero when anything failed.
 #
@@ -47,7 +48,7 @@ libsecret-1-dev libcmocka-dev libunistring-dev ca-certificates postfix dovecot-c
 libsecret-tools dbus dbus-daemon dbus-bin msmtp gnutls-bin python3
 python3-pytest valgrind clang libclang-rt-14-dev cppcheck clang-format
 iproute2 procps strace iptables php-cli php-symfony-mailer
-debhelper dpkg-dev fakeroot lintian mmdebstrap mandoc"
+lintian mmdebstrap mandoc"
 
 BUILDS=${CI_BUILDS:-static shared asan valgrind lint package}
 LAYER_LIMIT=${CI_LAYER_LIMIT:-1200}   # seconds per layer run, a safety net

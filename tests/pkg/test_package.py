@@ -1,7 +1,9 @@
-"""The Debian package: built with dpkg-buildpackage, checked with lintian,
-installed with apt into a throwaway Debian 12 root made by mmdebstrap, where
+"""The Debian package: built with dpkg-buildpackage -us -uc in a clean
+Debian 12 root (build-essential and the Build-Depends only), checked with
+lintian, installed with apt into another throwaway Debian 12 root, where
 smtpsend-mta must make smtpsend the machine's sendmail and deliver one
 message to the test Postfix on 127.0.0.1 (a chroot shares the network).
+Both roots come from one tarball made by mmdebstrap.
 
 Run once per CI run (tests/ci.sh, step "package"), not per build variant:
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/pkg
@@ -9,8 +11,8 @@ Run once per CI run (tests/ci.sh, step "package"), not per build variant:
 SMTPSEND_PKG_CACHE names a directory where the root's tarball is kept
 between runs (tests/ci.sh makes one per CI run and removes it); without
 it the tarball is made in this run's temporary directory.
-Needs root, dpkg-dev, debhelper, lintian and mmdebstrap (tests/ci.sh
-installs them), and the package mirror of /etc/apt/sources.list*.
+Needs root, lintian, mmdebstrap and unshare (tests/ci.sh installs them),
+and the package mirror of /etc/apt/sources.list*.
 """
 
 import glob
@@ -71,12 +73,48 @@ def workdir():
 
 
 @pytest.fixture(scope="module")
-def debs(workdir):
-    """Build the packages from a copy of the tree (tracked and new files,
-    not build/), so dpkg-buildpackage writes nothing into the worktree."""
+def root_tar(workdir):
+    cache = os.environ.get("SMTPSEND_PKG_CACHE") or workdir
+    tar = os.path.join(cache, "debian12-%s.tar" % ROOT_PACKAGES.replace(
+        ",", "+"))
+    if not os.path.exists(tar):
+        part = tar + ".part"
+        r = sh(["mmdebstrap", "--variant=apt", "--mode=root", "--format=tar",
+                "--include=" + ROOT_PACKAGES, SUITE, part, mirror()],
+               timeout=900)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        os.rename(part, tar)
+    return tar
+
+
+# Inside a root: mount it on itself (so that it is a mount point, as in
+# sbuild: tests/hermetic.py, which the unit layer enters, makes "/"
+# private) and /proc, in a mount namespace of this command only, then run
+# $2 in it as root with a clean environment.
+IN_ROOT = ('mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && '
+           'exec chroot "$1" /usr/bin/env -i PATH=%s HOME=/root '
+           'LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive /bin/sh -c "$2"'
+           % PATH)
+
+
+def in_root(root, script, timeout, input=None):
+    return sh(["unshare", "--mount", "--fork", "/bin/sh", "-c", IN_ROOT,
+               "in_root", root, script], timeout=timeout, input=input)
+
+
+@pytest.fixture(scope="module")
+def debs(workdir, root_tar):
+    """Build the packages in a clean Debian 12 root that has only
+    build-essential and the Build-Depends (so they must be complete), from
+    a copy of the tree (tracked and new files, not build/); the results
+    land in workdir, nothing is written into the worktree."""
     version = re.match(r"smtpsend \(([^)]+)\)",
                        open(os.path.join(ROOT, "debian/changelog")).readline())
-    src = os.path.join(workdir, "smtpsend-" + version.group(1))
+    name = "smtpsend-" + version.group(1)
+    root = tempfile.mkdtemp(prefix="build-", dir=workdir)
+    r = sh(["tar", "-C", root, "-xf", root_tar], timeout=300)
+    assert r.returncode == 0, r.stderr
+    src = os.path.join(root, "src", name)
     files = sh(["git", "ls-files", "-co", "--exclude-standard", "-z"],
                timeout=60, cwd=ROOT)
     assert files.returncode == 0, files.stderr
@@ -86,9 +124,16 @@ def debs(workdir):
         dst = os.path.join(src, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy2(os.path.join(ROOT, rel), dst, follow_symlinks=False)
-    env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=2", LC_ALL="C.UTF-8")
-    r = sh(["dpkg-buildpackage", "-us", "-uc"], timeout=900, cwd=src, env=env)
+    r = in_root(root, "apt-get update -q && apt-get install -y -q "
+                "--no-install-recommends build-essential && cd /src/%s && "
+                "apt-get build-dep -y -q --no-install-recommends . && "
+                "DEB_BUILD_OPTIONS=parallel=2 dpkg-buildpackage -us -uc"
+                % name, timeout=1200)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    for f in os.listdir(os.path.join(root, "src")):
+        if f != name:
+            shutil.move(os.path.join(root, "src", f), workdir)
+    shutil.rmtree(root, ignore_errors=True)
     found = {os.path.basename(p).split("_")[0]: p
              for p in glob.glob(os.path.join(workdir, "*.deb"))}
     assert "smtpsend" in found and "smtpsend-mta" in found, found
@@ -155,21 +200,6 @@ def test_lintian_clean(debs):
             prev = line
 
 
-@pytest.fixture(scope="module")
-def root_tar(workdir):
-    cache = os.environ.get("SMTPSEND_PKG_CACHE") or workdir
-    tar = os.path.join(cache, "debian12-%s.tar" % ROOT_PACKAGES.replace(
-        ",", "+"))
-    if not os.path.exists(tar):
-        part = tar + ".part"
-        r = sh(["mmdebstrap", "--variant=apt", "--mode=root", "--format=tar",
-                "--include=" + ROOT_PACKAGES, SUITE, part, mirror()],
-               timeout=900)
-        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-        os.rename(part, tar)
-    return tar
-
-
 @pytest.fixture
 def chroot(root_tar, workdir):
     """A fresh root unpacked from the tarball, removed afterwards."""
@@ -178,10 +208,7 @@ def chroot(root_tar, workdir):
     assert r.returncode == 0, r.stderr
 
     def run(cmd, input=None, timeout=300):
-        return sh(["chroot", root, "/usr/bin/env", "-i", "PATH=" + PATH,
-                   "HOME=/root", "LC_ALL=C.UTF-8",
-                   "DEBIAN_FRONTEND=noninteractive", "/bin/sh", "-c", cmd],
-                  timeout=timeout, input=input)
+        return in_root(root, cmd, timeout=timeout, input=input)
     run.root = root
     yield run
     shutil.rmtree(root, ignore_errors=True)
