@@ -114,6 +114,7 @@ def debs(workdir, root_tar):
     root = tempfile.mkdtemp(prefix="build-", dir=workdir)
     r = sh(["tar", "-C", root, "-xf", root_tar], timeout=300)
     assert r.returncode == 0, r.stderr
+    os.chmod(root, 0o755)       # "/" of the root, for apt's _apt user
     src = os.path.join(root, "src", name)
     files = sh(["git", "ls-files", "-co", "--exclude-standard", "-z"],
                timeout=60, cwd=ROOT)
@@ -206,6 +207,7 @@ def chroot(root_tar, workdir):
     root = tempfile.mkdtemp(prefix="root-", dir=workdir)
     r = sh(["tar", "-C", root, "-xf", root_tar], timeout=300)
     assert r.returncode == 0, r.stderr
+    os.chmod(root, 0o755)       # "/" of the root, for apt's _apt user
 
     def run(cmd, input=None, timeout=300):
         return in_root(root, cmd, timeout=timeout, input=input)
