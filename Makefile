@@ -22,7 +22,7 @@ WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 CFLAGS	?= -O2 -g
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags gnutls libgsasl libsecret-1)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DSMTPSEND_VERSION='"$(VERSION)"' \
-	  $(WARN) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+	  $(WARN) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 # Static where Debian ships an archive (libunistring's is in libunistring-dev);
 # p11-kit has none.
@@ -80,15 +80,18 @@ lint:
 	    *.c tests/unit/*.c || { echo 'banned function (see STYLE.md)'; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -D_GNU_SOURCE --std=c11 *.c
+	tests/check-man
 
 # Style report (not a gate: the code is hand-formatted in style(9)).
 format-check:
 	clang-format --dry-run *.c *.h 2>&1 | grep -c warning: || true
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(B)/smtpsend $(DESTDIR)$(BINDIR)/smtpsend
 	install -m 644 doc/smtpsend.1 $(DESTDIR)$(MANDIR)/man1/smtpsend.1
+	install -m 644 doc/smtprc.5 $(DESTDIR)$(MANDIR)/man5/smtprc.5
 	$(MAKE) install-units
 
 # The queue's timers (issue 7): a user timer + service, and one for root's
@@ -103,7 +106,8 @@ install-units:
 	done; done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/smtpsend $(DESTDIR)$(MANDIR)/man1/smtpsend.1
+	rm -f $(DESTDIR)$(BINDIR)/smtpsend $(DESTDIR)$(MANDIR)/man1/smtpsend.1 \
+	    $(DESTDIR)$(MANDIR)/man5/smtprc.5
 	rm -f $(DESTDIR)$(UNITDIR)/user/smtpsend-queue.service \
 	    $(DESTDIR)$(UNITDIR)/user/smtpsend-queue.timer \
 	    $(DESTDIR)$(UNITDIR)/system/smtpsend-queue.service \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every test of smtpsend, on a fresh Debian 12 machine, as root:
 #
-#     sudo bash tests/ci.sh
+#     bash tests/ci.sh          (as root, or: sudo bash tests/ci.sh)
 #
 # 1. installs the Debian packages it needs (skipped when all are present);
 # 2. makes sure the system's own Postfix (/etc/postfix) is not running: the
@@ -25,12 +25,19 @@
 #      asan        make asan                unit + fake + e2e (ASan+UBSan+LSan)
 #      valgrind    the static binary and the unit tests under valgrind
 #                                            unit + e2e
-#      lint        make lint (banned functions, cppcheck, clang-format)
+#      lint        make lint (banned functions, cppcheck, clang-format,
+#                  tests/check-man: mandoc -Tlint, every keyword in smtprc.5)
+#      package     once, not per build: tests/pkg (dpkg-buildpackage -us -uc
+#                  with make SHARED=1 in a clean Debian 12 root made by
+#                  mmdebstrap, lintian, and smtpsend-mta installed with apt
+#                  into another such root, which sends one message to the
+#                  test Postfix); the roots' tarball is kept in a temporary
+#                  directory for this run
 # 4. ends with one line "N passed, N failed" summing every layer, and exits
 #    non-zero when anything failed.
 #
 # "bash tests/ci.sh --install-only" does steps 1 and 2 only (tests/demo uses it).
-# Knobs: CI_BUILDS="static shared asan valgrind lint" picks builds;
+# Knobs: CI_BUILDS="static shared asan valgrind lint package" picks builds;
 # CI_LAYER_LIMIT (s per layer run), CI_BUDGET (s after which no build starts);
 # CI_SKIP_INSTALL=1 skips the package step; PYTEST_ARGS passes to pytest.
 # Known-noise suppressions, when needed: tests/valgrind.supp, tests/lsan.supp.
@@ -48,9 +55,9 @@ libsecret-tools dbus dbus-daemon dbus-bin msmtp gnutls-bin python3
 python3-pytest valgrind clang libclang-rt-14-dev cppcheck clang-format
 iproute2 procps strace iptables php-cli php-symfony-mailer
 git git-email libmailtools-perl mutt neomutt s-nail bsd-mailx mailutils
-cron at anacron"
+cron at anacron lintian mmdebstrap mandoc"
 
-BUILDS=${CI_BUILDS:-static shared asan valgrind lint}
+BUILDS=${CI_BUILDS:-static shared asan valgrind lint package}
 LAYER_LIMIT=${CI_LAYER_LIMIT:-1200}   # seconds per layer run, a safety net
 BUDGET=${CI_BUDGET:-3900}             # start no new build after this many s
 PASSED=0
@@ -72,7 +79,7 @@ install_packages() {
 	fi
 	say "installing:$missing"
 	if [ "$(id -u)" != 0 ]; then
-		echo "ci: run as root (sudo bash tests/ci.sh) to install packages" >&2
+		echo "ci: run as root (bash tests/ci.sh as root, or sudo bash tests/ci.sh) to install packages" >&2
 		return 1
 	fi
 	# Answer Postfix's questions up front, and keep package scripts from
@@ -228,6 +235,14 @@ if has valgrind && in_budget valgrind; then
 fi
 if has lint; then
 	step "lint" make lint
+fi
+if has package && in_budget package; then
+	# One package build per CI run; its Debian 12 root is made once into
+	# a directory of this run and removed with it.
+	pkg_cache=$(mktemp -d /tmp/smtpsend-ci-pkg.XXXXXX)
+	SMTPSEND_PKG_CACHE=$pkg_cache LAYERS=pkg layers "package" \
+	    tests/run-layers build
+	rm -rf "$pkg_cache"
 fi
 
 say "summary ($(( $(date +%s) - START )) s)"
