@@ -31,15 +31,7 @@ queue_txn(const struct bs_txn *t, const struct message *msg,
     const struct send_job *job, const struct error *why, char *queued)
 {
 	struct queue_item item;
-	struct error err;
-	char dir[4096], reason[ERROR_MSG_MAX + ERROR_REPLY_MAX + 4];
 
-	error_clear(&err);
-	if (why->reply[0] != '\0')
-		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
-		    why->reply);
-	else
-		snprintf(reason, sizeof(reason), "%s", why->msg);
 	memset(&item, 0, sizeof(item));
 	item.acc = t->acc;
 	item.from = from;
@@ -48,17 +40,7 @@ queue_txn(const struct bs_txn *t, const struct message *msg,
 	item.dsn_return = job->dsn_return;
 	item.dsn_envid = job->dsn_envid;
 	item.body = job->body;
-	item.reason = reason;
-	if (queue_default_dir(t->acc, t->home, dir, sizeof(dir), &err) ==
-	    -1 || queue_put(dir, msg, &item, queued, &err) == -1) {
-		queued[0] = '\0';
-		fprintf(stderr, "smtpsend: the message could not be queued: "
-		    "%s\n", err.msg);
-		return -1;
-	}
-	fprintf(stderr, "smtpsend: queued as %s: %s; it will be retried "
-	    "(smtpsend -q sends it now)\n", queued, reason);
-	return 0;
+	return queue_keep(msg, &item, t->home, why, queued);
 }
 
 int

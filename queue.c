@@ -590,3 +590,36 @@ queue_remove(const char *dir, const char *id, struct error *err)
 	queue_close(&q);
 	return ret;
 }
+
+int
+queue_keep(const struct message *msg, struct queue_item *item,
+    const char *home, const struct error *why, char *idbuf)
+{
+	struct error err;
+	char dir[4096], reason[ERROR_MSG_MAX + ERROR_REPLY_MAX + 4];
+
+	error_clear(&err);
+	if (why->reply[0] != '\0')
+		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
+		    why->reply);
+	else
+		snprintf(reason, sizeof(reason), "%s", why->msg);
+	item->reason = reason;
+	if (queue_default_dir(item->acc, home, dir, sizeof(dir), &err) == -1 ||
+	    queue_put(dir, msg, item, idbuf, &err) == -1) {
+		idbuf[0] = '\0';
+		if (item->failed)
+			fprintf(stderr, "smtpsend: no copy kept: %s\n", err.msg);
+		else
+			fprintf(stderr, "smtpsend: the message could not be "
+			    "queued: %s\n", err.msg);
+		return -1;
+	}
+	if (item->failed)
+		fprintf(stderr, "smtpsend: a copy is kept as %s in %s/failed/ "
+		    "(smtpsend --queue-show %s)\n", idbuf, dir, idbuf);
+	else
+		fprintf(stderr, "smtpsend: queued as %s: %s; it will be "
+		    "retried (smtpsend -q sends it now)\n", idbuf, reason);
+	return 0;
+}

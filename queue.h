@@ -50,6 +50,17 @@ struct queue_item {
 int	queue_put(const char *dir, const struct message *msg,
 	    const struct queue_item *item, char *idbuf, struct error *err);
 
+/*
+ * Keep msg after a failed send: queued for a temporary failure why, or
+ * with item->failed in failed/.  item->reason is set from why (its message
+ * and the server's reply); the directory is queue_default_dir(item->acc,
+ * home).  Says what became of it on stderr, in one line ("queued as ID:
+ * REASON; it will be retried (smtpsend -q sends it now)").  0 with the id
+ * in idbuf (QUEUE_ID_MAX); -1 when the queue cannot take it (said too).
+ */
+int	queue_keep(const struct message *msg, struct queue_item *item,
+	    const char *home, const struct error *why, char *idbuf);
+
 /* What a flush needs from the command line. */
 struct queue_flush_opts {
 	const struct config	*cf;

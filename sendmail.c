@@ -734,15 +734,7 @@ static int
 queue_message(const struct opts *o, struct sendctx *c, const struct error *why)
 {
 	struct queue_item item;
-	struct error err;
-	char dir[4096], reason[ERROR_MSG_MAX + ERROR_REPLY_MAX + 4];
 
-	error_clear(&err);
-	if (why->reply[0] != '\0')
-		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
-		    why->reply);
-	else
-		snprintf(reason, sizeof(reason), "%s", why->msg);
 	memset(&item, 0, sizeof(item));
 	item.acc = c->acc;
 	item.from = c->from;
@@ -753,18 +745,7 @@ queue_message(const struct opts *o, struct sendctx *c, const struct error *why)
 	    c->acc->dsn_return;
 	item.dsn_envid = o->dsn_envid;
 	item.body = o->body;
-	item.reason = reason;
-	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
-	    &err) == -1 || queue_put(dir, c->msg, &item, c->queued,
-	    &err) == -1) {
-		c->queued[0] = '\0';
-		fprintf(stderr, "smtpsend: the message could not be queued: "
-		    "%s\n", err.msg);
-		return -1;
-	}
-	fprintf(stderr, "smtpsend: queued as %s: %s; it will be retried "
-	    "(smtpsend -q sends it now)\n", c->queued, reason);
-	return 0;
+	return queue_keep(c->msg, &item, c->env.home, why, c->queued);
 }
 
 /* The server took a message: it may take the queued ones too. */
@@ -796,31 +777,16 @@ static void
 keep_failed(const struct opts *o, struct sendctx *c, const struct error *why)
 {
 	struct queue_item item;
-	struct error err;
-	char dir[4096], id[QUEUE_ID_MAX], reason[ERROR_MSG_MAX +
-	    ERROR_REPLY_MAX + 4];
+	char id[QUEUE_ID_MAX];
 
-	error_clear(&err);
-	if (why->reply[0] != '\0')
-		snprintf(reason, sizeof(reason), "%s: %s", why->msg,
-		    why->reply);
-	else
-		snprintf(reason, sizeof(reason), "%s", why->msg);
 	memset(&item, 0, sizeof(item));
 	item.acc = c->acc;
 	item.from = c->from;
 	item.rcpts = &c->rcpts;
 	item.dsn_envid = o->dsn_envid;
 	item.body = o->body;
-	item.reason = reason;
 	item.failed = 1;
-	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
-	    &err) == -1 || queue_put(dir, c->msg, &item, id, &err) == -1) {
-		fprintf(stderr, "smtpsend: no copy kept: %s\n", err.msg);
-		return;
-	}
-	fprintf(stderr, "smtpsend: a copy is kept as %s in %s/failed/ "
-	    "(smtpsend --queue-show %s)\n", id, dir, id);
+	(void)queue_keep(c->msg, &item, c->env.home, why, id);
 }
 
 /*
