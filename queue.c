@@ -26,6 +26,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "error.h"
+#include "fsutil.h"
 #include "message.h"
 #include "queue.h"
 #include "queue_priv.h"
@@ -57,29 +58,6 @@ queue_default_dir(const struct account *acc, const char *home, char *buf,
 	return 0;
 }
 
-/* mkdir -p, each new level 0700. */
-static int
-make_dirs(const char *dir, struct error *err)
-{
-	char path[PATH_MAX];
-	size_t i;
-
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return error_set(err, ERR_IO, "%s: name too long", dir);
-	for (i = 1; ; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return error_set(err, ERR_IO, "cannot create the queue "
-			    "directory %s: %s", path, strerror(errno));
-		if (dir[i] == '\0')
-			break;
-		path[i] = '/';
-	}
-	return 0;
-}
-
 int
 queue_open(struct queue_dirs *q, const char *dir, int create,
     struct error *err)
@@ -88,8 +66,11 @@ queue_open(struct queue_dirs *q, const char *dir, int create,
 
 	q->fd = q->tmp = q->failed = -1;
 	q->path = dir;
-	if (create && make_dirs(dir, err) == -1)
+	if (create && fs_mkdirs(dir) == -1) {
+		error_set(err, ERR_IO, "cannot create the queue directory "
+		    "%s: %s", dir, strerror(errno));
 		goto fail;
+	}
 	q->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (q->fd == -1) {
 		if (!create && errno == ENOENT)

@@ -26,6 +26,7 @@
 #include <nettle/sha1.h>
 #include <nettle/sha2.h>
 
+#include "fsutil.h"
 #include "scram_cache.h"
 
 #define SALT_MAX	256	/* decoded salt bytes we accept */
@@ -81,28 +82,6 @@ entry_path(const struct scram_entry *e, char *path, size_t size)
 	n = snprintf(path, size, "%s/scram-%02x%02x%02x%02x%02x%02x%02x%02x",
 	    e->dir, md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
 	return n > 0 && (size_t)n < size ? 0 : -1;
-}
-
-/* mkdir -p, 0700 for whatever is made. */
-static int
-make_dir(const char *dir)
-{
-	char path[4096];
-	size_t i;
-
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -1;
-	for (i = 1; path[i] != '\0'; i++) {
-		if (path[i] != '/')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return -1;
-		path[i] = '/';
-	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* The wrapping key: HMAC-SHA-256(password, everything the entry is for). */
@@ -207,7 +186,7 @@ scram_cache_put(const struct scram_entry *e, const char *password,
 	if (entry_path(e, path, sizeof(path)) == -1)
 		return -1;
 	/* The directory is the TLS tickets' one: 0700 and ours. */
-	if (make_dir(e->dir) == -1)
+	if (fs_mkdirs(e->dir) == -1)
 		return -1;
 	if (stat(e->dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 022) != 0)

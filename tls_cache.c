@@ -17,6 +17,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "fsutil.h"
 #include "tls.h"
 #include "tls_cache.h"
 #include "tls_cert.h"
@@ -87,28 +88,6 @@ tls_cache_path(const struct tls_params *p)
 		snprintf(path, len, "%s/%s-%s.tls", p->cache_dir, name,
 		    digest);
 	return path;
-}
-
-/* mkdir -p with mode 0700 for whatever is created. */
-static int
-make_private_dir(const char *dir)
-{
-	char path[4096];
-	size_t i;
-
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -1;
-	for (i = 1; path[i] != '\0'; i++) {
-		if (path[i] != '/')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return -1;
-		path[i] = '/';
-	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* A ticket file or directory only we can write: anything else is ignored. */
@@ -221,7 +200,7 @@ write_file(const char *path, const struct tls_cert_basis *b,
 	if (slash == NULL)
 		return -1;
 	*slash = '\0';
-	if (make_private_dir(dir) == -1 || stat(dir, &st) == -1 ||
+	if (fs_mkdirs(dir) == -1 || stat(dir, &st) == -1 ||
 	    !is_private(&st))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/.ticket.XXXXXX", dir);
