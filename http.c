@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "child.h"
 #include "error.h"
 #include "http.h"
 
@@ -121,49 +122,16 @@ lib_load(struct error *err)
 	return 0;
 }
 
-/* The reply body, grown without realloc() so no unwiped copy is left. */
-struct body {
-	char *p;
-	size_t len;
-	size_t size;
-};
-
-static void
-body_free(struct body *b)
-{
-	if (b->p != NULL)
-		explicit_bzero(b->p, b->size);
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
+/* The reply body, in a buffer that wipes what it held (it carries tokens)
+   and grows without realloc(), so no unwiped copy is left. */
 static size_t
 body_write(char *data, size_t one, size_t n, void *arg)
 {
-	struct body *b = arg;
-	size_t size;
-	char *p;
+	struct child_buf *b = arg;
 
 	n *= one;
-	if (b->len + n + 1 > HTTP_BODY_MAX)
+	if (b->len + n + 1 > HTTP_BODY_MAX || child_buf_add(b, data, n) == -1)
 		return 0; /* curl then fails with CURLE_WRITE_ERROR */
-	if (b->len + n + 1 > b->size) {
-		size = b->size == 0 ? 1024 : b->size;
-		while (size < b->len + n + 1)
-			size *= 2;
-		if ((p = malloc(size)) == NULL)
-			return 0;
-		if (b->p != NULL) {
-			memcpy(p, b->p, b->len);
-			explicit_bzero(b->p, b->size);
-			free(b->p);
-		}
-		b->p = p;
-		b->size = size;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
 	return n;
 }
 
@@ -191,8 +159,8 @@ curl_error(CURLcode rc, const char *ebuf, const char *url, struct error *err)
 }
 
 static int
-perform(CURL *c, const struct http_request *req, struct body *b, long *status,
-    struct error *err)
+perform(CURL *c, const struct http_request *req, struct child_buf *b,
+    long *status, struct error *err)
 {
 	struct curl_slist *hdrs = NULL, *h;
 	char ebuf[CURL_ERROR_SIZE];
@@ -237,7 +205,7 @@ int
 http_post(const struct http_request *req, long *status, struct http_json **json,
     struct error *err)
 {
-	struct body b = {0};
+	struct child_buf b = {0};
 	json_object *obj;
 	CURL *c;
 	int rc;
@@ -261,7 +229,7 @@ http_post(const struct http_request *req, long *status, struct http_json **json,
 		} else if (obj != NULL)
 			lib.put(obj);
 	}
-	body_free(&b);
+	child_buf_free(&b);
 	return rc;
 }
 

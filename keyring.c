@@ -53,6 +53,8 @@ struct lsec {
 	gboolean (*storev_sync)(const SecretSchema *, GHashTable *,
 	    const gchar *, const gchar *, const gchar *, GCancellable *,
 	    GError **);
+	gboolean (*clearv_sync)(const SecretSchema *, GHashTable *,
+	    GCancellable *, GError **);
 	GHashTable *(*hash_new)(GHashFunc, GEqualFunc);
 	gboolean (*hash_insert)(GHashTable *, gpointer, gpointer);
 	void (*hash_unref)(GHashTable *);
@@ -73,6 +75,7 @@ static const struct {
     {"secret_value_get", offsetof(struct lsec, value_get)},
     {"secret_value_unref", offsetof(struct lsec, value_unref)},
     {"secret_password_storev_sync", offsetof(struct lsec, storev_sync)},
+    {"secret_password_clearv_sync", offsetof(struct lsec, clearv_sync)},
     {"g_hash_table_new", offsetof(struct lsec, hash_new)},
     {"g_hash_table_insert", offsetof(struct lsec, hash_insert)},
     {"g_hash_table_unref", offsetof(struct lsec, hash_unref)},
@@ -86,6 +89,30 @@ static const struct {
 static const SecretSchema keyring_schema = {
     "de.marlam.msmtp.password",
     SECRET_SCHEMA_NONE,
+    {
+	{"host", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"service", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{NULL, 0},
+    },
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+/*
+ * The same attributes under any schema name (what secret-tool or another
+ * program stored for them): cleared before a store, so that one item is
+ * left and a lookup, which matches any schema, cannot find a stale one.
+ */
+static const SecretSchema any_schema = {
+    "de.marlam.msmtp.password",
+    SECRET_SCHEMA_DONT_MATCH_NAME,
     {
 	{"host", SECRET_SCHEMA_ATTRIBUTE_STRING},
 	{"service", SECRET_SCHEMA_ATTRIBUTE_STRING},
@@ -282,6 +309,7 @@ kr_store(int fd, const char *host, const char *service, const char *user,
 		snprintf(label, sizeof(label), "smtpsend %s: %s@%s", service,
 		    user, host);
 	a = attrs_new(&ls, "host", host, "service", service, user);
+	(void)ls.clearv_sync(&any_schema, a, NULL, NULL);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
 		secret, NULL, &gerr))
 		report(fd, ST_STORED, NULL, 0);

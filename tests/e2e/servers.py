@@ -1196,6 +1196,15 @@ class Keyring:
               "host", host, "service", service, "user", user],
              input=secret.encode(), timeout=timeout, env=self._base_env())
 
+    def count(self, host, user, service="smtp", timeout=20):
+        """How many items the keyring holds for these attributes, under
+        any schema (secret-tool search --all)."""
+        p = _cmd(["secret-tool", "search", "--all", "host", host, "service",
+                  service, "user", user], timeout=timeout,
+                 env=self._base_env(), check=False)
+        return (p.stdout + p.stderr).count(b"\nlabel = ") + \
+            (p.stdout + p.stderr).startswith(b"label = ")
+
     def lookup(self, host, user, service="smtp", timeout=20):
         """The stored secret as str, or None."""
         p = _cmd(["secret-tool", "lookup", "host", host, "service", service,

@@ -220,10 +220,18 @@ def test_endpoint_down_75(postfix, certs, run, auth, store):
     port = s.getsockname()[1]
     s.close()                       # nothing listens there now
     live_store(auth, store, life=0)
-    cfg = config(postfix, certs, auth, store,
+    cfg = config(postfix, certs, auth, store, "queue off\n",
                  endpoint="https://%s:%d/token" % (HOST, port))
     p, _ = send(run, cfg)
     assert p.returncode == 75, p.stderr.decode()
+    assert postfix.messages() == []
+    # With the queue (the default) the same temporary failure is queued.
+    cfg = config(postfix, certs, auth, store,
+                 endpoint="https://%s:%d/token" % (HOST, port))
+    p, _ = send(run, cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    assert re.search(rb"queued as \S+: .*token.*; it will be retried",
+                     p.stderr), p.stderr.decode()
     assert postfix.messages() == []
 
 
@@ -237,7 +245,7 @@ def test_endpoint_faults(postfix, certs, run, auth, store, fault, code,
                          what):
     rt, _ = live_store(auth, store, life=0)
     auth.fault = fault
-    p, _ = send(run, config(postfix, certs, auth, store))
+    p, _ = send(run, config(postfix, certs, auth, store, "queue off\n"))
     assert p.returncode == code, p.stderr.decode()
     assert what in p.stderr, p.stderr.decode()
     # Nothing was lost: the stored refresh token is the one we had.
@@ -249,7 +257,8 @@ def test_endpoint_slow_75(postfix, certs, run, auth, store):
     auth.fault = "slow"
     auth.slow = 6
     t0 = time.monotonic()
-    p, _ = send(run, config(postfix, certs, auth, store, timeout=2))
+    p, _ = send(run, config(postfix, certs, auth, store, "queue off\n",
+                            timeout=2))
     assert p.returncode == 75, p.stderr.decode()
     assert time.monotonic() - t0 < 5.5     # bounded by the timeout
 
@@ -427,6 +436,8 @@ def test_keyring_store_refresh_rotation(postfix, certs, run, auth, keyring):
         p = detached(run, ["-v", RCPT], cfg, client_env(keyring))
         assert p.returncode == 0, p.stderr.decode()
         assert len(postfix.wait_messages(1, timeout=15)) == 1
+        # The item secret-tool made is replaced, not shadowed by a second.
+        assert keyring.count(HOST, "alice", service=svc) == 1
         rec = keyring.lookup(HOST, "alice", service=svc)
         new = re.search(r"refresh_token (\S+)", rec).group(1)
         assert new != rt and new in auth.refresh_tokens

@@ -89,8 +89,11 @@ def send(run, devlog, extra="", tty=False):
     Returns (exit code, stderr text, datagrams received)."""
     sock, d = devlog
     holder, port = closed_port()
+    # queue off: the attempt fails (and is logged as a failure) rather
+    # than being queued.
     cfg = ("account default\nhost 127.0.0.1\nport %d\ntls off\n"
-           "from alice@example.org\ntimeout 10\n%s" % (port, extra))
+           "from alice@example.org\ntimeout 10\nqueue off\n%s"
+           % (port, extra))
     cmd = run.command() + ["-C", run.config_file(cfg), "bob@example.org"]
     master = slave = None
     try:
@@ -190,7 +193,8 @@ def test_cron_keyring_hint(run, devlog):
     # --store-password, which needs the same bus.
     sock, d = devlog
     cfg = ("account default\nhost 127.0.0.1\nport 25\ntls off\n"
-           "from alice@example.org\nauth on\nuser alice\ntimeout 10\n")
+           "from alice@example.org\nauth on\nuser alice\ntimeout 10\n"
+           "queue off\n")
     cmd = run.command() + ["-C", run.config_file(cfg), "bob@example.org"]
     p = subprocess.run(cmd, input=b"\n", stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60,
