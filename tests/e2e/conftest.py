@@ -38,10 +38,13 @@ def pytest_configure(config):
     # A SIGTERM (CI's timeout) ends the run like ^C, so that the session
     # fixtures still stop Postfix, Dovecot and the keyring by PID.
     signal.signal(signal.SIGTERM, _interrupt)
-    # Slow tests of the real calling programs (test_callers_real.py): CI
-    # runs them on the static build only (tests/ci.sh: -m 'not callers').
+    # Slow suites CI runs on the static build only (tests/ci.sh: -m 'not
+    # callers and not once'): the real calling programs
+    # (test_callers_real.py) and the queue's fault campaign.
     config.addinivalue_line(
         "markers", "callers: runs a real program that calls sendmail")
+    config.addinivalue_line(
+        "markers", "once: a slow suite run on one build only")
 
 
 def pytest_report_header(config):

@@ -28,6 +28,11 @@ import threading
 import time
 import uuid
 
+import pytest
+
+# Hundreds of sends: one build runs it (tests/ci.sh).
+pytestmark = pytest.mark.once
+
 
 SENDS = 320
 FAULTS = [
