@@ -120,6 +120,36 @@ reap_killed(pid_t pid, int *status)
  * a whole line, or the deadline, or the cap.  Returns 0 with r->end and
  * r->status set, -1 when the status could not be read.
  */
+/*
+ * Read what the pipe holds now, without waiting: an exited child's last
+ * output (a grandchild that keeps the pipe open adds no wait).  -1 at the
+ * cap.
+ */
+static int
+drain_ready(int fd, struct child_result *r)
+{
+	struct pollfd pfd;
+	char chunk[4096];
+	ssize_t n;
+	int rc = 0;
+
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) != 1)
+			break;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
+		if (child_buf_add(&r->out, chunk, (size_t)n) == -1) {
+			rc = -1;
+			break;
+		}
+	}
+	explicit_bzero(chunk, sizeof(chunk));
+	return rc;
+}
+
 static int
 collect(int fd, pid_t pid, int timeout_ms, struct child_result *r)
 {
@@ -159,8 +189,14 @@ collect(int fd, pid_t pid, int timeout_ms, struct child_result *r)
 		if (reaped &&
 		    (rc == 0 ||
 			(r->out.len > 0 &&
-			    memchr(r->out.p, '\n', r->out.len) != NULL)))
+			    memchr(r->out.p, '\n', r->out.len) != NULL))) {
+			/* What it wrote before it exited is in the pipe. */
+			if (drain_ready(fd, r) == -1) {
+				r->end = CHILD_TOO_MUCH;
+				goto kill;
+			}
 			return 0;
+		}
 	}
 	/* EOF: the child closed its stdout; give it the rest of the time. */
 	while (!reaped) {
