@@ -41,7 +41,10 @@ write_report(FILE *fp, const struct envelope *e, const char *dir,
 	unsigned int r = 0;
 	size_t i;
 
-	(void)getrandom(&r, sizeof(r), 0);
+	/* Only the notice's Message-ID uses it, beside the queue id, which
+	   is unique already. */
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = 0;
 	rfc5322_date(time(NULL), now, sizeof(now));
 	rfc5322_date(e->queued, arrived, sizeof(arrived));
 	fprintf(fp, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", domain);
