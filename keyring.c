@@ -105,29 +105,6 @@ static const SecretSchema keyring_schema = {
     NULL,
 };
 
-/*
- * The same attributes under any schema name (what secret-tool or another
- * program stored for them): cleared before a store, so that one item is
- * left and a lookup, which matches any schema, cannot find a stale one.
- */
-static const SecretSchema any_schema = {
-    "de.marlam.msmtp.password",
-    SECRET_SCHEMA_DONT_MATCH_NAME,
-    {
-	{"host", SECRET_SCHEMA_ATTRIBUTE_STRING},
-	{"service", SECRET_SCHEMA_ATTRIBUTE_STRING},
-	{"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
-	{NULL, 0},
-    },
-    0,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-};
 
 /* 1 and the address when the user's bus socket exists and is ours. */
 static int
@@ -299,6 +276,7 @@ kr_store(int fd, const char *host, const char *service, const char *user,
 	struct lsec ls;
 	GError *gerr = NULL;
 	GHashTable *a;
+	SecretSchema any_schema = keyring_schema;
 	char label[512];
 
 	if (lsec_load(&ls, fd) == -1)
@@ -309,6 +287,10 @@ kr_store(int fd, const char *host, const char *service, const char *user,
 		snprintf(label, sizeof(label), "smtpsend %s: %s@%s", service,
 		    user, host);
 	a = attrs_new(&ls, "host", host, "service", service, user);
+	/* Items with these attributes under any schema name (secret-tool
+	   makes such): cleared first, so that one item is left and a lookup,
+	   which matches any schema, cannot find a stale one. */
+	any_schema.flags = SECRET_SCHEMA_DONT_MATCH_NAME;
 	(void)ls.clearv_sync(&any_schema, a, NULL, NULL);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
 		secret, NULL, &gerr))
