@@ -4,6 +4,8 @@
  * every failure becomes one line that says what is wrong and what to do.
  * After the handshake the io's transport is swapped for one that reads and
  * writes TLS records, and the session ticket is kept for the next run.
+ * What the settings become is tls_setup.c; why a handshake failed,
+ * tls_explain.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -11,13 +13,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
@@ -26,41 +26,7 @@
 #include "tls.h"
 #include "tls_cache.h"
 #include "tls_cert.h"
-
-#define FIRST_MAX	48	/* first bytes received, kept for errors */
-
-struct tls {
-	gnutls_certificate_credentials_t cred;
-	gnutls_session_t	 session;
-	char			*host;		/* name checked and sent, or NULL */
-	char			*cache_path;	/* ticket file, or NULL */
-	FILE			*verbose;
-	unsigned char		 pin[32];	/* pinned fingerprint */
-	size_t			 pinlen;	/* 0, 20 (SHA-1) or 32 (SHA-256) */
-	int			 certcheck;
-	int			 system_trust;	/* CAs read at verification */
-	char			*trust_file;	/* ...from this file, or NULL */
-	int			 have_client_cert;
-	int			 fd;
-	int			 timeout_ms;
-	int			 verified;	/* the verify step ran and passed */
-	int			 active;
-	int			 resumed;
-	int			 resumed_refused; /* resumed, then failed checks */
-	int			 got_data;	/* application data came after it */
-	int			 peer_closed;	/* the server ended the connection */
-	int			 ticket_saved;
-	int			 send_again;	/* last record_send said AGAIN */
-	int			 min13;		/* tls_min_version 1.3 */
-	int			 user_priorities;
-	const char		*versions;	/* what the priorities allow */
-	unsigned char		 first[FIRST_MAX];
-	size_t			 nfirst;
-	struct error		 verr;		/* why verification failed */
-	struct tls_cert_basis	 basis;		/* what it relied on */
-	int			 basis_held;	/* the ticket's still holds */
-	char			 summary[128];
-};
+#include "tls_priv.h"
 
 static int
 is_ip_literal(const char *host)
@@ -196,159 +162,6 @@ verify_callback(gnutls_session_t session)
  * Set-up.
  */
 
-static int
-set_priorities(struct tls *t, const struct tls_params *p, struct error *err)
-{
-	gnutls_priority_t prio;
-	const char *str, *errpos = NULL;
-	int ret;
-
-	if (p->priorities != NULL && p->priorities[0] != '\0') {
-		str = p->priorities;
-		t->versions = "tls_priorities";
-		t->user_priorities = 1;
-	} else if (p->min_version == NULL ||
-	    strcmp(p->min_version, "1.2") == 0) {
-		str = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
-		t->versions = "TLS 1.2 and 1.3";
-	} else if (strcmp(p->min_version, "1.3") == 0) {
-		str = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
-		t->versions = "tls_min_version 1.3";
-		t->min13 = 1;
-	} else
-		return error_set(err, ERR_CONFIG, "tls_min_version %s: "
-		    "expected 1.2 or 1.3", p->min_version);
-	ret = gnutls_priority_init(&prio, str, &errpos);
-	if (ret < 0) {
-		if (ret == GNUTLS_E_INVALID_REQUEST && errpos != NULL)
-			error_set(err, ERR_CONFIG, "tls_priorities: invalid "
-			    "GnuTLS priority string at position %d: \"%s\"",
-			    (int)(errpos - str) + 1, errpos);
-		else
-			error_set(err, ERR_CONFIG, "tls_priorities: %s",
-			    gnutls_strerror(ret));
-		error_hint(err, "see \"gnutls-cli --list --priority STRING\"");
-		return -1;
-	}
-	ret = gnutls_priority_set(t->session, prio);
-	gnutls_priority_deinit(prio);
-	if (ret < 0)
-		return error_set(err, ERR_TLS, "cannot set TLS priorities: %s",
-		    gnutls_strerror(ret));
-	return 0;
-}
-
-/* Revoked certificates (tls_crl_file): checked with the chain. */
-static int
-set_crl(struct tls *t, const struct tls_params *p, struct error *err)
-{
-	int ret;
-
-	ret = gnutls_certificate_set_x509_crl_file(t->cred, p->crl_file,
-	    GNUTLS_X509_FMT_PEM);
-	if (ret < 0) {
-		error_set(err, ERR_CONFIG, "tls_crl_file %s: %s", p->crl_file,
-		    gnutls_strerror(ret));
-		error_hint(err, "tls_crl_file must name a readable file of "
-		    "PEM certificate revocation lists");
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * A trust file is read when the certificate is checked, and then only the
- * CAs that may have issued the chain are parsed: a copied msmtprc names
- * the distribution's bundle, whose ~150 certificates cost more to load
- * than the rest of a send.  Here it is only opened, so that an unreadable
- * file is a configuration error before anything is sent.
- */
-static int
-set_trust_file(struct tls *t, const char *path, struct error *err)
-{
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		error_set(err, ERR_CONFIG, "tls_trust_file %s: %s", path,
-		    strerror(errno));
-		error_hint(err, "tls_trust_file must name a readable file of "
-		    "PEM CA certificates");
-		return -1;
-	}
-	close(fd);
-	if ((t->trust_file = strdup(path)) == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	t->system_trust = 1;
-	return 0;
-}
-
-static int
-set_trust(struct tls *t, const struct tls_params *p, struct error *err)
-{
-	int ret;
-	int named = p->trust_file != NULL &&
-	    strcmp(p->trust_file, "system") != 0;
-
-	if (!p->certcheck || t->pinlen > 0)
-		return 0;	/* nothing to check a chain against */
-	if (named && p->crl_file == NULL)
-		return set_trust_file(t, p->trust_file, err);
-	if (named) {
-		/* CRLs live in the credentials: the CAs go there too. */
-		ret = gnutls_certificate_set_x509_trust_file(t->cred,
-		    p->trust_file, GNUTLS_X509_FMT_PEM);
-		if (ret <= 0) {
-			error_set(err, ERR_CONFIG, "tls_trust_file %s: %s",
-			    p->trust_file, ret < 0 ? gnutls_strerror(ret) :
-			    "no certificate found in it");
-			error_hint(err, "tls_trust_file must name a readable "
-			    "file of PEM CA certificates");
-			return -1;
-		}
-	} else if (p->crl_file != NULL) {
-		/* CRLs live in the credentials: load the system CAs there
-		   too, instead of the lazy per-issuer lookup. */
-		if (gnutls_certificate_set_x509_system_trust(t->cred) <= 0)
-			return error_set(err, ERR_CONFIG, "no system trust "
-			    "store to check the server's certificate against");
-	} else {
-		/* The system CAs are read at verification, only those needed. */
-		t->system_trust = 1;
-		return 0;
-	}
-	return p->crl_file != NULL ? set_crl(t, p, err) : 0;
-}
-
-static int
-set_client_cert(struct tls *t, const struct tls_params *p, struct error *err)
-{
-	const char *key;
-	int ret;
-
-	if (p->cert_file == NULL) {
-		if (p->key_file == NULL)
-			return 0;
-		error_set(err, ERR_CONFIG, "tls_key_file is set but "
-		    "tls_cert_file is not");
-		error_hint(err, "set both, or neither");
-		return -1;
-	}
-	key = p->key_file != NULL ? p->key_file : p->cert_file;
-	ret = gnutls_certificate_set_x509_key_file(t->cred, p->cert_file, key,
-	    GNUTLS_X509_FMT_PEM);
-	if (ret < 0) {
-		error_set(err, ERR_CONFIG, "cannot load the client certificate "
-		    "%s with key %s: %s", p->cert_file, key,
-		    gnutls_strerror(ret));
-		error_hint(err, "tls_cert_file and tls_key_file must be "
-		    "readable PEM files of the same key pair");
-		return -1;
-	}
-	t->have_client_cert = 1;
-	return 0;
-}
-
 /*
  * Offer the stored ticket, unless what its full handshake verified no
  * longer holds (trust file, pin, certcheck, the certificate's dates): a
@@ -402,7 +215,7 @@ set_session(struct tls *t, const struct tls_params *p, struct error *err)
 	    transport_pull_timeout);
 	gnutls_transport_set_vec_push_function(t->session, transport_push);
 	gnutls_handshake_set_timeout(t->session, 0);	/* our own deadline */
-	if (set_priorities(t, p, err) == -1)
+	if (tls_setup_priorities(t, p, err) == -1)
 		return -1;
 	ret = gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE,
 	    t->cred);
@@ -417,24 +230,6 @@ set_session(struct tls *t, const struct tls_params *p, struct error *err)
 			    "server name %s: %s", t->host, gnutls_strerror(ret));
 	}
 	set_cache(t, p);
-	return 0;
-}
-
-static int
-set_pin(struct tls *t, const struct tls_params *p, struct error *err)
-{
-	if (p->fingerprint == NULL || p->fingerprint[0] == '\0')
-		return 0;
-	if (tls_cert_parse_fingerprint(p->fingerprint, t->pin, sizeof(t->pin),
-	    &t->pinlen) == -1 || (t->pinlen != 32 && t->pinlen != 20)) {
-		t->pinlen = 0;
-		error_set(err, ERR_CONFIG, "tls_fingerprint %s: expected a "
-		    "SHA-256 (32 bytes) or SHA-1 (20 bytes) fingerprint in hex",
-		    p->fingerprint);
-		error_hint(err, "\"smtpsend --serverinfo\" shows the server's "
-		    "fingerprint");
-		return -1;
-	}
 	return 0;
 }
 
@@ -455,7 +250,7 @@ tls_new(struct tls **tp, const struct tls_params *p, struct error *err)
 		error_set(err, ERR_OS, "out of memory");
 		goto fail;
 	}
-	if (set_pin(t, p, err) == -1)
+	if (tls_setup_pin(t, p, err) == -1)
 		goto fail;
 	ret = gnutls_certificate_allocate_credentials(&t->cred);
 	if (ret < 0) {
@@ -464,7 +259,8 @@ tls_new(struct tls **tp, const struct tls_params *p, struct error *err)
 		goto fail;
 	}
 	gnutls_certificate_set_verify_function(t->cred, verify_callback);
-	if (set_trust(t, p, err) == -1 || set_client_cert(t, p, err) == -1 ||
+	if (tls_setup_trust(t, p, err) == -1 ||
+	    tls_setup_client_cert(t, p, err) == -1 ||
 	    set_session(t, p, err) == -1)
 		goto fail;
 	if (!p->certcheck && t->pinlen == 0)
@@ -481,147 +277,6 @@ fail:
 /*
  * The handshake.
  */
-
-/* The first bytes look like an SMTP reply: the server speaks clear text. */
-static int
-saw_cleartext_reply(const struct tls *t)
-{
-	return t->nfirst >= 4 && t->first[0] >= '2' && t->first[0] <= '5' &&
-	    t->first[1] >= '0' && t->first[1] <= '9' &&
-	    t->first[2] >= '0' && t->first[2] <= '9' &&
-	    (t->first[3] == ' ' || t->first[3] == '-');
-}
-
-/* The first line received, printable, for messages. */
-static void
-first_line(struct tls *t, char *buf, size_t size)
-{
-	size_t i, o = 0;
-	ssize_t n;
-
-	/* GnuTLS read a record header only; the rest is likely there. */
-	n = recv(t->fd, t->first + t->nfirst, sizeof(t->first) - t->nfirst,
-	    MSG_DONTWAIT);
-	if (n > 0)
-		t->nfirst += (size_t)n;
-
-	for (i = 0; i < t->nfirst && o + 1 < size; i++) {
-		if (t->first[i] == '\r' || t->first[i] == '\n')
-			break;
-		buf[o++] = t->first[i] >= 0x20 && t->first[i] < 0x7f ?
-		    (char)t->first[i] : '?';
-	}
-	buf[o] = '\0';
-}
-
-static void
-version_hint(const struct tls *t, struct error *err)
-{
-	if (t->min13)
-		error_hint(err, "the server may not support TLS 1.3: set "
-		    "tls_min_version 1.2");
-	else if (t->user_priorities)
-		error_hint(err, "check tls_priorities: the server accepts "
-		    "none of the TLS versions or ciphers it allows");
-	else
-		error_hint(err, "the server may only speak TLS 1.1 or older, "
-		    "which is insecure; ask its administrator to upgrade");
-}
-
-static int
-alert_error(struct tls *t, struct error *err)
-{
-	gnutls_alert_description_t alert;
-	const char *name;
-
-	alert = gnutls_alert_get(t->session);
-	name = gnutls_alert_get_name(alert);
-	if (name == NULL)
-		name = "unknown alert";
-	if (alert == GNUTLS_A_CERTIFICATE_REQUIRED ||
-	    (alert == GNUTLS_A_HANDSHAKE_FAILURE && !t->have_client_cert &&
-	    gnutls_certificate_client_get_request_status(t->session))) {
-		error_set(err, ERR_CERT, "the server requires a client "
-		    "certificate (TLS alert: %s)", name);
-		error_hint(err, "set tls_cert_file and tls_key_file to a "
-		    "certificate the server accepts");
-		return -1;
-	}
-	if (alert == GNUTLS_A_PROTOCOL_VERSION) {
-		error_set(err, ERR_TLS, "TLS handshake failed: the server "
-		    "speaks no TLS version that is allowed (%s)",
-		    t->versions);
-		version_hint(t, err);
-		return -1;
-	}
-	error_set(err, ERR_TLS, "TLS handshake failed: the server sent the "
-	    "alert \"%s\"", name);
-	if (alert != GNUTLS_A_HANDSHAKE_FAILURE &&
-	    alert != GNUTLS_A_INSUFFICIENT_SECURITY)
-		return -1;
-	if (t->min13 || t->user_priorities)
-		version_hint(t, err);
-	else
-		error_hint(err, "the server accepts none of the TLS versions "
-		    "and ciphers offered (TLS 1.2 and 1.3)");
-	return -1;
-}
-
-static int
-handshake_error(struct tls *t, int ret, int implicit, struct error *err)
-{
-	char line[FIRST_MAX + 1];
-
-	if (t->verr.kind != ERR_NONE) {
-		*err = t->verr;
-		return -1;
-	}
-	if (saw_cleartext_reply(t)) {
-		first_line(t, line, sizeof(line));
-		if (implicit) {
-			error_set(err, ERR_TLS, "the server greeted in clear "
-			    "text (\"%s\") instead of starting TLS: this port "
-			    "expects STARTTLS", line);
-			error_hint(err, "remove \"tls_starttls off\", or use "
-			    "the implicit TLS port (usually 465); STARTTLS is "
-			    "usually port 587");
-		} else {
-			error_set(err, ERR_PROTOCOL, "the server answered "
-			    "STARTTLS with 220 but then sent clear text "
-			    "(\"%s\")", line);
-			error_hint(err, "someone between you and the server "
-			    "may be tampering with the connection");
-		}
-		return -1;
-	}
-	switch (ret) {
-	case GNUTLS_E_FATAL_ALERT_RECEIVED:
-		return alert_error(t, err);
-	case GNUTLS_E_PUSH_ERROR:
-	case GNUTLS_E_PULL_ERROR:
-		return error_set(err, ERR_NETWORK, "connection failed during "
-		    "the TLS handshake: %s", strerror(errno));
-	case GNUTLS_E_PREMATURE_TERMINATION:
-		return error_set(err, ERR_NETWORK, "the server closed the "
-		    "connection during the TLS handshake");
-	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
-		error_set(err, ERR_TLS, "TLS handshake failed: the server "
-		    "chose a TLS version that is not allowed (%s)",
-		    t->versions);
-		version_hint(t, err);
-		return -1;
-	case GNUTLS_E_NO_CIPHER_SUITES:
-	case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
-		error_set(err, ERR_TLS, "TLS handshake failed: %s",
-		    gnutls_strerror(ret));
-		error_hint(err, "the server accepts no cipher that "
-		    "tls_priorities allows");
-		return -1;
-	default:
-		return error_set(err, ERR_TLS, "TLS handshake failed: %s",
-		    gnutls_strerror(ret));
-	}
-}
 
 static void
 handshake_report(struct tls *t)
@@ -640,6 +295,38 @@ handshake_report(struct tls *t)
 	if (tls_client_cert_missing(t))
 		fprintf(t->verbose, "--- the server asked for a client "
 		    "certificate; none is configured (tls_cert_file)\n");
+}
+
+/*
+ * After the handshake: a resumed session skipped the callback, so check
+ * the certificate it carries against today's settings (trust file, pin),
+ * which may have changed since the ticket was made.  If it fails, the
+ * ticket goes.
+ */
+static int
+verify_after_handshake(struct tls *t, struct error *err)
+{
+	if (!t->verified && t->resumed && t->basis_held) {
+		if (t->verbose != NULL)
+			fprintf(t->verbose, "--- TLS session resumed: its "
+			    "certificate was verified when the ticket was made, "
+			    "against what is still trusted\n");
+		t->verified = 1;
+	}
+	if (!t->verified) {
+		if (t->resumed && t->verbose != NULL)
+			fprintf(t->verbose, "--- TLS session resumed: checking "
+			    "the server's certificate again\n");
+		if (verify_peer(t) == -1) {
+			*err = t->verr;
+			if (t->resumed && t->cache_path != NULL)
+				tls_cache_remove(t->cache_path, t->verbose);
+			t->resumed_refused = t->resumed;
+			return -1;
+		}
+		t->verified = 1;
+	}
+	return 0;
 }
 
 static const struct io_ops tls_io_ops;
@@ -665,7 +352,7 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 			break;
 		if (ret != GNUTLS_E_AGAIN && ret != GNUTLS_E_INTERRUPTED &&
 		    gnutls_error_is_fatal(ret))
-			return handshake_error(t, ret, implicit, err);
+			return tls_explain_handshake(t, ret, implicit, err);
 		if (ret != GNUTLS_E_AGAIN && ret != GNUTLS_E_INTERRUPTED)
 			continue;	/* a warning alert: go on */
 		ready = io_wait(io, gnutls_record_get_direction(t->session) ?
@@ -677,31 +364,8 @@ tls_handshake(struct tls *t, struct io *io, int implicit, struct error *err)
 			    "timed out after %.1f s", t->timeout_ms / 1000.0);
 	}
 	t->resumed = gnutls_session_is_resumed(t->session) != 0;
-	/*
-	 * A resumed session skipped the callback: check the certificate it
-	 * carries against today's settings (trust file, pin), which may have
-	 * changed since the ticket was made.  If it fails, the ticket goes.
-	 */
-	if (!t->verified && t->resumed && t->basis_held) {
-		if (t->verbose != NULL)
-			fprintf(t->verbose, "--- TLS session resumed: its "
-			    "certificate was verified when the ticket was made, "
-			    "against what is still trusted\n");
-		t->verified = 1;
-	}
-	if (!t->verified) {
-		if (t->resumed && t->verbose != NULL)
-			fprintf(t->verbose, "--- TLS session resumed: checking "
-			    "the server's certificate again\n");
-		if (verify_peer(t) == -1) {
-			*err = t->verr;
-			if (t->resumed && t->cache_path != NULL)
-				tls_cache_remove(t->cache_path, t->verbose);
-			t->resumed_refused = t->resumed;
-			return -1;
-		}
-		t->verified = 1;
-	}
+	if (verify_after_handshake(t, err) == -1)
+		return -1;
 	handshake_report(t);
 	ticket_save(t);
 	io_set_ops(io, &tls_io_ops, t);
@@ -724,7 +388,7 @@ static int
 record_error(struct tls *t, ssize_t ret, struct error *err)
 {
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-		alert_error(t, err);
+		tls_explain_alert(t, err);
 		if (err->kind != ERR_CERT)
 			error_set(err, ERR_NETWORK, "the server ended the TLS "
 			    "session with the alert \"%s\"",

@@ -7,23 +7,10 @@
 
 #include <stdio.h>
 
+#include "tls_params.h"
+
 struct error;
 struct io;
-
-struct tls_params {
-	const char	*host;		/* name sent as SNI and checked */
-	const char	*trust_file;	/* NULL: system trust store */
-	const char	*crl_file;	/* PEM CRLs to check against, or NULL */
-	const char	*fingerprint;	/* pinned SHA-256 (or SHA-1), or NULL */
-	int		 certcheck;	/* 0: no verification (warned) */
-	const char	*cert_file;	/* client certificate, or NULL */
-	const char	*key_file;
-	const char	*priorities;	/* GnuTLS priority string, or NULL */
-	const char	*min_version;	/* "1.2" default, "1.3" */
-	const char	*cache_dir;	/* session ticket store, or NULL for none */
-	const char	*cache_key;	/* "host:port:user" names the ticket */
-	FILE		*verbose;	/* -v stream, or NULL */
-};
 
 struct tls;
 

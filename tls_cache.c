@@ -18,9 +18,9 @@
 #include <gnutls/gnutls.h>
 
 #include "fsutil.h"
-#include "tls.h"
 #include "tls_cache.h"
 #include "tls_cert.h"
+#include "tls_params.h"
 
 #define TICKET_MAX	(64 * 1024)	/* larger ticket files are not ours */
 
