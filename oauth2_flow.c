@@ -125,14 +125,17 @@ device_flow(const struct account *acc, const struct oauth2_source *src,
     FILE *out, struct tokens *t, struct error *err)
 {
 	char dbuf[512], tbuf[512], form[4096];
-	const char *durl, *turl, *dc, *uc, *vu, *scope = oauth2_scope(acc);
+	const char *durl, *turl, *dc, *uc, *vu;
+	const char *scope = config_oauth2_scope(acc);
 	struct http_json *j = NULL;
 	long long life = 900, iv = 5, deadline;
 	long status;
 	int rc = -1, interval, tty = isatty(2);
 
-	durl = oauth2_endpoint(acc, OAUTH2_EP_DEVICE, dbuf, sizeof(dbuf));
-	turl = oauth2_endpoint(acc, OAUTH2_EP_TOKEN, tbuf, sizeof(tbuf));
+	durl = config_oauth2_endpoint(acc, CONFIG_OAUTH2_DEVICE, dbuf,
+	    sizeof(dbuf));
+	turl = config_oauth2_endpoint(acc, CONFIG_OAUTH2_TOKEN, tbuf,
+	    sizeof(tbuf));
 	form[0] = '\0';
 	if (scope != NULL &&
 	    http_form_add(form, sizeof(form), "scope", scope) == -1)
@@ -489,9 +492,10 @@ auth_url(const struct account *acc, const char *redirect, const char *challenge,
     const char *state, char *url, size_t size)
 {
 	char abuf[512], q[FLOW_URL_MAX];
-	const char *base, *scope = oauth2_scope(acc);
+	const char *base, *scope = config_oauth2_scope(acc);
 
-	base = oauth2_endpoint(acc, OAUTH2_EP_AUTH, abuf, sizeof(abuf));
+	base = config_oauth2_endpoint(acc, CONFIG_OAUTH2_AUTH, abuf,
+	    sizeof(abuf));
 	q[0] = '\0';
 	if (http_form_add(q, sizeof(q), "response_type", "code") == -1 ||
 	    http_form_add(q, sizeof(q), "client_id", acc->oauth2_client_id) ==
@@ -569,7 +573,8 @@ exchange(const struct account *acc, const struct oauth2_source *src,
 {
 	char tbuf[512], *form;
 	const char *url =
-	    oauth2_endpoint(acc, OAUTH2_EP_TOKEN, tbuf, sizeof(tbuf));
+	    config_oauth2_endpoint(acc, CONFIG_OAUTH2_TOKEN, tbuf,
+		sizeof(tbuf));
 	struct http_json *j = NULL;
 	long status;
 	int rc = -1;
@@ -670,18 +675,19 @@ choose_flow(const struct account *acc, enum oauth2_flow flow, struct error *err)
 		else
 			flow = OAUTH2_FLOW_DEVICE;
 	}
+	/* A missing keyword: the error names the oauth2_provider line. */
 	if (custom && flow == OAUTH2_FLOW_DEVICE &&
 	    acc->oauth2_device_endpoint == NULL)
 		return error_set(err, ERR_CONFIG,
-		    "account %s: --device needs "
+		    "%s:%d: account %s: --device needs "
 		    "oauth2_device_endpoint",
-		    acc->name);
+		    acc->file, acc->kwline[ACC_OAUTH2_PROVIDER], acc->name);
 	if (custom && flow == OAUTH2_FLOW_BROWSER &&
 	    acc->oauth2_auth_endpoint == NULL)
 		return error_set(err, ERR_CONFIG,
-		    "account %s: --browser needs "
+		    "%s:%d: account %s: --browser needs "
 		    "oauth2_auth_endpoint",
-		    acc->name);
+		    acc->file, acc->kwline[ACC_OAUTH2_PROVIDER], acc->name);
 	return (int)flow;
 }
 

@@ -368,31 +368,101 @@ def test_argv_has_no_token(postfix, certs, run, auth, store):
 
 # -------------------------------------------------------------- config
 
-@pytest.mark.parametrize("extra,word", [
-    ("oauth2_provider google\n", b"oauth2_client_id"),
-    ("oauth2_provider yahoo\noauth2_client_id x\n", b"oauth2_provider"),
+# Each error names the keyword and the line of the keyword at fault (the
+# account's lines 1-4 come first; for a missing keyword, the provider's).
+@pytest.mark.parametrize("extra,word,line", [
+    ("oauth2_provider google\n", b"oauth2_client_id", 5),
+    ("oauth2_provider yahoo\noauth2_client_id x\n", b"oauth2_provider", 5),
     ("oauth2_provider google\noauth2_client_id x\noauth2_tenant t\n",
-     b"oauth2_tenant"),
+     b"oauth2_tenant", 7),
     ("oauth2_provider microsoft\noauth2_client_id x\n"
-     "oauth2_token_endpoint https://x/\n", b"oauth2_token_endpoint"),
+     "oauth2_token_endpoint https://x/\n", b"oauth2_token_endpoint", 7),
+    ("oauth2_provider microsoft\noauth2_client_id x\n"
+     "oauth2_device_endpoint https://x/\n", b"oauth2_device_endpoint", 7),
+    ("oauth2_provider google\noauth2_client_id x\n"
+     "oauth2_auth_endpoint https://x/\n", b"oauth2_auth_endpoint", 7),
     ("oauth2_provider custom\noauth2_client_id x\n",
-     b"oauth2_token_endpoint"),
+     b"oauth2_token_endpoint", 5),
     ("oauth2_provider custom\noauth2_client_id x\n"
      "oauth2_token_endpoint http://127.0.0.1/token\n",
-     b"oauth2_token_endpoint"),
-    ("oauth2_client_id x\n", b"oauth2_provider"),
-    ("oauth2_provider google\noauth2_client_id x\nauth plain\n", b"auth"),
+     b"oauth2_token_endpoint", 7),
+    ("oauth2_client_id x\n", b"oauth2_client_id needs oauth2_provider", 5),
+    ("port 2525\noauth2_scope s\n", b"oauth2_scope needs oauth2_provider",
+     6),
+    ("oauth2_provider google\noauth2_client_id x\nauth plain\n",
+     b"auth is PLAIN", 7),
+    ("auth off\noauth2_provider google\noauth2_client_id x\n",
+     b"auth is off", 5),
     ("oauth2_provider google\noauth2_client_id x\n"
      "oauth2_client_secret a\noauth2_client_secret_eval echo b\n",
-     b"oauth2_client_secret_eval"),
+     b"oauth2_client_secret_eval", 8),
 ])
-def test_config_errors(run, extra, word):
+def test_config_errors(run, extra, word, line):
     cfg = ("account default\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
            + extra)
     p = run(["--pretend", RCPT], config=cfg)
     assert p.returncode == 78, p.stderr.decode()
     assert word in p.stderr
-    assert re.search(rb"smtprc\.\d+:\d+:", p.stderr), p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:%d: " % line, p.stderr), p.stderr.decode()
+
+
+def test_config_error_user_line(run):
+    # No user: the oauth2_provider line (3), not the account's (1).
+    cfg = ("account default\nhost 127.0.0.1\noauth2_provider google\n"
+           "oauth2_client_id x\nfrom a@b.example\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:3: account default: oauth2_provider "
+                     rb"google needs user", p.stderr), p.stderr.decode()
+
+
+def test_config_error_inherited_line(run):
+    # A keyword from a parent account is at fault on its own line there
+    # (4); one from defaults (auth, 2) likewise.
+    cfg = ("account ms\nhost 127.0.0.1\nuser alice\n"
+           "oauth2_tenant t\noauth2_provider microsoft\noauth2_client_id x\n"
+           "account default : ms\nfrom a@b.example\noauth2_provider google\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:4: account default: oauth2_tenant is "
+                     rb"for oauth2_provider microsoft only", p.stderr), \
+        p.stderr.decode()
+    cfg = ("defaults\nauth login\n\naccount default\nhost 127.0.0.1\n"
+           "user alice\nfrom a@b.example\noauth2_provider google\n"
+           "oauth2_client_id x\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:2: account default: .*auth is LOGIN",
+                     p.stderr), p.stderr.decode()
+
+
+@pytest.mark.parametrize("flag,word", [("--device", b"oauth2_device_endpoint"),
+                                       ("--browser", b"oauth2_auth_endpoint")])
+def test_authorize_flow_needs_endpoint(run, flag, word):
+    # A custom provider without the flow's endpoint: the provider's line.
+    cfg = ("account default\nhost 127.0.0.1\nuser alice\n"
+           "oauth2_provider custom\noauth2_client_id x\n"
+           "oauth2_token_endpoint https://127.0.0.1:1/token\n")
+    p = run(["--authorize", flag], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert word in p.stderr
+    assert re.search(rb"smtprc\.\d+:4: account default: ", p.stderr), \
+        p.stderr.decode()
+
+
+def test_pretend_shows_provider_defaults(run):
+    cfg = ("account default\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
+           "oauth2_provider microsoft\noauth2_client_id x\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    out = p.stdout.decode()
+    assert re.search(r"^oauth2_tenant\s+= common \(default\)$", out, re.M)
+    assert re.search(r"^oauth2_scope\s+= https://outlook\.office\.com/"
+                     r"SMTP\.Send offline_access \(default\)$", out, re.M)
+    assert re.search(r"^oauth2_token_endpoint\s+= https://login\."
+                     r"microsoftonline\.com/common/oauth2/v2\.0/token "
+                     r"\(default\)$", out, re.M)
+    assert "(not set)\noauth2_scope" not in out
 
 
 def test_config_inherited(run):
