@@ -178,6 +178,39 @@ def test_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store,
     assert read_store(store)["access_token"] != at
 
 
+def test_bs_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store):
+    """-bs (Symfony, Laravel): the same refresh and second AUTH in the same
+    SMTP session as a send from standard input, the verdict 250."""
+    from test_bs import Bs
+    rt, at = live_store(auth, store)
+    auth.revoke_at_smtp(at)
+    tag = uuid.uuid4().hex[:12]
+    b = Bs(run, config(postfix, certs, auth, store), args=("-v", "-bs"))
+    try:
+        assert b.reply()[0] == 220
+        for cmd, want in (("EHLO client.example", 250),
+                          ("MAIL FROM:<%s>" % FROM, 250),
+                          ("RCPT TO:<%s>" % RCPT, 250), ("DATA", 354)):
+            b.send(cmd + "\r\n")
+            code, text = b.reply()
+            assert code == want, (cmd, code, text)
+        b.send(message(tag).replace(b"\n", b"\r\n") + b".\r\n")
+        code, text = b.reply(timeout=60)
+        assert code == 250, text
+        b.send("QUIT\r\n")
+        assert b.reply()[0] == 221
+        status, _, err = b.finish()
+    finally:
+        b.kill()
+    assert status == 0, err
+    used = re.findall(r"^--> AUTH ([A-Z0-9]+)", err, re.M)
+    assert len(used) >= 2, err      # tried twice in one session
+    assert "refreshing it and trying again" in err
+    assert delivered(postfix, tag)
+    assert len(auth.token_requests()) == 1
+    assert read_store(store)["access_token"] != at
+
+
 def test_refused_twice_fails_77(postfix, certs, run, auth, store, oauth):
     rt, at = live_store(auth, store)
     auth.revoke_at_smtp(at)
