@@ -158,8 +158,11 @@ submit_auth_was_needed(const struct error *nosecret, struct error *err)
 	*err = e;
 }
 
-/* send_job.refresh: tok->fresh is replaced (job->secret, the refused
-   token, stays with its owner until the send ends). */
+/*
+ * send_job.refresh: tok->fresh is replaced.  refused may be the token it
+ * held (the queue's flush opens a session with it): it is read before
+ * that is freed, and the caller moves on to *fresh.
+ */
 static int
 refresh_token(void *arg, const char *refused, const char **fresh,
     struct error *err)

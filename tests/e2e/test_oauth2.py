@@ -268,6 +268,45 @@ def test_endpoint_down_75(postfix, certs, run, auth, store):
     assert postfix.messages() == []
 
 
+def _down_endpoint():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()                       # nothing listens there now
+    return "https://%s:%d/token" % (HOST, port)
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_queued_then_flushed(postfix, certs, run, auth, store, tmp_path,
+                             revoked):
+    """Queued while the token endpoint is down; smtpsend -q refreshes
+    later and delivers.  revoked: the cached token is still "valid" by its
+    expiry but the SMTP server refuses it, at the send (the refresh then
+    finds the endpoint down: queued) and again at the flush, which
+    refreshes once in its session."""
+    qdir = str(tmp_path / "queue")
+    qcfg = "queue_dir %s\n" % qdir
+    if revoked:
+        rt, at = live_store(auth, store)
+        auth.revoke_at_smtp(at)
+    else:
+        rt, at = live_store(auth, store, life=0)
+    p, tag = send(run, config(postfix, certs, auth, store, qcfg,
+                              endpoint=_down_endpoint()))
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"queued as" in p.stderr, p.stderr.decode()
+    assert postfix.messages() == []
+    assert auth.token_requests() == []
+    p = run(["-v", "-q"], config=config(postfix, certs, auth, store, qcfg))
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag), p.stderr.decode()
+    assert len(auth.token_requests()) == 1
+    s = read_store(store)
+    assert s["refresh_token"] != rt and s["access_token"] != at
+    p = run(["-bp"], config=config(postfix, certs, auth, store, qcfg))
+    assert b"Mail queue is empty" in p.stdout, p.stdout.decode()
+
+
 @pytest.mark.parametrize("fault,code,what", [
     ("5xx", 75, b"HTTP 503"),
     ("garbage", 76, b"not a JSON object"),
@@ -643,7 +682,10 @@ def test_authorize_device_then_send(postfix, certs, run, auth, store):
     s = read_store(store)
     assert s["refresh_token"] in auth.refresh_tokens
     assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
-    for t in (s["refresh_token"], s["access_token"]):
+    dcs = [r["device_code"] for r in auth.token_requests()
+           if r["grant_type"].endswith(":device_code")]
+    assert dcs
+    for t in [s["refresh_token"], s["access_token"]] + dcs:
         assert t not in out and t not in err
     p, tag = send(run, config(postfix, certs, auth, store))
     assert p.returncode == 0, p.stderr.decode()
@@ -709,7 +751,7 @@ def _wrong_state(location):
 
 def test_authorize_browser_redirect(postfix, certs, run, auth, store):
     pr = Proc(run, flow_config(postfix, certs, auth, store),
-              ["--authorize", "--browser"], stdin=subprocess.PIPE)
+              ["-v", "--authorize", "--browser"], stdin=subprocess.PIPE)
     url = pr.wait_line(r"^\s+(https://\S+)").group(1)
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert q["code_challenge_method"] == "S256"
@@ -730,6 +772,10 @@ def test_authorize_browser_redirect(postfix, certs, run, auth, store):
     codes = [r for r in auth.token_requests()
              if r["grant_type"] == "authorization_code"]
     assert len(codes) == 1 and len(codes[0]["code_verifier"]) == 43
+    # Neither the code, its verifier nor the tokens are shown, even -v.
+    for t in (codes[0]["code"], codes[0]["code_verifier"],
+              s["refresh_token"], s["access_token"]):
+        assert t not in out and t not in err
     p, tag = send(run, config(postfix, certs, auth, store))
     assert p.returncode == 0, p.stderr.decode()
     assert delivered(postfix, tag)
