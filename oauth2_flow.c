@@ -660,11 +660,15 @@ done:
 	return rc;
 }
 
-/* The flow to run: asked for, else the provider's mail-capable one. */
+/*
+ * The flow to run: asked for, else the provider's mail-capable one.  A
+ * flow the account cannot run is a configuration error at the
+ * oauth2_provider line (the keyword that is missing would go there).
+ */
 static int
 choose_flow(const struct account *acc, enum oauth2_flow flow, struct error *err)
 {
-	const char *p = acc->oauth2_provider;
+	const char *p = acc->oauth2_provider, *why = NULL;
 	int custom = strcmp(p, "custom") == 0;
 
 	if (flow == OAUTH2_FLOW_DEFAULT) {
@@ -674,20 +678,25 @@ choose_flow(const struct account *acc, enum oauth2_flow flow, struct error *err)
 			flow = OAUTH2_FLOW_BROWSER;
 		else
 			flow = OAUTH2_FLOW_DEVICE;
-	}
-	/* A missing keyword: the error names the oauth2_provider line. */
-	if (custom && flow == OAUTH2_FLOW_DEVICE &&
+		if (custom && acc->oauth2_device_endpoint == NULL &&
+		    acc->oauth2_auth_endpoint == NULL)
+			why = "--authorize needs oauth2_device_endpoint or "
+			    "oauth2_auth_endpoint";
+	} else if (custom && flow == OAUTH2_FLOW_DEVICE &&
 	    acc->oauth2_device_endpoint == NULL)
-		return error_set(err, ERR_CONFIG,
-		    "%s:%d: account %s: --device needs "
-		    "oauth2_device_endpoint",
-		    acc->file, acc->kwline[ACC_OAUTH2_PROVIDER], acc->name);
-	if (custom && flow == OAUTH2_FLOW_BROWSER &&
+		why = "--device needs oauth2_device_endpoint";
+	else if (custom && flow == OAUTH2_FLOW_BROWSER &&
 	    acc->oauth2_auth_endpoint == NULL)
-		return error_set(err, ERR_CONFIG,
-		    "%s:%d: account %s: --browser needs "
-		    "oauth2_auth_endpoint",
-		    acc->file, acc->kwline[ACC_OAUTH2_PROVIDER], acc->name);
+		why = "--browser needs oauth2_auth_endpoint";
+	else if (strcmp(p, "google") == 0 && flow == OAUTH2_FLOW_DEVICE &&
+	    acc->oauth2_scope == NULL)
+		why = "--device: Google's device flow does not grant the "
+		    "https://mail.google.com/ scope (leave --device out: "
+		    "the browser flow is Google's)";
+	if (why != NULL)
+		return error_set(err, ERR_CONFIG, "%s:%d: account %s: %s",
+		    acc->file, acc->kwline[ACC_OAUTH2_PROVIDER], acc->name,
+		    why);
 	return (int)flow;
 }
 

@@ -508,18 +508,35 @@ def test_config_error_inherited_line(run):
                      p.stderr), p.stderr.decode()
 
 
-@pytest.mark.parametrize("flag,word", [("--device", b"oauth2_device_endpoint"),
-                                       ("--browser", b"oauth2_auth_endpoint")])
-def test_authorize_flow_needs_endpoint(run, flag, word):
+@pytest.mark.parametrize("flag,endpoints,word", [
+    ("--device", "oauth2_auth_endpoint https://127.0.0.1:1/a\n",
+     b"--device needs oauth2_device_endpoint"),
+    ("--browser", "oauth2_device_endpoint https://127.0.0.1:1/d\n",
+     b"--browser needs oauth2_auth_endpoint"),
+    (None, "", b"--authorize needs oauth2_device_endpoint or "
+     b"oauth2_auth_endpoint"),
+])
+def test_authorize_flow_needs_endpoint(run, flag, endpoints, word):
     # A custom provider without the flow's endpoint: the provider's line.
     cfg = ("account default\nhost 127.0.0.1\nuser alice\n"
            "oauth2_provider custom\noauth2_client_id x\n"
-           "oauth2_token_endpoint https://127.0.0.1:1/token\n")
-    p = run(["--authorize", flag], config=cfg)
+           "oauth2_token_endpoint https://127.0.0.1:1/token\n" + endpoints)
+    p = run(["--authorize"] + ([flag] if flag else []), config=cfg)
     assert p.returncode == 78, p.stderr.decode()
-    assert word in p.stderr
+    assert word in p.stderr, p.stderr.decode()
     assert re.search(rb"smtprc\.\d+:4: account default: ", p.stderr), \
         p.stderr.decode()
+
+
+def test_authorize_google_device_refused(run):
+    # Google's device flow cannot grant the mail scope: said at once, at
+    # the provider's line, without a request to Google.
+    cfg = ("account default\nhost 127.0.0.1\nuser alice\n"
+           "oauth2_client_id x\noauth2_provider google\n")
+    p = run(["--authorize", "--device"], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:5: account default: --device: "
+                     rb"Google's device flow", p.stderr), p.stderr.decode()
 
 
 def test_pretend_shows_provider_defaults(run):
