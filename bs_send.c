@@ -2,7 +2,8 @@
  * bs_send.c: one -bs transaction submitted (declared in bs.h), the way
  * sendmail.c submits standard input: the account's envelope sender rules,
  * aliases and qualification of the recipients, and the steps both share
- * (submit.h: message fixes, the secret), send_message(), the log line.
+ * (submit.h: message fixes, the secret, the OAuth2 refresh),
+ * send_message(), the log line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	struct addr_list rcpts = { 0 };
 	struct log_record rec;
 	struct send_job job;
+	struct submit_token tok;
 	char *from = NULL, *secret = NULL, qnote[QUEUE_ID_MAX + 16];
 	size_t i;
 	struct error nosecret;
@@ -59,6 +61,7 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 
 	memset(res, 0, sizeof(*res));
 	memset(&job, 0, sizeof(job));
+	memset(&tok, 0, sizeof(tok));
 	error_clear(&nosecret);
 	queued[0] = '\0';
 	if (submit_sender(acc, t->from, msg, &from, err) == -1)
@@ -89,6 +92,7 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	job.msg = msg;
 	job.secret = secret;
 	job.verbose = verbose;
+	submit_refresh(&job, &tok);
 	rc = send_message(&job, res, err);
 	if (rc == -1)
 		submit_auth_was_needed(&nosecret, err);
@@ -117,6 +121,7 @@ out:
 	}
 	aliases_free(al);
 	secret_free(secret);
+	submit_token_free(&tok);
 	addr_list_free(&rcpts);
 	free(from);
 	return rc;

@@ -50,6 +50,9 @@ struct account {
 	uint64_t set;		/* bit (1 << ACC_field) per keyword given */
 	char	*file;		/* where the account was defined */
 	int	 line;
+	int	 kwline[64];	/* by enum acc_bit: the line of file that
+				   gave the setting (defaults and parents
+				   too, all in file); 0 if not given */
 	char	*password_file;	/* file that held "password", or NULL */
 	/* Added by the config module (additive): */
 	char	*tls_crl_file;	/* msmtp's deprecated CRL file, or NULL */
@@ -215,6 +218,22 @@ const char *config_auth(const struct account *acc);
  */
 int	config_from(const struct account *acc, const char *header_from,
 	    char **out, struct error *err);
+
+/* The endpoints of an account with oauth2_provider. */
+enum config_oauth2_ep {
+	CONFIG_OAUTH2_TOKEN, CONFIG_OAUTH2_DEVICE, CONFIG_OAUTH2_AUTH
+};
+
+/*
+ * The URL of endpoint which: custom's from the account (NULL if not
+ * given), Google's, or Microsoft's for oauth2_tenant ("common" when not
+ * given) written to buf.  acc must have oauth2_provider.
+ */
+const char *config_oauth2_endpoint(const struct account *acc,
+	    enum config_oauth2_ep which, char *buf, size_t size);
+
+/* oauth2_scope, or the provider's default; NULL for custom without one. */
+const char *config_oauth2_scope(const struct account *acc);
 
 /* Print the account as --pretend shows it, password as "*". */
 void	config_print_account(const struct account *acc, FILE *fp);

@@ -217,64 +217,79 @@ static const struct {
     {"oauth2_auth_endpoint", ACC_OAUTH2_AUTH_ENDPOINT, "custom"},
 };
 
-static int oauth2_perr(const struct account *acc, struct error *err,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
+/* Of two settings given, the one given on the later line. */
 static int
-oauth2_perr(const struct account *acc, struct error *err, const char *fmt,
-    ...)
+later(const struct account *acc, int a, int b)
+{
+	return acc->kwline[b] >= acc->kwline[a] ? b : a;
+}
+
+static int oauth2_perr(const struct account *acc, int bit,
+    struct error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "file:line: account NAME: ..." at the line that gave setting bit (that
+   of the account when it was not given). */
+static int
+oauth2_perr(const struct account *acc, int bit, struct error *err,
+    const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	int line = acc->kwline[bit] > 0 ? acc->kwline[bit] : acc->line;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return error_set(err, ERR_CONFIG, "%s:%d: account %s: %s", acc->file,
-	    acc->line, acc->name, msg);
+	    line, acc->name, msg);
 }
 
 /*
  * The combinations of oauth2_* keywords that make sense; anything else
- * is a configuration error naming the keyword, so that a typo in the
+ * is a configuration error naming the keyword and its line (for a
+ * missing keyword, that of oauth2_provider), so that a typo in the
  * provider or a keyword meant for another provider is not ignored.
  */
 static int
 check_oauth2(struct account *acc, struct error *err)
 {
 	const char *prov = acc->oauth2_provider;
+	const int pbit = ACC_OAUTH2_PROVIDER;
 	size_t i;
 
 	for (i = 0; i < sizeof(oauth2_kws) / sizeof(oauth2_kws[0]); i++) {
 		if (!(acc->set & ACC_BIT(oauth2_kws[i].bit)))
 			continue;
 		if (prov == NULL)
-			return oauth2_perr(acc, err,
+			return oauth2_perr(acc, oauth2_kws[i].bit, err,
 			    "%s needs oauth2_provider", oauth2_kws[i].name);
 		if (oauth2_kws[i].provider != NULL &&
 		    strcmp(prov, oauth2_kws[i].provider) != 0)
-			return oauth2_perr(acc, err,
+			return oauth2_perr(acc, oauth2_kws[i].bit, err,
 			    "%s is for oauth2_provider %s only",
 			    oauth2_kws[i].name, oauth2_kws[i].provider);
 	}
 	if (prov == NULL)
 		return 0;
 	if (acc->oauth2_client_id == NULL)
-		return oauth2_perr(acc, err,
+		return oauth2_perr(acc, pbit, err,
 		    "oauth2_provider %s needs oauth2_client_id", prov);
 	if (acc->oauth2_client_secret != NULL &&
 	    acc->oauth2_client_secret_eval != NULL)
-		return oauth2_perr(acc, err, "%s and %s: give one, not both",
+		return oauth2_perr(acc, later(acc, ACC_OAUTH2_CLIENT_SECRET,
+		    ACC_OAUTH2_CLIENT_SECRET_EVAL), err,
+		    "%s and %s: give one, not both",
 		    "oauth2_client_secret", "oauth2_client_secret_eval");
 	if (strcmp(prov, "custom") == 0 && acc->oauth2_token_endpoint == NULL)
-		return oauth2_perr(acc, err,
+		return oauth2_perr(acc, pbit, err,
 		    "oauth2_provider custom needs oauth2_token_endpoint");
 	if (acc->user == NULL)
-		return oauth2_perr(acc, err,
+		return oauth2_perr(acc, pbit, err,
 		    "oauth2_provider %s needs user (the mailbox address)",
 		    prov);
 	if (acc->auth == NULL && (acc->set & ACC_BIT(ACC_AUTH)))
-		return oauth2_perr(acc, err,
+		return oauth2_perr(acc, ACC_AUTH, err,
 		    "oauth2_provider %s needs auth on, xoauth2 or "
 		    "oauthbearer (auth is off)", prov);
 	/* auth unset or on: XOAUTH2 or OAUTHBEARER, whichever is offered. */
@@ -284,11 +299,51 @@ check_oauth2(struct account *acc, struct error *err)
 			return config_nomem(err);
 	} else if (strcmp(acc->auth, "XOAUTH2") != 0 &&
 	    strcmp(acc->auth, "OAUTHBEARER") != 0)
-		return oauth2_perr(acc, err,
+		return oauth2_perr(acc, ACC_AUTH, err,
 		    "oauth2_provider %s needs auth on, xoauth2 or "
 		    "oauthbearer (auth is %s)",
 		    prov, acc->auth);
 	return 0;
+}
+
+const char *
+config_oauth2_endpoint(const struct account *acc,
+    enum config_oauth2_ep which, char *buf, size_t size)
+{
+	static const char *const google[] = {
+		"https://oauth2.googleapis.com/token",
+		"https://oauth2.googleapis.com/device/code",
+		"https://accounts.google.com/o/oauth2/v2/auth"
+	};
+	static const char *const ms[] = { "token", "devicecode", "authorize" };
+	const char *p = acc->oauth2_provider;
+
+	if (strcmp(p, "google") == 0)
+		return google[which];
+	if (strcmp(p, "microsoft") == 0) {
+		snprintf(buf, size,
+		    "https://login.microsoftonline.com/%s/oauth2/v2.0/%s",
+		    acc->oauth2_tenant != NULL ? acc->oauth2_tenant : "common",
+		    ms[which]);
+		return buf;
+	}
+	if (which == CONFIG_OAUTH2_DEVICE)
+		return acc->oauth2_device_endpoint;
+	if (which == CONFIG_OAUTH2_AUTH)
+		return acc->oauth2_auth_endpoint;
+	return acc->oauth2_token_endpoint;
+}
+
+const char *
+config_oauth2_scope(const struct account *acc)
+{
+	if (acc->oauth2_scope != NULL)
+		return acc->oauth2_scope;
+	if (strcmp(acc->oauth2_provider, "google") == 0)
+		return "https://mail.google.com/";
+	if (strcmp(acc->oauth2_provider, "microsoft") == 0)
+		return "https://outlook.office.com/SMTP.Send offline_access";
+	return NULL;
 }
 
 int
@@ -534,6 +589,47 @@ dflt(int is_default)
 	return is_default ? "default" : NULL;
 }
 
+/* The oauth2_* lines: the provider's defaults for what was not given. */
+static void
+print_oauth2(const struct account *acc, FILE *fp)
+{
+	static const struct {
+		const char		*name;
+		enum config_oauth2_ep	 which;
+		int			 bit;
+	} eps[] = {
+		{ "oauth2_token_endpoint", CONFIG_OAUTH2_TOKEN,
+		    ACC_OAUTH2_TOKEN_ENDPOINT },
+		{ "oauth2_device_endpoint", CONFIG_OAUTH2_DEVICE,
+		    ACC_OAUTH2_DEVICE_ENDPOINT },
+		{ "oauth2_auth_endpoint", CONFIG_OAUTH2_AUTH,
+		    ACC_OAUTH2_AUTH_ENDPOINT },
+	};
+	int ms = strcmp(acc->oauth2_provider, "microsoft") == 0;
+	char buf[512];
+	size_t i;
+
+	pr(fp, "oauth2_provider", acc->oauth2_provider, NULL);
+	pr(fp, "oauth2_client_id", acc->oauth2_client_id, NULL);
+	pr(fp, "oauth2_client_secret",
+	    acc->oauth2_client_secret != NULL ? "*" : NULL, NULL);
+	pr(fp, "oauth2_client_secret_eval", acc->oauth2_client_secret_eval,
+	    NULL);
+	if (ms)
+		pr(fp, "oauth2_tenant", acc->oauth2_tenant != NULL ?
+		    acc->oauth2_tenant : "common",
+		    dflt(acc->oauth2_tenant == NULL));
+	pr(fp, "oauth2_scope", config_oauth2_scope(acc),
+	    dflt(acc->oauth2_scope == NULL &&
+	    config_oauth2_scope(acc) != NULL));
+	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)
+		pr(fp, eps[i].name, config_oauth2_endpoint(acc, eps[i].which,
+		    buf, sizeof(buf)), dflt(!(acc->set & ACC_BIT(eps[i].bit)) &&
+		    strcmp(acc->oauth2_provider, "custom") != 0));
+	pr(fp, "oauth2_token_file", acc->oauth2_token_file,
+	    acc->oauth2_token_file == NULL ? "default: the keyring" : NULL);
+}
+
 void
 config_print_account(const struct account *acc, FILE *fp)
 {
@@ -567,23 +663,8 @@ config_print_account(const struct account *acc, FILE *fp)
 	    acc->password_file);
 	pr(fp, "passwordeval", acc->passwordeval, NULL);
 	/* Only for OAuth2 accounts: the others need no such lines. */
-	if (acc->oauth2_provider != NULL) {
-		pr(fp, "oauth2_provider", acc->oauth2_provider, NULL);
-		pr(fp, "oauth2_client_id", acc->oauth2_client_id, NULL);
-		pr(fp, "oauth2_client_secret",
-		    acc->oauth2_client_secret != NULL ? "*" : NULL, NULL);
-		pr(fp, "oauth2_client_secret_eval",
-		    acc->oauth2_client_secret_eval, NULL);
-		pr(fp, "oauth2_tenant", acc->oauth2_tenant, NULL);
-		pr(fp, "oauth2_scope", acc->oauth2_scope, NULL);
-		pr(fp, "oauth2_token_endpoint", acc->oauth2_token_endpoint,
-		    NULL);
-		pr(fp, "oauth2_device_endpoint", acc->oauth2_device_endpoint,
-		    NULL);
-		pr(fp, "oauth2_auth_endpoint", acc->oauth2_auth_endpoint,
-		    NULL);
-		pr(fp, "oauth2_token_file", acc->oauth2_token_file, NULL);
-	}
+	if (acc->oauth2_provider != NULL)
+		print_oauth2(acc, fp);
 	pr(fp, "tls", tri(acc->tls, ""),
 	    dflt(!(acc->set & ACC_BIT(ACC_TLS)) && acc->tls == CFG_ON));
 	pr(fp, "tls_starttls", config_starttls(acc) ? "on" : "off",

@@ -191,6 +191,8 @@ static const struct keyword keywords[] = {
 };
 #define NKEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
 
+_Static_assert(ACC_NBITS <= 64, "account.set and account.kwline hold 64");
+
 static const char *const auth_mechs[] = {
 	"plain", "login", "cram-md5", "digest-md5", "scram-sha-1",
 	"scram-sha-1-plus", "scram-sha-256", "scram-sha-256-plus", "ntlm",
@@ -298,6 +300,7 @@ config_account_copy(struct account *dst, struct account *src, uint64_t mask)
 		    (done & ACC_BIT(kw->bit)))
 			continue;
 		done |= ACC_BIT(kw->bit);
+		dst->kwline[kw->bit] = src->kwline[kw->bit];
 		if (!kw_is_string(kw->type)) {
 			*int_field(dst, kw) = *int_field(src, kw);
 			continue;
@@ -772,5 +775,6 @@ config_keyword_apply(struct parser *p, const struct keyword *kw,
 		}
 	}
 	acc->set |= ACC_BIT(kw->bit);
+	acc->kwline[kw->bit] = p->line;
 	return 0;
 }

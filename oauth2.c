@@ -332,45 +332,6 @@ oauth2_lock(const struct account *acc, int *fdp, struct error *err)
 	return 0;
 }
 
-const char *
-oauth2_endpoint(
-    const struct account *acc, enum oauth2_ep which, char *buf, size_t size)
-{
-	static const char *const google[] = {
-	    "https://oauth2.googleapis.com/token",
-	    "https://oauth2.googleapis.com/device/code",
-	    "https://accounts.google.com/o/oauth2/v2/auth"};
-	static const char *const ms[] = {"token", "devicecode", "authorize"};
-	const char *p = acc->oauth2_provider;
-
-	if (strcmp(p, "google") == 0)
-		return google[which];
-	if (strcmp(p, "microsoft") == 0) {
-		snprintf(buf, size,
-		    "https://login.microsoftonline.com/%s/oauth2/v2.0/%s",
-		    acc->oauth2_tenant != NULL ? acc->oauth2_tenant : "common",
-		    ms[which]);
-		return buf;
-	}
-	if (which == OAUTH2_EP_DEVICE)
-		return acc->oauth2_device_endpoint;
-	if (which == OAUTH2_EP_AUTH)
-		return acc->oauth2_auth_endpoint;
-	return acc->oauth2_token_endpoint;
-}
-
-const char *
-oauth2_scope(const struct account *acc)
-{
-	if (acc->oauth2_scope != NULL)
-		return acc->oauth2_scope;
-	if (strcmp(acc->oauth2_provider, "google") == 0)
-		return "https://mail.google.com/";
-	if (strcmp(acc->oauth2_provider, "microsoft") == 0)
-		return "https://outlook.office.com/SMTP.Send offline_access";
-	return NULL;
-}
-
 /* A custom endpoint is trusted like the SMTP server: tls_trust_file. */
 const char *
 oauth2_trust_file(const struct account *acc)
@@ -487,7 +448,8 @@ refresh(const struct account *acc, const struct oauth2_source *src,
 	int rc = -1;
 
 	memset(&req, 0, sizeof(req));
-	req.url = oauth2_endpoint(acc, OAUTH2_EP_TOKEN, ubuf, sizeof(ubuf));
+	req.url = config_oauth2_endpoint(acc, CONFIG_OAUTH2_TOKEN, ubuf,
+	    sizeof(ubuf));
 	req.cafile = oauth2_trust_file(acc);
 	req.timeout = acc->timeout > 0 ? acc->timeout : 60;
 	if ((form = calloc(1, OAUTH2_FORM_MAX)) == NULL)

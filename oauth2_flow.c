@@ -125,14 +125,17 @@ device_flow(const struct account *acc, const struct oauth2_source *src,
     FILE *out, struct tokens *t, struct error *err)
 {
 	char dbuf[512], tbuf[512], form[4096];
-	const char *durl, *turl, *dc, *uc, *vu, *scope = oauth2_scope(acc);
+	const char *durl, *turl, *dc, *uc, *vu;
+	const char *scope = config_oauth2_scope(acc);
 	struct http_json *j = NULL;
 	long long life = 900, iv = 5, deadline;
 	long status;
 	int rc = -1, interval, tty = isatty(2);
 
-	durl = oauth2_endpoint(acc, OAUTH2_EP_DEVICE, dbuf, sizeof(dbuf));
-	turl = oauth2_endpoint(acc, OAUTH2_EP_TOKEN, tbuf, sizeof(tbuf));
+	durl = config_oauth2_endpoint(acc, CONFIG_OAUTH2_DEVICE, dbuf,
+	    sizeof(dbuf));
+	turl = config_oauth2_endpoint(acc, CONFIG_OAUTH2_TOKEN, tbuf,
+	    sizeof(tbuf));
 	form[0] = '\0';
 	if (scope != NULL &&
 	    http_form_add(form, sizeof(form), "scope", scope) == -1)
@@ -489,9 +492,10 @@ auth_url(const struct account *acc, const char *redirect, const char *challenge,
     const char *state, char *url, size_t size)
 {
 	char abuf[512], q[FLOW_URL_MAX];
-	const char *base, *scope = oauth2_scope(acc);
+	const char *base, *scope = config_oauth2_scope(acc);
 
-	base = oauth2_endpoint(acc, OAUTH2_EP_AUTH, abuf, sizeof(abuf));
+	base = config_oauth2_endpoint(acc, CONFIG_OAUTH2_AUTH, abuf,
+	    sizeof(abuf));
 	q[0] = '\0';
 	if (http_form_add(q, sizeof(q), "response_type", "code") == -1 ||
 	    http_form_add(q, sizeof(q), "client_id", acc->oauth2_client_id) ==
@@ -569,7 +573,8 @@ exchange(const struct account *acc, const struct oauth2_source *src,
 {
 	char tbuf[512], *form;
 	const char *url =
-	    oauth2_endpoint(acc, OAUTH2_EP_TOKEN, tbuf, sizeof(tbuf));
+	    config_oauth2_endpoint(acc, CONFIG_OAUTH2_TOKEN, tbuf,
+		sizeof(tbuf));
 	struct http_json *j = NULL;
 	long status;
 	int rc = -1;
@@ -655,11 +660,15 @@ done:
 	return rc;
 }
 
-/* The flow to run: asked for, else the provider's mail-capable one. */
+/*
+ * The flow to run: asked for, else the provider's mail-capable one.  A
+ * flow the account cannot run is a configuration error at the
+ * oauth2_provider line (the keyword that is missing would go there).
+ */
 static int
 choose_flow(const struct account *acc, enum oauth2_flow flow, struct error *err)
 {
-	const char *p = acc->oauth2_provider;
+	const char *p = acc->oauth2_provider, *why = NULL;
 	int custom = strcmp(p, "custom") == 0;
 
 	if (flow == OAUTH2_FLOW_DEFAULT) {
@@ -669,19 +678,25 @@ choose_flow(const struct account *acc, enum oauth2_flow flow, struct error *err)
 			flow = OAUTH2_FLOW_BROWSER;
 		else
 			flow = OAUTH2_FLOW_DEVICE;
-	}
-	if (custom && flow == OAUTH2_FLOW_DEVICE &&
+		if (custom && acc->oauth2_device_endpoint == NULL &&
+		    acc->oauth2_auth_endpoint == NULL)
+			why = "--authorize needs oauth2_device_endpoint or "
+			    "oauth2_auth_endpoint";
+	} else if (custom && flow == OAUTH2_FLOW_DEVICE &&
 	    acc->oauth2_device_endpoint == NULL)
-		return error_set(err, ERR_CONFIG,
-		    "account %s: --device needs "
-		    "oauth2_device_endpoint",
-		    acc->name);
-	if (custom && flow == OAUTH2_FLOW_BROWSER &&
+		why = "--device needs oauth2_device_endpoint";
+	else if (custom && flow == OAUTH2_FLOW_BROWSER &&
 	    acc->oauth2_auth_endpoint == NULL)
-		return error_set(err, ERR_CONFIG,
-		    "account %s: --browser needs "
-		    "oauth2_auth_endpoint",
-		    acc->name);
+		why = "--browser needs oauth2_auth_endpoint";
+	else if (strcmp(p, "google") == 0 && flow == OAUTH2_FLOW_DEVICE &&
+	    acc->oauth2_scope == NULL)
+		why = "--device: Google's device flow does not grant the "
+		    "https://mail.google.com/ scope (leave --device out: "
+		    "the browser flow is Google's)";
+	if (why != NULL)
+		return error_set(err, ERR_CONFIG, "%s:%d: account %s: %s",
+		    acc->file, acc->kwline[ACC_OAUTH2_PROVIDER], acc->name,
+		    why);
 	return (int)flow;
 }
 

@@ -19,8 +19,6 @@ struct tokens {
 	long long expires; /* time(NULL) units; 0 = unknown */
 };
 
-enum oauth2_ep { OAUTH2_EP_TOKEN, OAUTH2_EP_DEVICE, OAUTH2_EP_AUTH };
-
 /* Wipe and free a string; NULL is fine. */
 void oauth2_wipe_free(char *s);
 /* Wipe and free both tokens. */
@@ -30,11 +28,6 @@ int oauth2_store_save(
     const struct account *acc, const struct tokens *t, struct error *err);
 /* Take the refresh lock of the account's store: *fdp, close it to let go. */
 int oauth2_lock(const struct account *acc, int *fdp, struct error *err);
-/* The provider's endpoint URL (buf when it must be built), or NULL. */
-const char *oauth2_endpoint(
-    const struct account *acc, enum oauth2_ep which, char *buf, size_t size);
-/* oauth2_scope, or the provider's default; NULL for custom without one. */
-const char *oauth2_scope(const struct account *acc);
 /* The CA file for the provider's endpoints, or NULL: the system store. */
 const char *oauth2_trust_file(const struct account *acc);
 /* The error for a token endpoint that did not answer 200. */

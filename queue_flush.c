@@ -34,6 +34,7 @@
 struct acct_state {
 	const struct account	*acc;
 	char			*secret;
+	struct submit_token	 tok;	/* OAuth2: refreshed in this run */
 	int			 fetched;	/* secret_get() was asked */
 	struct error		 secret_err;	/* its failure, if any */
 	int			 stopped;	/* throttled: no more this run */
@@ -65,6 +66,14 @@ acct_state(struct flush *f, const struct account *acc)
 	return &v[f->naccts++];
 }
 
+/* The secret to use: an OAuth2 token refreshed in this run (the server
+   refused the one fetched first), else the one fetched. */
+static const char *
+live_secret(const struct acct_state *st)
+{
+	return st->tok.fresh != NULL ? st->tok.fresh : st->secret;
+}
+
 /* The account's secret, asked once per run; as in a send, no secret and
    no auth line means no AUTH. */
 static int
@@ -87,7 +96,7 @@ acct_secret(struct acct_state *st, const char **secret, struct error *err)
 		*err = st->secret_err;
 		return -1;
 	}
-	*secret = st->secret;
+	*secret = live_secret(st);
 	return 0;
 }
 
@@ -300,7 +309,7 @@ give_up(struct flush *f, struct acct_state *st, struct item *it,
 	to_failed(f, &it->e, why);
 	log_event(f, st->acc, &it->e, res, err, event);
 	error_clear(&nerr);
-	if (queue_notice(st->acc, st->secret, &it->e, f->q.path, status, why,
+	if (queue_notice(st->acc, live_secret(st), &it->e, f->q.path, status, why,
 	    f->o->verbose, &nerr) == -1) {
 		fprintf(stderr, "smtpsend: %s: the failure notice to <%s> "
 		    "was not sent: %s\n", it->e.id, it->e.sender, nerr.msg);
@@ -344,7 +353,7 @@ deliver(struct flush *f, struct acct_state *st, struct send_session *ss,
 	job.from = e->sender;
 	job.rcpts = &rcpts;
 	job.msg = m;
-	job.secret = st->secret;
+	job.secret = live_secret(st);
 	job.dsn_notify = e->dsn_notify;
 	job.dsn_return = e->dsn_return;
 	job.dsn_envid = e->dsn_envid;
@@ -385,6 +394,7 @@ flush_account(struct flush *f, struct item *items, size_t n)
 	struct acct_state *st;
 	struct send_session *ss = NULL;
 	struct send_result res;
+	struct send_job auth;
 	struct error err;
 	char why[ERROR_MSG_MAX + 128];
 	const char *secret;
@@ -431,8 +441,13 @@ flush_account(struct flush *f, struct item *items, size_t n)
 			st->stopped = 1;
 			break;
 		}
-		if (ss == NULL && send_open(&ss, acc, secret, f->o->verbose,
-		    &res, &err) == -1) {
+		memset(&auth, 0, sizeof(auth));
+		auth.acc = acc;
+		auth.secret = secret;
+		auth.verbose = f->o->verbose;
+		/* A refused OAuth2 token: one refresh, one more AUTH. */
+		submit_refresh(&auth, &st->tok);
+		if (ss == NULL && send_open(&ss, &auth, &res, &err) == -1) {
 			/* The rest keep their place: the server is not
 			   there, or not for us, right now. */
 			defer(f, &items[i].e, &err);
@@ -542,8 +557,10 @@ out:
 		unlock_item(&items[i]);
 	}
 	free(items);
-	for (i = 0; i < f.naccts; i++)
+	for (i = 0; i < f.naccts; i++) {
 		secret_free(f.accts[i].secret);
+		submit_token_free(&f.accts[i].tok);
+	}
 	free(f.accts);
 	queue_ids_free(ids, n);
 	queue_close(&f.q);

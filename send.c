@@ -422,12 +422,10 @@ struct send_session {
 };
 
 int
-send_open(struct send_session **sp, const struct account *acc,
-    const char *secret, FILE *verbose, struct send_result *res,
-    struct error *err)
+send_open(struct send_session **sp, const struct send_job *auth,
+    struct send_result *res, struct error *err)
 {
 	struct send_session *ss;
-	struct send_job job;
 
 	*sp = NULL;
 	memset(res, 0, sizeof(*res));
@@ -435,13 +433,10 @@ send_open(struct send_session **sp, const struct account *acc,
 	ss = calloc(1, sizeof(*ss));
 	if (ss == NULL)
 		return error_set(err, ERR_OS, "out of memory");
-	conn_init(&ss->c, acc, verbose, NULL);
-	memset(&job, 0, sizeof(job));
-	job.acc = acc;
-	job.secret = secret;
+	conn_init(&ss->c, auth->acc, auth->verbose, NULL);
 	snprintf(ss->res.tls, sizeof(ss->res.tls), "off");
-	if (open_session(&ss->c, secret != NULL, err) == -1 ||
-	    (secret != NULL && authenticate(&ss->c, &job, &ss->res,
+	if (open_session(&ss->c, auth->secret != NULL, err) == -1 ||
+	    (auth->secret != NULL && authenticate(&ss->c, auth, &ss->res,
 	    err) == -1)) {
 		ss->broken = !polite(err);
 		if (ss->c.tls != NULL && tls_active(ss->c.tls))

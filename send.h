@@ -48,15 +48,15 @@ int	send_message(const struct send_job *job, struct send_result *res,
 
 /*
  * A session for several messages of one account (the queue's flush):
- * send_open connects and authenticates (with secret, or none when NULL),
- * each send_next is one transaction (RSET before every one after the
- * first), send_close says QUIT when the dialogue is in step.  After a
- * failed send_next, send_usable says whether another can follow.
+ * send_open connects and authenticates with auth's acc, secret (none when
+ * NULL), verbose and refresh (the rest of auth is not used), each
+ * send_next is one transaction (RSET before every one after the first),
+ * send_close says QUIT when the dialogue is in step.  After a failed
+ * send_next, send_usable says whether another can follow.
  */
 struct send_session;
-int	send_open(struct send_session **sp, const struct account *acc,
-	    const char *secret, FILE *verbose, struct send_result *res,
-	    struct error *err);
+int	send_open(struct send_session **sp, const struct send_job *auth,
+	    struct send_result *res, struct error *err);
 int	send_next(struct send_session *ss, const struct send_job *job,
 	    struct send_result *res, struct error *err);
 int	send_usable(const struct send_session *ss);

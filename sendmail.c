@@ -438,29 +438,12 @@ struct sendctx {
 	struct addr_list	 rcpts;
 	char			*from;
 	char			*secret;
-	char			*fresh;	/* a refreshed OAuth2 token, or NULL */
+	struct submit_token	 tok;	/* a refreshed OAuth2 token */
 	const struct account	*acc;	/* points into cf */
 	struct send_result	 res;
 	int			 ready;	/* the message could be queued */
 	char			 queued[QUEUE_ID_MAX];	/* its id, once queued */
 };
-
-/* send_job.refresh for an OAuth2 account: c->secret is replaced. */
-static int
-refresh_token(void *arg, const char *refused, const char **fresh,
-    struct error *err)
-{
-	struct sendctx *c = arg;
-	char *token = NULL;
-
-	if (secret_refresh(c->acc, refused, &token, err) == -1)
-		return -1;
-	/* job->secret still points to the old one: keep it until the end. */
-	secret_free(c->fresh);
-	c->fresh = token;
-	*fresh = token;
-	return 0;
-}
 
 static int
 do_send(const struct opts *o, struct sendctx *c, struct error *err)
@@ -511,10 +494,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	job.dsn_envid = o->dsn_envid;
 	job.body = o->body;
 	job.verbose = o->verbose ? stderr : NULL;
-	if (acc->oauth2_provider != NULL) {
-		job.refresh = refresh_token;
-		job.refresh_arg = c;
-	}
+	submit_refresh(&job, &c->tok);
 	if (send_message(&job, &c->res, err) == -1) {
 		submit_auth_was_needed(&nosecret, err);
 		return -1;
@@ -552,7 +532,7 @@ static void
 send_free(struct sendctx *c)
 {
 	secret_free(c->secret);
-	secret_free(c->fresh);
+	submit_token_free(&c->tok);
 	free(c->from);
 	addr_list_free(&c->rcpts);
 	message_free(c->msg);

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "message.h"
 #include "secret.h"
+#include "send.h"
 #include "submit.h"
 
 const char *
@@ -155,4 +156,41 @@ submit_auth_was_needed(const struct error *nosecret, struct error *err)
 	snprintf(e.msg + n, sizeof(e.msg) - n, "; sent without AUTH, the "
 	    "server refused");
 	*err = e;
+}
+
+/*
+ * send_job.refresh: tok->fresh is replaced.  refused may be the token it
+ * held (the queue's flush opens a session with it): it is read before
+ * that is freed, and the caller moves on to *fresh.
+ */
+static int
+refresh_token(void *arg, const char *refused, const char **fresh,
+    struct error *err)
+{
+	struct submit_token *tok = arg;
+	char *token = NULL;
+
+	if (secret_refresh(tok->acc, refused, &token, err) == -1)
+		return -1;
+	secret_free(tok->fresh);
+	tok->fresh = token;
+	*fresh = token;
+	return 0;
+}
+
+void
+submit_refresh(struct send_job *job, struct submit_token *tok)
+{
+	if (job->acc->oauth2_provider == NULL)
+		return;
+	tok->acc = job->acc;
+	job->refresh = refresh_token;
+	job->refresh_arg = tok;
+}
+
+void
+submit_token_free(struct submit_token *tok)
+{
+	secret_free(tok->fresh);
+	tok->fresh = NULL;
 }

@@ -12,6 +12,8 @@
 #include "error.h"
 #include "message.h"
 
+struct send_job;
+
 /*
  * The domain for unqualified names: that of the account's from, else that
  * of the envelope sender from (may be NULL), else the account's domain.
@@ -53,5 +55,25 @@ int	submit_secret(const struct account *acc, FILE *verbose, char **secret,
  */
 void	submit_auth_was_needed(const struct error *nosecret,
 	    struct error *err);
+
+/*
+ * What a send keeps to refresh an OAuth2 token that the server refused:
+ * the account, and the new token (owned here, wiped by
+ * submit_token_free() once the send is over).
+ */
+struct submit_token {
+	const struct account	*acc;
+	char			*fresh;
+};
+
+/*
+ * For an account with oauth2_provider: job (its acc set) refreshes a
+ * token the server refuses, once (secret_refresh()), and authenticates
+ * again in the same session; tok keeps the new token.  Other accounts:
+ * job is left as it is.
+ */
+void	submit_refresh(struct send_job *job, struct submit_token *tok);
+/* Wipe and free the token tok kept; tok may be reused. */
+void	submit_token_free(struct submit_token *tok);
 
 #endif

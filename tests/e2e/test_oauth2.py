@@ -178,6 +178,39 @@ def test_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store,
     assert read_store(store)["access_token"] != at
 
 
+def test_bs_revoked_at_smtp_refresh_once(postfix, certs, run, auth, store):
+    """-bs (Symfony, Laravel): the same refresh and second AUTH in the same
+    SMTP session as a send from standard input, the verdict 250."""
+    from test_bs import Bs
+    rt, at = live_store(auth, store)
+    auth.revoke_at_smtp(at)
+    tag = uuid.uuid4().hex[:12]
+    b = Bs(run, config(postfix, certs, auth, store), args=("-v", "-bs"))
+    try:
+        assert b.reply()[0] == 220
+        for cmd, want in (("EHLO client.example", 250),
+                          ("MAIL FROM:<%s>" % FROM, 250),
+                          ("RCPT TO:<%s>" % RCPT, 250), ("DATA", 354)):
+            b.send(cmd + "\r\n")
+            code, text = b.reply()
+            assert code == want, (cmd, code, text)
+        b.send(message(tag).replace(b"\n", b"\r\n") + b".\r\n")
+        code, text = b.reply(timeout=60)
+        assert code == 250, text
+        b.send("QUIT\r\n")
+        assert b.reply()[0] == 221
+        status, _, err = b.finish()
+    finally:
+        b.kill()
+    assert status == 0, err
+    used = re.findall(r"^--> AUTH ([A-Z0-9]+)", err, re.M)
+    assert len(used) >= 2, err      # tried twice in one session
+    assert "refreshing it and trying again" in err
+    assert delivered(postfix, tag)
+    assert len(auth.token_requests()) == 1
+    assert read_store(store)["access_token"] != at
+
+
 def test_refused_twice_fails_77(postfix, certs, run, auth, store, oauth):
     rt, at = live_store(auth, store)
     auth.revoke_at_smtp(at)
@@ -233,6 +266,45 @@ def test_endpoint_down_75(postfix, certs, run, auth, store):
     assert re.search(rb"queued as \S+: .*token.*; it will be retried",
                      p.stderr), p.stderr.decode()
     assert postfix.messages() == []
+
+
+def _down_endpoint():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()                       # nothing listens there now
+    return "https://%s:%d/token" % (HOST, port)
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_queued_then_flushed(postfix, certs, run, auth, store, tmp_path,
+                             revoked):
+    """Queued while the token endpoint is down; smtpsend -q refreshes
+    later and delivers.  revoked: the cached token is still "valid" by its
+    expiry but the SMTP server refuses it, at the send (the refresh then
+    finds the endpoint down: queued) and again at the flush, which
+    refreshes once in its session."""
+    qdir = str(tmp_path / "queue")
+    qcfg = "queue_dir %s\n" % qdir
+    if revoked:
+        rt, at = live_store(auth, store)
+        auth.revoke_at_smtp(at)
+    else:
+        rt, at = live_store(auth, store, life=0)
+    p, tag = send(run, config(postfix, certs, auth, store, qcfg,
+                              endpoint=_down_endpoint()))
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"queued as" in p.stderr, p.stderr.decode()
+    assert postfix.messages() == []
+    assert auth.token_requests() == []
+    p = run(["-v", "-q"], config=config(postfix, certs, auth, store, qcfg))
+    assert p.returncode == 0, p.stderr.decode()
+    assert delivered(postfix, tag), p.stderr.decode()
+    assert len(auth.token_requests()) == 1
+    s = read_store(store)
+    assert s["refresh_token"] != rt and s["access_token"] != at
+    p = run(["-bp"], config=config(postfix, certs, auth, store, qcfg))
+    assert b"Mail queue is empty" in p.stdout, p.stdout.decode()
 
 
 @pytest.mark.parametrize("fault,code,what", [
@@ -368,31 +440,118 @@ def test_argv_has_no_token(postfix, certs, run, auth, store):
 
 # -------------------------------------------------------------- config
 
-@pytest.mark.parametrize("extra,word", [
-    ("oauth2_provider google\n", b"oauth2_client_id"),
-    ("oauth2_provider yahoo\noauth2_client_id x\n", b"oauth2_provider"),
+# Each error names the keyword and the line of the keyword at fault (the
+# account's lines 1-4 come first; for a missing keyword, the provider's).
+@pytest.mark.parametrize("extra,word,line", [
+    ("oauth2_provider google\n", b"oauth2_client_id", 5),
+    ("oauth2_provider yahoo\noauth2_client_id x\n", b"oauth2_provider", 5),
     ("oauth2_provider google\noauth2_client_id x\noauth2_tenant t\n",
-     b"oauth2_tenant"),
+     b"oauth2_tenant", 7),
     ("oauth2_provider microsoft\noauth2_client_id x\n"
-     "oauth2_token_endpoint https://x/\n", b"oauth2_token_endpoint"),
+     "oauth2_token_endpoint https://x/\n", b"oauth2_token_endpoint", 7),
+    ("oauth2_provider microsoft\noauth2_client_id x\n"
+     "oauth2_device_endpoint https://x/\n", b"oauth2_device_endpoint", 7),
+    ("oauth2_provider google\noauth2_client_id x\n"
+     "oauth2_auth_endpoint https://x/\n", b"oauth2_auth_endpoint", 7),
     ("oauth2_provider custom\noauth2_client_id x\n",
-     b"oauth2_token_endpoint"),
+     b"oauth2_token_endpoint", 5),
     ("oauth2_provider custom\noauth2_client_id x\n"
      "oauth2_token_endpoint http://127.0.0.1/token\n",
-     b"oauth2_token_endpoint"),
-    ("oauth2_client_id x\n", b"oauth2_provider"),
-    ("oauth2_provider google\noauth2_client_id x\nauth plain\n", b"auth"),
+     b"oauth2_token_endpoint", 7),
+    ("oauth2_client_id x\n", b"oauth2_client_id needs oauth2_provider", 5),
+    ("port 2525\noauth2_scope s\n", b"oauth2_scope needs oauth2_provider",
+     6),
+    ("oauth2_provider google\noauth2_client_id x\nauth plain\n",
+     b"auth is PLAIN", 7),
+    ("auth off\noauth2_provider google\noauth2_client_id x\n",
+     b"auth is off", 5),
     ("oauth2_provider google\noauth2_client_id x\n"
      "oauth2_client_secret a\noauth2_client_secret_eval echo b\n",
-     b"oauth2_client_secret_eval"),
+     b"oauth2_client_secret_eval", 8),
 ])
-def test_config_errors(run, extra, word):
+def test_config_errors(run, extra, word, line):
     cfg = ("account default\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
            + extra)
     p = run(["--pretend", RCPT], config=cfg)
     assert p.returncode == 78, p.stderr.decode()
     assert word in p.stderr
-    assert re.search(rb"smtprc\.\d+:\d+:", p.stderr), p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:%d: " % line, p.stderr), p.stderr.decode()
+
+
+def test_config_error_user_line(run):
+    # No user: the oauth2_provider line (3), not the account's (1).
+    cfg = ("account default\nhost 127.0.0.1\noauth2_provider google\n"
+           "oauth2_client_id x\nfrom a@b.example\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:3: account default: oauth2_provider "
+                     rb"google needs user", p.stderr), p.stderr.decode()
+
+
+def test_config_error_inherited_line(run):
+    # A keyword from a parent account is at fault on its own line there
+    # (4); one from defaults (auth, 2) likewise.
+    cfg = ("account ms\nhost 127.0.0.1\nuser alice\n"
+           "oauth2_tenant t\noauth2_provider microsoft\noauth2_client_id x\n"
+           "account default : ms\nfrom a@b.example\noauth2_provider google\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:4: account default: oauth2_tenant is "
+                     rb"for oauth2_provider microsoft only", p.stderr), \
+        p.stderr.decode()
+    cfg = ("defaults\nauth login\n\naccount default\nhost 127.0.0.1\n"
+           "user alice\nfrom a@b.example\noauth2_provider google\n"
+           "oauth2_client_id x\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:2: account default: .*auth is LOGIN",
+                     p.stderr), p.stderr.decode()
+
+
+@pytest.mark.parametrize("flag,endpoints,word", [
+    ("--device", "oauth2_auth_endpoint https://127.0.0.1:1/a\n",
+     b"--device needs oauth2_device_endpoint"),
+    ("--browser", "oauth2_device_endpoint https://127.0.0.1:1/d\n",
+     b"--browser needs oauth2_auth_endpoint"),
+    (None, "", b"--authorize needs oauth2_device_endpoint or "
+     b"oauth2_auth_endpoint"),
+])
+def test_authorize_flow_needs_endpoint(run, flag, endpoints, word):
+    # A custom provider without the flow's endpoint: the provider's line.
+    cfg = ("account default\nhost 127.0.0.1\nuser alice\n"
+           "oauth2_provider custom\noauth2_client_id x\n"
+           "oauth2_token_endpoint https://127.0.0.1:1/token\n" + endpoints)
+    p = run(["--authorize"] + ([flag] if flag else []), config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert word in p.stderr, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:4: account default: ", p.stderr), \
+        p.stderr.decode()
+
+
+def test_authorize_google_device_refused(run):
+    # Google's device flow cannot grant the mail scope: said at once, at
+    # the provider's line, without a request to Google.
+    cfg = ("account default\nhost 127.0.0.1\nuser alice\n"
+           "oauth2_client_id x\noauth2_provider google\n")
+    p = run(["--authorize", "--device"], config=cfg)
+    assert p.returncode == 78, p.stderr.decode()
+    assert re.search(rb"smtprc\.\d+:5: account default: --device: "
+                     rb"Google's device flow", p.stderr), p.stderr.decode()
+
+
+def test_pretend_shows_provider_defaults(run):
+    cfg = ("account default\nhost 127.0.0.1\nfrom a@b.example\nuser alice\n"
+           "oauth2_provider microsoft\noauth2_client_id x\n")
+    p = run(["--pretend", RCPT], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    out = p.stdout.decode()
+    assert re.search(r"^oauth2_tenant\s+= common \(default\)$", out, re.M)
+    assert re.search(r"^oauth2_scope\s+= https://outlook\.office\.com/"
+                     r"SMTP\.Send offline_access \(default\)$", out, re.M)
+    assert re.search(r"^oauth2_token_endpoint\s+= https://login\."
+                     r"microsoftonline\.com/common/oauth2/v2\.0/token "
+                     r"\(default\)$", out, re.M)
+    assert "(not set)\noauth2_scope" not in out
 
 
 def test_config_inherited(run):
@@ -540,7 +699,10 @@ def test_authorize_device_then_send(postfix, certs, run, auth, store):
     s = read_store(store)
     assert s["refresh_token"] in auth.refresh_tokens
     assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
-    for t in (s["refresh_token"], s["access_token"]):
+    dcs = [r["device_code"] for r in auth.token_requests()
+           if r["grant_type"].endswith(":device_code")]
+    assert dcs
+    for t in [s["refresh_token"], s["access_token"]] + dcs:
         assert t not in out and t not in err
     p, tag = send(run, config(postfix, certs, auth, store))
     assert p.returncode == 0, p.stderr.decode()
@@ -606,7 +768,7 @@ def _wrong_state(location):
 
 def test_authorize_browser_redirect(postfix, certs, run, auth, store):
     pr = Proc(run, flow_config(postfix, certs, auth, store),
-              ["--authorize", "--browser"], stdin=subprocess.PIPE)
+              ["-v", "--authorize", "--browser"], stdin=subprocess.PIPE)
     url = pr.wait_line(r"^\s+(https://\S+)").group(1)
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert q["code_challenge_method"] == "S256"
@@ -627,6 +789,10 @@ def test_authorize_browser_redirect(postfix, certs, run, auth, store):
     codes = [r for r in auth.token_requests()
              if r["grant_type"] == "authorization_code"]
     assert len(codes) == 1 and len(codes[0]["code_verifier"]) == 43
+    # Neither the code, its verifier nor the tokens are shown, even -v.
+    for t in (codes[0]["code"], codes[0]["code_verifier"],
+              s["refresh_token"], s["access_token"]):
+        assert t not in out and t not in err
     p, tag = send(run, config(postfix, certs, auth, store))
     assert p.returncode == 0, p.stderr.decode()
     assert delivered(postfix, tag)

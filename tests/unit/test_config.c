@@ -459,6 +459,158 @@ test_oauth2_keywords(void **state)
 	    ":4: invalid value for oauth2_provider");
 }
 
+/* Loading fails with ERR_CONFIG at "file:line: account a: " + want. */
+static void
+load_fails_at(struct fx *fx, const char *text, int line, const char *want)
+{
+	char head[256];
+
+	load_fails(fx, text, want);
+	snprintf(head, sizeof(head), "%s:%d: account a: ", fx->path, line);
+	if (strncmp(fx->err.msg, head, strlen(head)) != 0)
+		fail_msg("error '%s' is not at '%s'", fx->err.msg, head);
+}
+
+/*
+ * Every OAuth2 combination error names the line of the keyword at fault
+ * (for a missing one, the oauth2_provider line), also when it comes
+ * from defaults or a parent account.
+ */
+static void
+test_oauth2_error_lines(void **state)
+{
+	struct fx *fx = *state;
+#define A	"account a\nhost h\nuser u\n"	/* lines 1-3 */
+
+	load_fails_at(fx, A "oauth2_client_id c\nfrom f@x\n", 4,
+	    "oauth2_client_id needs oauth2_provider");
+	load_fails_at(fx, A "oauth2_provider google\noauth2_client_id c\n"
+	    "from f@x\noauth2_tenant t\n", 7,
+	    "oauth2_tenant is for oauth2_provider microsoft only");
+	load_fails_at(fx, A "oauth2_provider google\noauth2_client_id c\n"
+	    "from f@x\noauth2_token_endpoint https://t.example/t\n", 7,
+	    "oauth2_token_endpoint is for oauth2_provider custom only");
+	load_fails_at(fx, A "oauth2_provider microsoft\noauth2_client_id c\n"
+	    "oauth2_device_endpoint https://t.example/d\n", 6,
+	    "oauth2_device_endpoint is for oauth2_provider custom only");
+	load_fails_at(fx, A "oauth2_provider google\noauth2_client_id c\n"
+	    "from f@x\noauth2_auth_endpoint https://t.example/a\n", 7,
+	    "oauth2_auth_endpoint is for oauth2_provider custom only");
+	load_fails_at(fx, A "from f@x\noauth2_provider google\nport 2525\n",
+	    5, "oauth2_provider google needs oauth2_client_id");
+	load_fails_at(fx, A "oauth2_provider google\noauth2_client_id c\n"
+	    "oauth2_client_secret s\nfrom f@x\n"
+	    "oauth2_client_secret_eval echo s\n", 8,
+	    "oauth2_client_secret and oauth2_client_secret_eval: give one");
+	load_fails_at(fx, A "oauth2_provider google\noauth2_client_id c\n"
+	    "oauth2_client_secret_eval echo s\nfrom f@x\n"
+	    "oauth2_client_secret s\n", 8,
+	    "oauth2_client_secret and oauth2_client_secret_eval: give one");
+	load_fails_at(fx, A "oauth2_provider custom\noauth2_client_id c\n"
+	    "from f@x\n", 4,
+	    "oauth2_provider custom needs oauth2_token_endpoint");
+	load_fails_at(fx, "account a\nhost h\noauth2_provider google\n"
+	    "oauth2_client_id c\nfrom f@x\n", 3,
+	    "oauth2_provider google needs user");
+	load_fails_at(fx, A "auth plain\noauth2_provider google\n"
+	    "oauth2_client_id c\n", 4,
+	    "needs auth on, xoauth2 or oauthbearer (auth is PLAIN)");
+	load_fails_at(fx, A "oauth2_provider google\noauth2_client_id c\n"
+	    "from f@x\nauth off\n", 7,
+	    "needs auth on, xoauth2 or oauthbearer (auth is off)");
+	/* From defaults and a parent: their lines, in the same file. */
+	load_fails_at(fx, "defaults\nauth login\n\naccount a\nhost h\n"
+	    "user u\noauth2_provider microsoft\noauth2_client_id c\n", 2,
+	    "(auth is LOGIN)");
+	load_fails_at(fx, "account p\nhost h\nuser u\n"
+	    "oauth2_provider microsoft\noauth2_client_id c\n"
+	    "oauth2_tenant t\naccount a : p\noauth2_provider google\n", 6,
+	    "oauth2_tenant is for oauth2_provider microsoft only");
+#undef A
+}
+
+/* --pretend shows the provider's defaults for what was not given. */
+static void
+test_oauth2_print_defaults(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const ms[] = {
+		"oauth2_tenant        = common (default)\n",
+		"oauth2_scope         = https://outlook.office.com/SMTP.Send "
+		    "offline_access (default)\n",
+		"oauth2_token_endpoint = https://login.microsoftonline.com/"
+		    "common/oauth2/v2.0/token (default)\n",
+		"oauth2_device_endpoint = https://login.microsoftonline.com/"
+		    "common/oauth2/v2.0/devicecode (default)\n",
+		"oauth2_auth_endpoint = https://login.microsoftonline.com/"
+		    "common/oauth2/v2.0/authorize (default)\n",
+		"oauth2_token_file    = (not set) (default: the keyring)\n",
+		NULL
+	}, *const msgiven[] = {
+		"oauth2_tenant        = contoso.example\n",
+		"oauth2_scope         = s1 s2\n",
+		"oauth2_token_endpoint = https://login.microsoftonline.com/"
+		    "contoso.example/oauth2/v2.0/token (default)\n",
+		NULL
+	}, *const google[] = {
+		"oauth2_scope         = https://mail.google.com/ (default)\n",
+		"oauth2_token_endpoint = https://oauth2.googleapis.com/token "
+		    "(default)\n",
+		"oauth2_device_endpoint = https://oauth2.googleapis.com/"
+		    "device/code (default)\n",
+		"oauth2_auth_endpoint = https://accounts.google.com/o/oauth2/"
+		    "v2/auth (default)\n",
+		NULL
+	}, *const custom[] = {
+		"oauth2_scope         = (not set)\n",
+		"oauth2_token_endpoint = https://t.example/t\n",
+		"oauth2_device_endpoint = (not set)\n",
+		NULL
+	};
+	static const struct {
+		const char		*name;
+		const char *const	*want;
+	} cases[] = {
+		{ "ms", ms }, { "msgiven", msgiven }, { "google", google },
+		{ "custom", custom },
+	};
+	char buf[8192];
+	size_t i, n;
+	const char *const *w;
+	FILE *fp;
+
+	assert_int_equal(load(fx, "defaults\nhost h\nuser u\n"
+	    "oauth2_client_id c\n"
+	    "account ms\noauth2_provider microsoft\n"
+	    "account msgiven\noauth2_provider microsoft\n"
+	    "oauth2_tenant contoso.example\noauth2_scope s1 s2\n"
+	    "account google\noauth2_provider google\n"
+	    "account custom\noauth2_provider custom\n"
+	    "oauth2_token_endpoint https://t.example/t\n"), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fp = tmpfile();
+		assert_non_null(fp);
+		config_print_account(acc(fx, cases[i].name), fp);
+		rewind(fp);
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		buf[n] = '\0';
+		fclose(fp);
+		for (w = cases[i].want; *w != NULL; w++)
+			if (strstr(buf, *w) == NULL)
+				fail_msg("%s: no '%s' in:\n%s", cases[i].name,
+				    *w, buf);
+	}
+	/* The tenant is Microsoft's alone. */
+	fp = tmpfile();
+	assert_non_null(fp);
+	config_print_account(acc(fx, "google"), fp);
+	rewind(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	assert_null(strstr(buf, "oauth2_tenant"));
+}
+
 static void
 test_keywords(void **state)
 {
@@ -1466,6 +1618,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_implicit_default, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oauth2_error_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_oauth2_print_defaults,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oauth2_keywords, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_builtin_defaults, setup,
