@@ -59,6 +59,27 @@ queue_default_dir(const struct account *acc, const char *home, char *buf,
 }
 
 int
+queue_spool_dir(const struct account *acc, const char *home, char *buf,
+    size_t size)
+{
+	struct error ignored;
+	size_t len;
+
+	error_clear(&ignored);
+	if (acc == NULL || acc->queue == CFG_OFF ||
+	    queue_default_dir(acc, home, buf, size, &ignored) == -1)
+		return -1;
+	len = strlen(buf);
+	if (len + sizeof("/tmp") > size)
+		return -1;
+	memcpy(buf + len, "/tmp", sizeof("/tmp"));
+	/* Made once: then this is the one system call it costs. */
+	if (mkdir(buf, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return fs_mkdirs(buf);
+}
+
+int
 queue_open(struct queue_dirs *q, const char *dir, int create,
     struct error *err)
 {

@@ -27,6 +27,16 @@ struct message;
 int	queue_default_dir(const struct account *acc, const char *home,
 	    char *buf, size_t size, struct error *err);
 
+/*
+ * Where a send through acc spools its message so that queueing it is a
+ * link, never a copy: the tmp/ directory of its queue directory (made,
+ * mode 0700, when missing; files there have no name) in buf.  -1 when
+ * acc is NULL, its queue is off, or the directory cannot be made: the
+ * spool then goes to $TMPDIR (and is copied if it is queued after all).
+ */
+int	queue_spool_dir(const struct account *acc, const char *home,
+	    char *buf, size_t size);
+
 /* What queue_put() records besides the message. */
 struct queue_item {
 	const struct account	*acc;

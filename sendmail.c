@@ -467,24 +467,32 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 {
 	const struct account *acc;
 	struct send_job job;
-	struct error nosecret;
+	struct error nosecret, cferr;
+	char spool[4096];
 
 	error_clear(&nosecret);
-	/* The whole message is read before anything else can fail. */
-	if (message_read(&c->msg, STDIN_FILENO, NULL, err) == -1)
+	error_clear(&cferr);
+	/* The account first, so that the spool is made in its queue
+	   directory (queueing it is then a link, whatever the size); its
+	   errors wait: the whole message is read before anything can fail. */
+	acc = NULL;
+	if (config_env_init(&c->env, &cferr) == 0 &&
+	    config_load(&c->cf, o->config, &c->env, &cferr) == 0)
+		acc = pick_account(c->cf, o, &cferr);
+	if (message_read(&c->msg, STDIN_FILENO,
+	    queue_spool_dir(acc, c->env.home, spool, sizeof(spool)) == 0 ?
+	    spool : NULL, err) == -1)
 		return -1;
 	/* A closed stdin reads as this too: never send a made-up message. */
 	if (message_is_empty(c->msg))
 		return error_set(err, ERR_DATA, "the message is empty "
 		    "(nothing on standard input): nothing sent");
-	if (config_env_init(&c->env, err) == -1 ||
-	    config_load(&c->cf, o->config, &c->env, err) == -1)
+	if (acc == NULL) {
+		*err = cferr;
 		return -1;
+	}
 	if (o->verbose)
 		print_config_files(c->cf, stderr, "--- ");
-	acc = pick_account(c->cf, o, err);
-	if (acc == NULL)
-		return -1;
 	c->acc = acc;
 	if (submit_sender(acc, o->from, c->msg, &c->from, err) == -1 ||
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
