@@ -219,6 +219,14 @@ int	config_from(const struct account *acc, const char *header_from,
 /* Print the account as --pretend shows it, password as "*". */
 void	config_print_account(const struct account *acc, FILE *fp);
 
+/*
+ * The queue lines of --pretend, in config_print_account()'s style: queue,
+ * queue_dir (dir: the effective directory, which the queue module knows)
+ * and queue_lifetime, each noted "default" when not set.
+ */
+void	config_print_queue(const struct account *acc, const char *dir,
+	    FILE *fp);
+
 /* Wipe secrets and free everything. NULL is fine. */
 void	config_free(struct config *cf);
 

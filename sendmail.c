@@ -587,7 +587,13 @@ do_account_mode(const struct opts *o, struct error *err)
 	if (acc == NULL)
 		goto out;
 	if (o->mode == MODE_PRETEND) {
+		char dir[4096];
+
+		if (queue_default_dir(acc, env.home, dir, sizeof(dir),
+		    err) == -1)
+			goto out;
 		config_print_account(acc, stdout);
+		config_print_queue(acc, dir, stdout);
 		ret = 0;
 	} else if (o->mode == MODE_SERVERINFO) {
 		ret = send_serverinfo(acc, stdout, err);
