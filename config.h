@@ -180,6 +180,13 @@ const struct account *config_account(const struct config *cf,
 	    const char *name, struct error *err);
 
 /*
+ * The i-th account of cf (from 0), as loaded and not checked the way
+ * config_account() checks it; NULL past the last (or cf NULL).
+ */
+const struct account *config_account_at(const struct config *cf,
+	    size_t i);
+
+/*
  * The account whose from matches addr: exact (case-insensitive), then glob
  * (fnmatch), then with a "+detail" removed from the local part.  NULL if
  * none.

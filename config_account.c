@@ -393,6 +393,12 @@ config_account(const struct config *cf, const char *name, struct error *err)
 	return acc;
 }
 
+const struct account *
+config_account_at(const struct config *cf, size_t i)
+{
+	return cf != NULL && i < cf->nacc ? cf->accs[i] : NULL;
+}
+
 /* Does from (an account's) match addr, exactly or as a glob? */
 static int
 from_matches(const char *from, const char *addr, int glob)

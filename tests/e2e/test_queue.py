@@ -269,6 +269,59 @@ def test_two_accounts_over_two_connections(postfix, run, tmp_path):
     assert _log_count(postfix, "disconnect") - before == 2, postfix.log()[-3000:]
 
 
+def test_every_account_queue_dir_flushed_and_listed(postfix, run, tmp_path):
+    # Two accounts, two queue directories: one -q delivers both messages,
+    # each through its own account, over one connection each; mailq lists
+    # both directories, each block saying which it is.
+    qa, qb = str(tmp_path / "qa"), str(tmp_path / "qb")
+    cfg = ("defaults\nhost 127.0.0.1\nport %d\ntls off\ntimeout 10\n"
+           "account one\nfrom one@example.org\nqueue_dir %s\n"
+           "account two\nfrom two@example.org\nqueue_dir %s\n"
+           "account default : one\n" % (postfix.port("plain"), qa, qb))
+    toks = {}
+    for acc in ("one", "two"):
+        toks[acc] = _tok()
+        p = run(["-odq", "-a", acc, RCPT], input=_msg(toks[acc]),
+                config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+    (ida,) = _entries(qa)
+    (idb,) = _entries(qb)
+    p = run(["-bp"], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    lines = p.stdout.decode().splitlines()
+    assert re.match(r"^%s  age \d+s  size \d+  from <one@example.org>  "
+                    r"queued$" % ida, lines[0]), lines
+    assert lines[3] == "    last error: delivery deferred (-odq)", lines
+    assert lines[4] == "-- 1 message in %s" % qa, lines
+    assert re.match(r"^%s  age \d+s  size \d+  from <two@example.org>  "
+                    r"queued$" % idb, lines[5]), lines
+    assert lines[9] == "-- 1 message in %s" % qb, lines
+    assert len(lines) == 10, lines
+    # -a: that account's directory only; the ids are found in any.
+    p = run(["-bp", "-a", "two"], config=cfg)
+    assert p.stdout.decode().splitlines()[-1] == \
+        "-- 1 message in %s" % qb, p.stdout
+    assert ida not in p.stdout.decode()
+    p = run(["--queue-show", idb], config=cfg)
+    assert p.returncode == 0 and "account: two\n" in p.stdout.decode()
+    before = _log_count(postfix, "disconnect")
+    p = run(["-q"], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    for acc, tok in toks.items():
+        got = _delivered(postfix, tok, 1)
+        assert len(got) == 1, (acc, len(got))
+        assert ("Return-Path: <%s@example.org>" % acc).encode() in got[0]
+    assert _entries(qa) == [] and _entries(qb) == []
+    deadline = time.monotonic() + 10
+    while (_log_count(postfix, "disconnect") - before < 2 and
+           time.monotonic() < deadline):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert _log_count(postfix, "disconnect") - before == 2
+    p = run(["-bp"], config=cfg)
+    assert p.stdout.decode() == "Mail queue is empty (%s, %s)\n" % (qa, qb)
+
+
 def test_expired_message_notice_to_sender(postfix, run, tmp_path):
     qdir = str(tmp_path / "q")
     tok = _tok()
