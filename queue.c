@@ -66,18 +66,22 @@ add_dir(char ***v, size_t *n, const char *dir)
 	struct stat st, st2;
 	char **nv;
 	size_t i;
-	int exists = stat(dir, &st) == 0;
 
 	for (i = 0; i < *n; i++)
-		if (strcmp((*v)[i], dir) == 0 || (exists &&
-		    stat((*v)[i], &st2) == 0 && st.st_dev == st2.st_dev &&
-		    st.st_ino == st2.st_ino))
+		if (strcmp((*v)[i], dir) == 0)
 			return 0;
+	/* Only a name not seen yet costs a stat (of each, once more). */
+	if (stat(dir, &st) == 0)
+		for (i = 0; i < *n; i++)
+			if (stat((*v)[i], &st2) == 0 &&
+			    st.st_dev == st2.st_dev && st.st_ino == st2.st_ino)
+				return 0;
 	nv = reallocarray(*v, *n + 1, sizeof(**v));
 	if (nv == NULL)
 		return -1;
 	*v = nv;
-	if ((nv[*n] = strdup(dir)) == NULL)
+	nv[*n] = strdup(dir);
+	if (nv[*n] == NULL)
 		return -1;
 	(*n)++;
 	return 0;
