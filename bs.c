@@ -725,6 +725,7 @@ cmd_data(struct bs *b, const char *arg)
 {
 	struct message_input *in = NULL;
 	struct error err;
+	char spool[4096];
 	size_t n = 0;
 
 	if (arg[0] != '\0') {
@@ -740,7 +741,9 @@ cmd_data(struct bs *b, const char *arg)
 		return;
 	}
 	error_clear(&err);
-	(void)message_input_new(&in, NULL, &err);
+	/* In the account's queue directory: queueing it is then a link. */
+	(void)message_input_new(&in, queue_spool_dir(b->acc, b->env.home,
+	    spool, sizeof(spool)) == 0 ? spool : NULL, &err);
 	reply_line(b, 354, 0, "End data with <CR><LF>.<CR><LF>");
 	if (read_data(b, in, &err, &n) == 1) {
 		if (b->v != NULL)

@@ -183,6 +183,13 @@ const struct account *config_account(const struct config *cf,
 	    const char *name, struct error *err);
 
 /*
+ * The i-th account of cf (from 0), as loaded and not checked the way
+ * config_account() checks it; NULL past the last (or cf NULL).
+ */
+const struct account *config_account_at(const struct config *cf,
+	    size_t i);
+
+/*
  * The account whose from matches addr: exact (case-insensitive), then glob
  * (fnmatch), then with a "+detail" removed from the local part.  NULL if
  * none.
@@ -237,6 +244,14 @@ const char *config_oauth2_scope(const struct account *acc);
 
 /* Print the account as --pretend shows it, password as "*". */
 void	config_print_account(const struct account *acc, FILE *fp);
+
+/*
+ * The queue lines of --pretend, in config_print_account()'s style: queue,
+ * queue_dir (dir: the effective directory, which the queue module knows)
+ * and queue_lifetime, each noted "default" when not set.
+ */
+void	config_print_queue(const struct account *acc, const char *dir,
+	    FILE *fp);
 
 /* Wipe secrets and free everything. NULL is fine. */
 void	config_free(struct config *cf);

@@ -448,6 +448,12 @@ config_account(const struct config *cf, const char *name, struct error *err)
 	return acc;
 }
 
+const struct account *
+config_account_at(const struct config *cf, size_t i)
+{
+	return cf != NULL && i < cf->nacc ? cf->accs[i] : NULL;
+}
+
 /* Does from (an account's) match addr, exactly or as a glob? */
 static int
 from_matches(const char *from, const char *addr, int glob)
@@ -699,4 +705,31 @@ config_print_account(const struct account *acc, FILE *fp)
 		pr(fp, "syslog", "LOG_MAIL",
 		    "default, when standard error is not a terminal");
 	pr(fp, "aliases", acc->aliases, NULL);
+}
+
+/* queue_lifetime as written: the largest unit that divides it. */
+static void
+lifetime_str(int secs, char *buf, size_t size)
+{
+	if (secs > 0 && secs % 86400 == 0)
+		snprintf(buf, size, "%dd", secs / 86400);
+	else if (secs > 0 && secs % 3600 == 0)
+		snprintf(buf, size, "%dh", secs / 3600);
+	else if (secs > 0 && secs % 60 == 0)
+		snprintf(buf, size, "%dm", secs / 60);
+	else
+		snprintf(buf, size, "%ds", secs);
+}
+
+void
+config_print_queue(const struct account *acc, const char *dir, FILE *fp)
+{
+	char life[32];
+
+	lifetime_str(acc->queue_lifetime, life, sizeof(life));
+	pr(fp, "queue", tri(acc->queue, ""),
+	    dflt(!(acc->set & ACC_BIT(ACC_QUEUE))));
+	pr(fp, "queue_dir", dir, dflt(!(acc->set & ACC_BIT(ACC_QUEUE_DIR))));
+	pr(fp, "queue_lifetime", life,
+	    dflt(!(acc->set & ACC_BIT(ACC_QUEUE_LIFETIME))));
 }

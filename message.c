@@ -430,33 +430,46 @@ finish(struct reader *r)
 	return 0;
 }
 
+/* A nameless spool file in dir, mode 0600: 0, or -1 with errno set. */
 static int
-spool_open(struct message *m, const char *tmpdir, struct error *err)
+spool_try(struct message *m, const char *dir)
 {
 	char path[4096];
 	int n;
 
-	if (tmpdir == NULL)
-		tmpdir = getenv("TMPDIR");
-	if (tmpdir == NULL || *tmpdir == '\0')
-		tmpdir = "/tmp";
-	n = snprintf(path, sizeof(path), "%s/smtpsend-XXXXXX", tmpdir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return error_set(err, ERR_IO, "spool directory name too long");
+	n = snprintf(path, sizeof(path), "%s/smtpsend-XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	/* An O_TMPFILE spool has no name, dies with us, and can still be
 	   linked into the queue (message_spool_save) without a copy. */
-	m->fd = open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	m->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (m->fd != -1)
 		return 0;
 	/* mkstemp makes it 0600; unlinked at once, it dies with us. */
 	m->fd = mkostemp(path, O_CLOEXEC);
 	if (m->fd == -1)
-		return error_set(err, ERR_IO,
-		    "cannot create a spool file in "
-		    "%s: %s",
-		    tmpdir, strerror(errno));
+		return -1;
 	unlink(path);
 	return 0;
+}
+
+/* In tmpdir (the queue's, when the message may be queued), else in
+   $TMPDIR or /tmp. */
+static int
+spool_open(struct message *m, const char *tmpdir, struct error *err)
+{
+	const char *dflt = getenv("TMPDIR");
+
+	if (dflt == NULL || *dflt == '\0')
+		dflt = "/tmp";
+	if (tmpdir != NULL && spool_try(m, tmpdir) == 0)
+		return 0;
+	if (spool_try(m, dflt) == 0)
+		return 0;
+	return error_set(err, ERR_IO, "cannot create a spool file in %s: %s",
+	    dflt, strerror(errno));
 }
 
 int

@@ -17,8 +17,9 @@ struct aliases;
 struct message;
 
 /*
- * Read fd to EOF into a spool under tmpdir (NULL: $TMPDIR, else /tmp),
- * mode 0600, unlinked at once.  While copying: LF, CR and CRLF become CRLF;
+ * Read fd to EOF into a spool under tmpdir (when it is NULL or no file
+ * can be made there: $TMPDIR, else /tmp), mode 0600, nameless (O_TMPFILE)
+ * or unlinked at once.  While copying: LF, CR and CRLF become CRLF;
  * NUL bytes are dropped; header lines over 998 octets are folded, body lines
  * broken (never truncated); a final CRLF is added.  On error fd is still
  * read to EOF (no SIGPIPE for the writer).  Errors: ERR_IO, ERR_OS.

@@ -58,6 +58,105 @@ queue_default_dir(const struct account *acc, const char *home, char *buf,
 	return 0;
 }
 
+/* Add dir to *v unless it is there: the same name, or the same directory
+   (device and inode) under another name. */
+static int
+add_dir(char ***v, size_t *n, const char *dir)
+{
+	struct stat st, st2;
+	char **nv;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i], dir) == 0)
+			return 0;
+	/* Only a name not seen yet costs a stat (of each, once more). */
+	if (stat(dir, &st) == 0)
+		for (i = 0; i < *n; i++)
+			if (stat((*v)[i], &st2) == 0 &&
+			    st.st_dev == st2.st_dev && st.st_ino == st2.st_ino)
+				return 0;
+	nv = reallocarray(*v, *n + 1, sizeof(**v));
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	nv[*n] = strdup(dir);
+	if (nv[*n] == NULL)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* add_dir() with acc's directory (acc NULL: the default one). */
+static int
+add_acc_dir(char ***v, size_t *n, const struct account *acc,
+    const char *home, struct error *err)
+{
+	char buf[4096];
+
+	if (queue_default_dir(acc, home, buf, sizeof(buf), err) == -1)
+		return -1;
+	if (add_dir(v, n, buf) == -1)
+		return error_set(err, ERR_OS, "out of memory");
+	return 0;
+}
+
+int
+queue_all_dirs(const struct config *cf, const struct account *first,
+    const char *home, char ***dirs, size_t *ndirs, struct error *err)
+{
+	char **v = NULL;
+	size_t n = 0, i;
+
+	*dirs = NULL;
+	*ndirs = 0;
+	if (add_acc_dir(&v, &n, first, home, err) == -1)
+		goto fail;
+	for (i = 0; config_account_at(cf, i) != NULL; i++)
+		if (add_acc_dir(&v, &n, config_account_at(cf, i), home,
+		    err) == -1)
+			goto fail;
+	if (add_acc_dir(&v, &n, NULL, home, err) == -1)
+		goto fail;
+	*dirs = v;
+	*ndirs = n;
+	return 0;
+fail:
+	queue_dirs_free(v, n);
+	return -1;
+}
+
+void
+queue_dirs_free(char **dirs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+int
+queue_spool_dir(const struct account *acc, const char *home, char *buf,
+    size_t size)
+{
+	struct error ignored;
+	size_t len;
+
+	error_clear(&ignored);
+	if (acc == NULL || acc->queue == CFG_OFF ||
+	    queue_default_dir(acc, home, buf, size, &ignored) == -1)
+		return -1;
+	len = strlen(buf);
+	if (len + sizeof("/tmp") > size)
+		return -1;
+	memcpy(buf + len, "/tmp", sizeof("/tmp"));
+	/* Made once: then this is the one system call it costs. */
+	if (mkdir(buf, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return fs_mkdirs(buf);
+}
+
 int
 queue_open(struct queue_dirs *q, const char *dir, int create,
     struct error *err)
@@ -477,63 +576,108 @@ list_dir(int dirfd, const char *label, FILE *fp, size_t *total,
 	return 0;
 }
 
-int
-queue_list(const char *dir, FILE *fp, struct error *err)
+/* One directory's block: its entries, then a line naming it. */
+static int
+list_one_dir(const char *dir, FILE *fp, size_t *total, int *exists,
+    struct error *err)
 {
 	struct queue_dirs q;
-	size_t total = 0;
+	size_t n = 0;
 	int rc;
 
 	rc = queue_open(&q, dir, 0, err);
-	if (rc == -1)
-		return -1;
-	if (rc == 0 && (list_dir(q.fd, "", fp, &total, err) == -1 ||
-	    list_dir(q.failed, "failed, ", fp, &total, err) == -1)) {
-		queue_close(&q);
-		return -1;
-	}
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	*exists = 1;
+	rc = 0;
+	if (list_dir(q.fd, "", fp, &n, err) == -1 ||
+	    list_dir(q.failed, "failed, ", fp, &n, err) == -1)
+		rc = -1;
 	queue_close(&q);
-	if (total == 0)
-		fprintf(fp, "Mail queue is empty (%s)\n", dir);
-	else
-		fprintf(fp, "-- %zu message%s in %s\n", total,
-		    total == 1 ? "" : "s", dir);
-	return 0;
+	if (n > 0)
+		fprintf(fp, "-- %zu message%s in %s\n", n, n == 1 ? "" : "s",
+		    dir);
+	*total += n;
+	return rc;
 }
 
 int
-queue_show(const char *dir, const char *id, FILE *fp, struct error *err)
+queue_list(char *const *dirs, size_t ndirs, FILE *fp, struct error *err)
+{
+	struct error derr;
+	size_t total = 0, i, shown = 0;
+	int *exists, ret = 0;
+
+	exists = calloc(ndirs > 0 ? ndirs : 1, sizeof(*exists));
+	if (exists == NULL)
+		return error_set(err, ERR_OS, "out of memory");
+	for (i = 0; i < ndirs; i++) {
+		error_clear(&derr);
+		if (list_one_dir(dirs[i], fp, &total, &exists[i], &derr) == 0)
+			continue;
+		/* The others are listed all the same; each error said. */
+		if (ret == -1)
+			error_print(err);
+		*err = derr;
+		ret = -1;
+	}
+	if (total == 0 && ret == 0) {
+		fprintf(fp, "Mail queue is empty (");
+		for (i = 0; i < ndirs; i++)
+			if (exists[i])
+				fprintf(fp, "%s%s", shown++ > 0 ? ", " : "",
+				    dirs[i]);
+		fprintf(fp, "%s)\n", shown == 0 && ndirs > 0 ? dirs[0] : "");
+	}
+	free(exists);
+	return ret;
+}
+
+/* The envelope of id in dir, queued or failed: 0, 1 if not there. */
+static int
+show_in(const char *dir, const char *id, FILE *fp, struct error *err)
 {
 	struct queue_dirs q;
 	struct envelope e;
 	char *buf = NULL;
 	size_t len;
-	int rc, ret = -1;
+	int rc;
 
-	if (!queue_valid_id(id))
-		return error_set(err, ERR_USAGE, "%s: not a queue id", id);
 	if (queue_open(&q, dir, 0, err) != 0)
-		return error_set(err, ERR_USAGE, "%s: no such message in %s",
-		    id, dir);
+		return 1;
 	rc = queue_read_env(q.fd, id, &e, err);
 	if (rc == 1 && q.failed != -1)
 		rc = queue_read_env(q.failed, id, &e, err);
-	if (rc == 1)
-		error_set(err, ERR_USAGE, "%s: no such message in %s", id, dir);
 	if (rc != 0)
 		goto out;
 	/* The file holds no secret: the envelope and the headers only. */
-	if (envelope_format(&e, &buf, &len, err) == -1) {
-		envelope_free(&e);
-		goto out;
-	}
-	fwrite(buf, 1, len, fp);
+	rc = envelope_format(&e, &buf, &len, err);
+	if (rc == 0)
+		fwrite(buf, 1, len, fp);
 	envelope_free(&e);
-	ret = 0;
 out:
 	free(buf);
 	queue_close(&q);
-	return ret;
+	return rc;
+}
+
+int
+queue_show(char *const *dirs, size_t ndirs, const char *id, FILE *fp,
+    struct error *err)
+{
+	size_t i;
+	int rc;
+
+	if (!queue_valid_id(id))
+		return error_set(err, ERR_USAGE, "%s: not a queue id", id);
+	for (i = 0; i < ndirs; i++) {
+		rc = show_in(dirs[i], id, fp, err);
+		if (rc != 1)
+			return rc;
+		error_clear(err);
+	}
+	return error_set(err, ERR_USAGE, "%s: no such message in %s", id,
+	    ndirs == 1 ? dirs[0] : "the queue");
 }
 
 int
@@ -552,24 +696,28 @@ queue_drop(int dirfd, const char *id)
 }
 
 int
-queue_remove(const char *dir, const char *id, struct error *err)
+queue_remove(char *const *dirs, size_t ndirs, const char *id,
+    struct error *err)
 {
 	struct queue_dirs q;
-	int ret = -1;
+	size_t i;
+	int found;
 
 	if (!queue_valid_id(id))
 		return error_set(err, ERR_USAGE, "%s: not a queue id", id);
-	if (queue_open(&q, dir, 0, err) != 0)
-		return error_set(err, ERR_USAGE, "%s: no such message in %s",
-		    id, dir);
-	if (queue_drop(q.fd, id) == 0 ||
-	    (q.failed != -1 && queue_drop(q.failed, id) == 0))
-		ret = 0;
-	else
-		error_set(err, ERR_USAGE, "%s: no such message in %s", id,
-		    dir);
-	queue_close(&q);
-	return ret;
+	for (i = 0; i < ndirs; i++) {
+		if (queue_open(&q, dirs[i], 0, err) != 0) {
+			error_clear(err);
+			continue;
+		}
+		found = queue_drop(q.fd, id) == 0 ||
+		    (q.failed != -1 && queue_drop(q.failed, id) == 0);
+		queue_close(&q);
+		if (found)
+			return 0;
+	}
+	return error_set(err, ERR_USAGE, "%s: no such message in %s", id,
+	    ndirs == 1 ? dirs[0] : "the queue");
 }
 
 int

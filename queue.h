@@ -8,6 +8,7 @@
 #ifndef SMTPSEND_QUEUE_H
 #define SMTPSEND_QUEUE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 struct account;
@@ -26,6 +27,27 @@ struct message;
  */
 int	queue_default_dir(const struct account *acc, const char *home,
 	    char *buf, size_t size, struct error *err);
+
+/*
+ * Every queue directory of the user, each once (by name, or by device
+ * and inode when it exists): that of first (NULL: the default account's
+ * place is the default directory), then that of each account of cf (cf
+ * may be NULL) in order, then the default directory.  *dirs is malloc'ed
+ * (queue_dirs_free()).  Errors: ERR_CONFIG (a name too long), ERR_OS.
+ */
+int	queue_all_dirs(const struct config *cf, const struct account *first,
+	    const char *home, char ***dirs, size_t *ndirs, struct error *err);
+void	queue_dirs_free(char **dirs, size_t n);
+
+/*
+ * Where a send through acc spools its message so that queueing it is a
+ * link, never a copy: the tmp/ directory of its queue directory (made,
+ * mode 0700, when missing; files there have no name) in buf.  -1 when
+ * acc is NULL, its queue is off, or the directory cannot be made: the
+ * spool then goes to $TMPDIR (and is copied if it is queued after all).
+ */
+int	queue_spool_dir(const struct account *acc, const char *home,
+	    char *buf, size_t size);
 
 /* What queue_put() records besides the message. */
 struct queue_item {
@@ -72,30 +94,47 @@ struct queue_flush_opts {
 };
 
 /*
- * -q: send the due messages of dir (all with force).  Delivered ones
- * leave the queue; temporary failures stay with backoff; permanent ones
- * and expired ones move to failed/.  Returns 0 when the run happened,
- * whatever became of the messages; -1 only when the queue cannot be read.
+ * -q: send the due messages of every directory of dirs (all with force);
+ * each message through the account its envelope names, each account's
+ * messages, whichever directory holds them, over one connection.
+ * Delivered ones leave the queue; temporary failures stay with backoff;
+ * permanent ones and expired ones move to failed/.  A directory that does
+ * not exist holds nothing (it is not made).  Returns 0 when the run
+ * happened, whatever became of the messages; -1 when a directory cannot
+ * be read (the others are flushed all the same; the errors before the
+ * last are printed).
  */
-int	queue_flush(const char *dir, const struct queue_flush_opts *o,
-	    struct error *err);
+int	queue_flush(char *const *dirs, size_t ndirs,
+	    const struct queue_flush_opts *o, struct error *err);
 
 /*
- * After a successful send: when dir holds any queued message, flush it in
- * a detached grandchild (new session, standard descriptors on /dev/null)
- * and return at once; the caller's exit status and time do not depend on
- * it.  Costs one directory read when the queue is empty.
+ * After a successful send: when a directory of dirs holds any queued
+ * message, flush them all in a detached grandchild (new session, standard
+ * descriptors on /dev/null) and return at once; the caller's exit status
+ * and time do not depend on it.  Costs one directory read per directory
+ * when the queue is empty.
  */
-void	queue_flush_detached(const char *dir, const struct queue_flush_opts *o);
+void	queue_flush_detached(char *const *dirs, size_t ndirs,
+	    const struct queue_flush_opts *o);
 
-/* mailq: one entry per message (and per failed one) to fp. */
-int	queue_list(const char *dir, FILE *fp, struct error *err);
-
-/* --queue-show: the envelope and the header block of id. */
-int	queue_show(const char *dir, const char *id, FILE *fp,
+/*
+ * mailq: for each directory of dirs with entries, one entry per message
+ * (and per failed one), then "-- N messages in DIR"; when there is none,
+ * "Mail queue is empty (DIR, ...)" naming the directories that exist
+ * (dirs[0] if none does).  A directory that cannot be read is an error
+ * (the others are listed; the errors before the last printed).
+ */
+int	queue_list(char *const *dirs, size_t ndirs, FILE *fp,
 	    struct error *err);
 
-/* --queue-remove: delete id (queued or failed).  ERR_USAGE if unknown. */
-int	queue_remove(const char *dir, const char *id, struct error *err);
+/* --queue-show: the envelope and the header block of id, from the first
+   directory of dirs that holds it.  ERR_USAGE if none does. */
+int	queue_show(char *const *dirs, size_t ndirs, const char *id, FILE *fp,
+	    struct error *err);
+
+/* --queue-remove: delete id (queued or failed) from the directory of dirs
+   that holds it.  ERR_USAGE if none does. */
+int	queue_remove(char *const *dirs, size_t ndirs, const char *id,
+	    struct error *err);
 
 #endif

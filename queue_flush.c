@@ -42,7 +42,7 @@ struct acct_state {
 
 struct flush {
 	const struct queue_flush_opts	*o;
-	struct queue_dirs		 q;
+	struct queue_dirs		*qs;		/* one per directory */
 	struct acct_state		*accts;
 	size_t				 naccts;
 	time_t				 now;
@@ -146,7 +146,7 @@ describe(const struct error *err, char *buf, size_t size)
  * in between leaves it queued (sent or failed again), never lost.
  */
 static void
-to_failed(struct flush *f, struct envelope *e, const char *reason)
+to_failed(const struct queue_dirs *q, struct envelope *e, const char *reason)
 {
 	char body[QUEUE_ID_MAX + 8];
 	struct error err;
@@ -157,28 +157,37 @@ to_failed(struct flush *f, struct envelope *e, const char *reason)
 	snprintf(body, sizeof(body), "%s.body", e->id);
 	e->state = ENVELOPE_FAILED;
 	e->last_error = (char *)(uintptr_t)reason;
-	if ((linkat(f->q.fd, body, f->q.failed, body, 0) == -1 &&
+	if ((linkat(q->fd, body, q->failed, body, 0) == -1 &&
 	    errno != EEXIST) ||
-	    queue_write_env(&f->q, f->q.failed, e, &err) == -1) {
+	    queue_write_env(q, q->failed, e, &err) == -1) {
 		if (err.kind == ERR_NONE)
 			error_set(&err, ERR_IO, "%s/failed/%s: %s",
-			    f->q.path, body, strerror(errno));
+			    q->path, body, strerror(errno));
 		fprintf(stderr, "smtpsend: %s: cannot move it to failed/: "
 		    "%s\n", e->id, err.msg);
 	} else {
-		(void)queue_drop(f->q.fd, e->id);
+		(void)queue_drop(q->fd, e->id);
 		fprintf(stderr, "smtpsend: %s: moved to %s/failed/: %s\n",
-		    e->id, f->q.path, reason);
+		    e->id, q->path, reason);
 	}
 	e->last_error = old;
 	e->state = ost;
 }
 
+/* A due message, locked, with its envelope read back. */
+struct item {
+	struct envelope		 e;
+	int			 fd;	/* ID.body, flock'ed */
+	int			 done;
+	const struct queue_dirs	*q;	/* its directory */
+};
+
 /* A temporary failure: count it, back off, maybe mark it uncertain. */
 static void
-defer(struct flush *f, struct envelope *e, const struct error *serr)
+defer(struct flush *f, struct item *it, const struct error *serr)
 {
 	char why[ERROR_MSG_MAX + ERROR_REPLY_MAX + 4];
+	struct envelope *e = &it->e;
 	struct error err;
 	char *old = e->last_error;
 
@@ -193,7 +202,7 @@ defer(struct flush *f, struct envelope *e, const struct error *serr)
 	e->attempts++;
 	e->next = f->now + envelope_backoff(e->attempts);
 	e->last_error = why;
-	if (queue_write_env(&f->q, f->q.fd, e, &err) == -1)
+	if (queue_write_env(it->q, it->q->fd, e, &err) == -1)
 		fprintf(stderr, "smtpsend: %s: %s\n", e->id, err.msg);
 	fprintf(stderr, "smtpsend: %s: still queued: %s\n", e->id, why);
 	e->last_error = old;
@@ -204,13 +213,6 @@ throttled(const struct error *err)
 {
 	return err->code == 421 || strncmp(err->status, "4.7.", 4) == 0;
 }
-
-/* A due message, locked, with its envelope read back. */
-struct item {
-	struct envelope	 e;
-	int		 fd;		/* ID.body, flock'ed */
-	int		 done;
-};
 
 /*
  * Lock the item's body and read its envelope again under the lock (a
@@ -230,13 +232,13 @@ lock_item(struct flush *f, struct item *it)
 	error_clear(&err);
 	snprintf(id, sizeof(id), "%s", it->e.id);
 	snprintf(body, sizeof(body), "%s.body", id);
-	it->fd = openat(f->q.fd, body, O_RDONLY | O_CLOEXEC);
+	it->fd = openat(it->q->fd, body, O_RDONLY | O_CLOEXEC);
 	if (it->fd == -1) {
 		if (errno != ENOENT)
 			fprintf(stderr, "smtpsend: %s: %s\n", id,
 			    strerror(errno));
-		else if (faccessat(f->q.fd, body, F_OK, 0) == -1 &&
-		    queue_read_env(f->q.fd, id, &it->e, &err) == 0)
+		else if (faccessat(it->q->fd, body, F_OK, 0) == -1 &&
+		    queue_read_env(it->q->fd, id, &it->e, &err) == 0)
 			fprintf(stderr, "smtpsend: %s: its body file is "
 			    "missing (left in place)\n", id);
 		return -1;
@@ -245,7 +247,7 @@ lock_item(struct flush *f, struct item *it)
 	if (flock(it->fd, LOCK_EX | LOCK_NB) == -1)
 		goto skip;
 	envelope_free(&it->e);
-	rc = queue_read_env(f->q.fd, id, &it->e, &err);
+	rc = queue_read_env(it->q->fd, id, &it->e, &err);
 	if (rc == 1)
 		goto skip;	/* delivered by the flush that held the lock */
 	if (rc == -1) {
@@ -278,15 +280,17 @@ unlock_item(struct item *it)
 
 /* Read id's envelope without a lock: 0 when it looks due, else -1. */
 static int
-peek(struct flush *f, const char *id, struct item *it)
+peek(struct flush *f, const struct queue_dirs *q, const char *id,
+    struct item *it)
 {
 	struct error err;
 	int rc;
 
 	memset(it, 0, sizeof(*it));
 	it->fd = -1;
+	it->q = q;
 	error_clear(&err);
-	rc = queue_read_env(f->q.fd, id, &it->e, &err);
+	rc = queue_read_env(q->fd, id, &it->e, &err);
 	if (rc == -1)
 		fprintf(stderr, "smtpsend: %s\n", err.msg);
 	if (rc != 0)
@@ -306,11 +310,11 @@ give_up(struct flush *f, struct acct_state *st, struct item *it,
 {
 	struct error nerr;
 
-	to_failed(f, &it->e, why);
+	to_failed(it->q, &it->e, why);
 	log_event(f, st->acc, &it->e, res, err, event);
 	error_clear(&nerr);
-	if (queue_notice(st->acc, live_secret(st), &it->e, f->q.path, status, why,
-	    f->o->verbose, &nerr) == -1) {
+	if (queue_notice(st->acc, live_secret(st), &it->e, it->q->path, status,
+	    why, f->o->verbose, &nerr) == -1) {
 		fprintf(stderr, "smtpsend: %s: the failure notice to <%s> "
 		    "was not sent: %s\n", it->e.id, it->e.sender, nerr.msg);
 		log_event(f, st->acc, &it->e, NULL, &nerr, "notice-failed");
@@ -360,12 +364,12 @@ deliver(struct flush *f, struct acct_state *st, struct send_session *ss,
 	job.body = e->body_type;
 	job.verbose = f->o->verbose;
 	if (send_next(ss, &job, &res, &err) == 0) {
-		(void)queue_drop(f->q.fd, e->id);
+		(void)queue_drop(it->q->fd, e->id);
 		log_event(f, st->acc, e, &res, NULL, "delivered");
 		goto out;
 	}
 	if (error_exit_code(&err) == 75) {
-		defer(f, e, &err);
+		defer(f, it, &err);
 		if (throttled(&err))
 			st->stopped = 1;
 		log_event(f, st->acc, e, &res, &err, "retry");
@@ -406,7 +410,7 @@ flush_account(struct flush *f, struct item *items, size_t n)
 		for (i = 0; i < n; i++) {
 			if (lock_item(f, &items[i]) == -1)
 				continue;
-			defer(f, &items[i].e, &err);
+			defer(f, &items[i], &err);
 			unlock_item(&items[i]);
 		}
 		return;
@@ -435,7 +439,7 @@ flush_account(struct flush *f, struct item *items, size_t n)
 		if (items[i].done || lock_item(f, &items[i]) == -1)
 			continue;
 		if (acct_secret(st, &secret, &err) == -1) {
-			defer(f, &items[i].e, &err);
+			defer(f, &items[i], &err);
 			log_event(f, acc, &items[i].e, NULL, &err, "retry");
 			unlock_item(&items[i]);
 			st->stopped = 1;
@@ -450,7 +454,7 @@ flush_account(struct flush *f, struct item *items, size_t n)
 		if (ss == NULL && send_open(&ss, &auth, &res, &err) == -1) {
 			/* The rest keep their place: the server is not
 			   there, or not for us, right now. */
-			defer(f, &items[i].e, &err);
+			defer(f, &items[i], &err);
 			log_event(f, acc, &items[i].e, &res, &err, "retry");
 			unlock_item(&items[i]);
 			st->stopped = 1;
@@ -508,33 +512,72 @@ sweep(int dirfd, int bodies)
 	closedir(d);
 }
 
-int
-queue_flush(const char *dir, const struct queue_flush_opts *o,
-    struct error *err)
+/*
+ * Open dir into q and add its due messages to *items (*nitems of them).
+ * 1 when it does not exist (nothing queued there: it is not made).
+ */
+static int
+gather(struct flush *f, const char *dir, struct queue_dirs *q,
+    struct item **items, size_t *nitems, struct error *err)
 {
-	struct flush f;
-	struct item *items = NULL, tmp;
+	struct item *v;
+	struct stat st;
 	char **ids = NULL;
-	size_t n = 0, nitems = 0, i, j, k;
+	size_t n = 0, i;
 	int ret = -1;
 
-	memset(&f, 0, sizeof(f));
-	f.o = o;
-	if (queue_open(&f.q, dir, 1, err) == -1)
+	q->fd = q->tmp = q->failed = -1;
+	if (stat(dir, &st) == -1 && errno == ENOENT)
+		return 1;
+	if (queue_open(q, dir, 1, err) == -1)
 		return -1;
-	if (queue_ids(f.q.fd, &ids, &n, err) == -1)
+	if (queue_ids(q->fd, &ids, &n, err) == -1)
 		goto out;
-	items = calloc(n > 0 ? n : 1, sizeof(*items));
-	if (items == NULL) {
+	v = reallocarray(*items, *nitems + n + 1, sizeof(*v));
+	if (v == NULL) {
 		error_set(err, ERR_OS, "out of memory");
 		goto out;
 	}
+	*items = v;
+	for (i = 0; i < n; i++)
+		if (peek(f, q, ids[i], &v[*nitems]) == 0)
+			(*nitems)++;
+	ret = 0;
+out:
+	queue_ids_free(ids, n);
+	return ret;
+}
+
+int
+queue_flush(char *const *dirs, size_t ndirs,
+    const struct queue_flush_opts *o, struct error *err)
+{
+	struct flush f;
+	struct item *items = NULL, tmp;
+	struct error derr;
+	size_t nitems = 0, i, j, k;
+	int ret = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.o = o;
+	f.qs = calloc(ndirs > 0 ? ndirs : 1, sizeof(*f.qs));
+	if (f.qs == NULL)
+		return error_set(err, ERR_OS, "out of memory");
 	/* What is due, by account; each is locked just before it is sent. */
 	f.now = time(NULL);
-	for (i = 0; i < n; i++)
-		if (peek(&f, ids[i], &items[nitems]) == 0)
-			nitems++;
-	/* Group by account, oldest first within each (a stable pass). */
+	for (i = 0; i < ndirs; i++) {
+		error_clear(&derr);
+		if (gather(&f, dirs[i], &f.qs[i], &items, &nitems,
+		    &derr) != -1)
+			continue;
+		/* The other directories are flushed all the same. */
+		if (ret == -1)
+			error_print(err);
+		*err = derr;
+		ret = -1;
+	}
+	/* Group by account, oldest first within each (a stable pass): one
+	   connection per account, whichever directories hold its messages. */
 	for (i = 0; i < nitems; i = j) {
 		for (j = i + 1, k = i + 1; k < nitems; k++) {
 			if (strcmp(items[k].e.account,
@@ -548,10 +591,12 @@ queue_flush(const char *dir, const struct queue_flush_opts *o,
 		f.now = time(NULL);
 		flush_account(&f, &items[i], j - i);
 	}
-	sweep(f.q.fd, 1);
-	sweep(f.q.tmp, 0);
-	ret = 0;
-out:
+	for (i = 0; i < ndirs; i++) {
+		if (f.qs[i].fd == -1)
+			continue;
+		sweep(f.qs[i].fd, 1);
+		sweep(f.qs[i].tmp, 0);
+	}
 	for (i = 0; i < nitems; i++) {
 		envelope_free(&items[i].e);
 		unlock_item(&items[i]);
@@ -562,8 +607,9 @@ out:
 		submit_token_free(&f.accts[i].tok);
 	}
 	free(f.accts);
-	queue_ids_free(ids, n);
-	queue_close(&f.q);
+	for (i = 0; i < ndirs; i++)
+		queue_close(&f.qs[i]);
+	free(f.qs);
 	return ret;
 }
 
@@ -588,14 +634,19 @@ queue_nonempty(const char *dir)
 }
 
 void
-queue_flush_detached(const char *dir, const struct queue_flush_opts *o)
+queue_flush_detached(char *const *dirs, size_t ndirs,
+    const struct queue_flush_opts *o)
 {
 	struct queue_flush_opts quiet = *o;
 	struct error err;
+	size_t i;
 	pid_t pid;
 	int fd, status;
 
-	if (!queue_nonempty(dir))
+	for (i = 0; i < ndirs; i++)
+		if (queue_nonempty(dirs[i]))
+			break;
+	if (i == ndirs)
 		return;
 	fflush(NULL);
 	pid = fork();
@@ -620,6 +671,6 @@ queue_flush_detached(const char *dir, const struct queue_flush_opts *o)
 		close(fd);
 	quiet.verbose = NULL;
 	error_clear(&err);
-	(void)queue_flush(dir, &quiet, &err);
+	(void)queue_flush(dirs, ndirs, &quiet, &err);
 	_exit(0);
 }

@@ -450,24 +450,32 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 {
 	const struct account *acc;
 	struct send_job job;
-	struct error nosecret;
+	struct error nosecret, cferr;
+	char spool[4096];
 
 	error_clear(&nosecret);
-	/* The whole message is read before anything else can fail. */
-	if (message_read(&c->msg, STDIN_FILENO, NULL, err) == -1)
+	error_clear(&cferr);
+	/* The account first, so that the spool is made in its queue
+	   directory (queueing it is then a link, whatever the size); its
+	   errors wait: the whole message is read before anything can fail. */
+	acc = NULL;
+	if (config_env_init(&c->env, &cferr) == 0 &&
+	    config_load(&c->cf, o->config, &c->env, &cferr) == 0)
+		acc = pick_account(c->cf, o, &cferr);
+	if (message_read(&c->msg, STDIN_FILENO,
+	    queue_spool_dir(acc, c->env.home, spool, sizeof(spool)) == 0 ?
+	    spool : NULL, err) == -1)
 		return -1;
 	/* A closed stdin reads as this too: never send a made-up message. */
 	if (message_is_empty(c->msg))
 		return error_set(err, ERR_DATA, "the message is empty "
 		    "(nothing on standard input): nothing sent");
-	if (config_env_init(&c->env, err) == -1 ||
-	    config_load(&c->cf, o->config, &c->env, err) == -1)
+	if (acc == NULL) {
+		*err = cferr;
 		return -1;
+	}
 	if (o->verbose)
 		print_config_files(c->cf, stderr, "--- ");
-	acc = pick_account(c->cf, o, err);
-	if (acc == NULL)
-		return -1;
 	c->acc = acc;
 	if (submit_sender(acc, o->from, c->msg, &c->from, err) == -1 ||
 	    collect_recipients(acc, o, c->msg, c->from, &c->rcpts, err) == -1 ||
@@ -559,7 +567,13 @@ do_account_mode(const struct opts *o, struct error *err)
 	if (acc == NULL)
 		goto out;
 	if (o->mode == MODE_PRETEND) {
+		char dir[4096];
+
+		if (queue_default_dir(acc, env.home, dir, sizeof(dir),
+		    err) == -1)
+			goto out;
 		config_print_account(acc, stdout);
+		config_print_queue(acc, dir, stdout);
 		ret = 0;
 	} else if (o->mode == MODE_SERVERINFO) {
 		ret = send_serverinfo(acc, stdout, err);
@@ -629,9 +643,11 @@ reset_signals(void)
 }
 
 /*
- * -q, mailq, --queue-show, --queue-remove, --queue-dir.  The queue is that
- * of the account -a names, else of the default account, else the default
- * directory: a missing configuration does not stop mailq.
+ * -q, mailq, --queue-show, --queue-remove, --queue-dir.  They look at
+ * every queue directory of the user (each account's, and the default
+ * one), or with -a at that account's only; --queue-dir prints that of -a,
+ * else of the default account, else the default directory.  A missing
+ * configuration does not stop mailq.
  */
 static int
 do_queue_mode(const struct opts *o, struct error *err)
@@ -641,7 +657,8 @@ do_queue_mode(const struct opts *o, struct error *err)
 	const struct account *acc = NULL;
 	struct queue_flush_opts fo;
 	struct error ignored;
-	char dir[4096];
+	char **dirs = NULL;
+	size_t ndirs = 0, n;
 	int i, ret = -1;
 
 	if (config_env_init(&env, err) == -1)
@@ -657,15 +674,18 @@ do_queue_mode(const struct opts *o, struct error *err)
 		    config_account(cf, "default", &ignored);
 	if (o->account != NULL && acc == NULL)
 		goto out;
-	if (queue_default_dir(acc, env.home, dir, sizeof(dir), err) == -1)
+	/* With -a (and for --queue-dir), the first directory alone. */
+	if (queue_all_dirs(o->account != NULL || o->mode == MODE_QUEUE_DIR ?
+	    NULL : cf, acc, env.home, &dirs, &ndirs, err) == -1)
 		goto out;
+	n = o->account != NULL || o->mode == MODE_QUEUE_DIR ? 1 : ndirs;
 	switch (o->mode) {
 	case MODE_QUEUE_DIR:
-		printf("%s\n", dir);
+		printf("%s\n", dirs[0]);
 		ret = 0;
 		break;
 	case MODE_QUEUE_SHOW:
-		ret = queue_show(dir, o->queue_id, stdout, err);
+		ret = queue_show(dirs, n, o->queue_id, stdout, err);
 		break;
 	case MODE_QUEUE_REMOVE:
 		if (o->nrcpts == 0) {
@@ -677,7 +697,7 @@ do_queue_mode(const struct opts *o, struct error *err)
 		ret = 0;
 		for (i = 0; i < o->nrcpts; i++) {
 			error_clear(&ignored);
-			if (queue_remove(dir, o->rcpts[i], &ignored) == 0)
+			if (queue_remove(dirs, n, o->rcpts[i], &ignored) == 0)
 				continue;
 			if (ret == -1)
 				error_print(err);
@@ -693,13 +713,14 @@ do_queue_mode(const struct opts *o, struct error *err)
 		fo.logfile = o->logfile;
 		fo.syslog_tag = o->syslog_tag;
 		fo.home = env.home;
-		ret = queue_flush(dir, &fo, err);
+		ret = queue_flush(dirs, n, &fo, err);
 		break;
 	default:
-		ret = queue_list(dir, stdout, err);
+		ret = queue_list(dirs, n, stdout, err);
 		break;
 	}
 out:
+	queue_dirs_free(dirs, ndirs);
 	config_free(cf);
 	config_env_free(&env);
 	return ret;
@@ -728,16 +749,18 @@ queue_message(const struct opts *o, struct sendctx *c, const struct error *why)
 	return queue_keep(c->msg, &item, c->env.home, why, c->queued);
 }
 
-/* The server took a message: it may take the queued ones too. */
+/* The server took a message: it may take the queued ones too (of
+   every account: that user's queue). */
 static void
 flush_after_send(const struct opts *o, struct sendctx *c)
 {
 	struct queue_flush_opts fo;
 	struct error err;
-	char dir[4096];
+	char **dirs;
+	size_t ndirs;
 
 	error_clear(&err);
-	if (queue_default_dir(c->acc, c->env.home, dir, sizeof(dir),
+	if (queue_all_dirs(c->cf, c->acc, c->env.home, &dirs, &ndirs,
 	    &err) == -1)
 		return;
 	memset(&fo, 0, sizeof(fo));
@@ -745,7 +768,8 @@ flush_after_send(const struct opts *o, struct sendctx *c)
 	fo.logfile = o->logfile;
 	fo.syslog_tag = o->syslog_tag;
 	fo.home = c->env.home;
-	queue_flush_detached(dir, &fo);
+	queue_flush_detached(dirs, ndirs, &fo);
+	queue_dirs_free(dirs, ndirs);
 }
 
 /*

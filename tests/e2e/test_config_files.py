@@ -347,3 +347,42 @@ def test_home_it_cannot_search_is_not_its_home(tmp):
     assert p.returncode == 0, out(p)
     assert "= own-home\n" in out(p)
     assert "configuration file: %s/.msmtprc\n" % pwhome in out(p)
+
+
+# ------------------------------------------------ the queue in --pretend
+
+def test_pretend_shows_the_queue(tmp):
+    """--pretend prints queue, queue_dir (the directory actually used,
+    noted "default" when the file names none) and queue_lifetime."""
+    rc = ("account default\nhost h.example\nfrom me@example.org\n"
+          "account q2\nhost h.example\nqueue off\nqueue_dir ~/myq\n"
+          "queue_lifetime 36h\n")
+    h = home_for(tmp, OTHER_USER, {".smtprc": rc})
+    env = {"HOME": h, "SMTPSEND_QUEUE_DIR": ""}
+    p = run_ns(tmp, ["--pretend"], user=OTHER_USER, env=env)
+    assert p.returncode == 0, out(p)
+    lines = p.stdout.decode().splitlines()
+    assert "queue                = on (default)" in lines, out(p)
+    assert ("queue_dir            = %s/.local/state/smtpsend/queue "
+            "(default)" % h) in lines, out(p)
+    assert "queue_lifetime       = 5d (default)" in lines, out(p)
+    p = run_ns(tmp, ["--pretend", "-a", "q2"], user=OTHER_USER, env=env)
+    assert p.returncode == 0, out(p)
+    lines = p.stdout.decode().splitlines()
+    assert "queue                = off" in lines, out(p)
+    assert "queue_dir            = %s/myq" % h in lines, out(p)
+    assert "queue_lifetime       = 36h" in lines, out(p)
+    # XDG_STATE_HOME, and for root /var/spool/smtpsend, unless
+    # SMTPSEND_QUEUE_DIR names another: the path a send would use.
+    p = run_ns(tmp, ["--pretend"], user=OTHER_USER,
+               env=dict(env, XDG_STATE_HOME=h + "/st"))
+    assert ("queue_dir            = %s/st/smtpsend/queue (default)" % h
+            in p.stdout.decode().splitlines()), out(p)
+    hr = home_for(tmp, "root", {".smtprc": rc})
+    p = run_ns(tmp, ["--pretend"], env={"HOME": hr, "SMTPSEND_QUEUE_DIR": ""})
+    assert ("queue_dir            = /var/spool/smtpsend (default)"
+            in p.stdout.decode().splitlines()), out(p)
+    p = run_ns(tmp, ["--pretend"],
+               env={"HOME": hr, "SMTPSEND_QUEUE_DIR": "/srv/q"})
+    assert ("queue_dir            = /srv/q (default)"
+            in p.stdout.decode().splitlines()), out(p)

@@ -269,6 +269,59 @@ def test_two_accounts_over_two_connections(postfix, run, tmp_path):
     assert _log_count(postfix, "disconnect") - before == 2, postfix.log()[-3000:]
 
 
+def test_every_account_queue_dir_flushed_and_listed(postfix, run, tmp_path):
+    # Two accounts, two queue directories: one -q delivers both messages,
+    # each through its own account, over one connection each; mailq lists
+    # both directories, each block saying which it is.
+    qa, qb = str(tmp_path / "qa"), str(tmp_path / "qb")
+    cfg = ("defaults\nhost 127.0.0.1\nport %d\ntls off\ntimeout 10\n"
+           "account one\nfrom one@example.org\nqueue_dir %s\n"
+           "account two\nfrom two@example.org\nqueue_dir %s\n"
+           "account default : one\n" % (postfix.port("plain"), qa, qb))
+    toks = {}
+    for acc in ("one", "two"):
+        toks[acc] = _tok()
+        p = run(["-odq", "-a", acc, RCPT], input=_msg(toks[acc]),
+                config=cfg)
+        assert p.returncode == 0, p.stderr.decode()
+    (ida,) = _entries(qa)
+    (idb,) = _entries(qb)
+    p = run(["-bp"], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    lines = p.stdout.decode().splitlines()
+    assert re.match(r"^%s  age \d+s  size \d+  from <one@example.org>  "
+                    r"queued$" % ida, lines[0]), lines
+    assert lines[3] == "    last error: delivery deferred (-odq)", lines
+    assert lines[4] == "-- 1 message in %s" % qa, lines
+    assert re.match(r"^%s  age \d+s  size \d+  from <two@example.org>  "
+                    r"queued$" % idb, lines[5]), lines
+    assert lines[9] == "-- 1 message in %s" % qb, lines
+    assert len(lines) == 10, lines
+    # -a: that account's directory only; the ids are found in any.
+    p = run(["-bp", "-a", "two"], config=cfg)
+    assert p.stdout.decode().splitlines()[-1] == \
+        "-- 1 message in %s" % qb, p.stdout
+    assert ida not in p.stdout.decode()
+    p = run(["--queue-show", idb], config=cfg)
+    assert p.returncode == 0 and "account: two\n" in p.stdout.decode()
+    before = _log_count(postfix, "disconnect")
+    p = run(["-q"], config=cfg)
+    assert p.returncode == 0, p.stderr.decode()
+    for acc, tok in toks.items():
+        got = _delivered(postfix, tok, 1)
+        assert len(got) == 1, (acc, len(got))
+        assert ("Return-Path: <%s@example.org>" % acc).encode() in got[0]
+    assert _entries(qa) == [] and _entries(qb) == []
+    deadline = time.monotonic() + 10
+    while (_log_count(postfix, "disconnect") - before < 2 and
+           time.monotonic() < deadline):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert _log_count(postfix, "disconnect") - before == 2
+    p = run(["-bp"], config=cfg)
+    assert p.stdout.decode() == "Mail queue is empty (%s, %s)\n" % (qa, qb)
+
+
 def test_expired_message_notice_to_sender(postfix, run, tmp_path):
     qdir = str(tmp_path / "q")
     tok = _tok()
@@ -561,27 +614,98 @@ def test_drop_after_final_dot_is_uncertain_and_retried(postfix, run,
                 if "queue=delivered:%s " % qid in ln]) == 1
 
 
-def test_spool_on_another_file_system_is_copied(postfix, run, tmp_path):
-    # The spool lives in TMPDIR; on another file system than the queue it
-    # cannot be linked in, so it is copied (synced, renamed) instead.
+def _spool_of(pid, size):
+    """(st_dev, st_ino) of pid's spool: an open regular file with no name
+    (no link left) of the given size, or None."""
+    fds = "/proc/%d/fd" % pid
+    try:
+        names = os.listdir(fds)
+    except OSError:
+        return None
+    for n in names:
+        try:
+            st = os.stat(os.path.join(fds, n))
+        except OSError:
+            continue
+        if (stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and
+                st.st_size == size):
+            return (st.st_dev, st.st_ino)
+    return None
+
+
+def test_spool_is_linked_into_the_queue_not_copied(postfix, run, tmp_path):
+    # TMPDIR on another file system (tmpfs) than the queue: the spool is
+    # made in the queue directory all the same, so queueing it is a link.
+    # Proof: the inode smtpsend holds open as its spool while the server
+    # keeps it waiting is the queued body's inode.
     shm = tempfile.mkdtemp(dir="/dev/shm", prefix="smtpsend-q-")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
     try:
         assert os.stat(shm).st_dev != os.stat(str(tmp_path)).st_dev
         qdir = str(tmp_path / "q")
         tok = _tok()
-        p = run([RCPT], input=_msg(tok), config=_cfg(qdir, _dead_port()),
-                env={"TMPDIR": shm})
-        assert p.returncode == 0, p.stderr.decode()
+        body = ("body %s\n" % tok) + ("x" * 70 + "\n") * 3000
+        want = body.replace("\n", "\r\n").encode()
+        msg = _msg(tok).split(b"\n\n")[0] + b"\n\n" + body.encode()
+        cfg = _cfg(qdir, silent.getsockname()[1]).replace("timeout 10",
+                                                          "timeout 3")
+        env = run.queue_env(dict(os.environ, HOME=run.home, TMPDIR=shm))
+        proc = subprocess.Popen(
+            run.command() + ["-C", run.config_file(cfg), RCPT],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env)
+        proc.stdin.write(msg)
+        proc.stdin.close()
+        spool = None
+        deadline = time.monotonic() + 60
+        while spool is None and proc.poll() is None and \
+                time.monotonic() < deadline:
+            spool = _spool_of(proc.pid, len(want))
+            time.sleep(0.02)
+        proc.wait(timeout=120)
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.returncode == 0, err
+        assert QUEUED.match(err.strip()), err
+        assert spool is not None
+        assert spool[0] == os.stat(qdir).st_dev
         (qid,) = _entries(qdir)
-        with open(os.path.join(qdir, qid + ".body"), "rb") as f:
-            assert f.read() == ("body %s\r\n" % tok).encode()
-        assert os.listdir(os.path.join(qdir, "tmp")) == []
+        bpath = os.path.join(qdir, qid + ".body")
+        st = os.stat(bpath)
+        assert (st.st_dev, st.st_ino) == spool
+        with open(bpath, "rb") as f:
+            assert f.read() == want
         assert os.listdir(shm) == []
+        assert os.listdir(os.path.join(qdir, "tmp")) == []
         p = run(["-q"], config=_cfg(qdir, postfix.port("plain")))
         assert p.returncode == 0, p.stderr.decode()
         assert len(_delivered(postfix, tok, 1)) == 1
     finally:
+        silent.close()
         shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_unusable_tmpdir_still_queued(postfix, run, tmp_path):
+    # The spool needs no TMPDIR when the message may be queued; with the
+    # queue off it still goes there (and fails as before when it cannot).
+    qdir = str(tmp_path / "q")
+    tok = _tok()
+    p = run([RCPT], input=_msg(tok), config=_cfg(qdir, _dead_port()),
+            env={"TMPDIR": str(tmp_path / "nonexistent")})
+    assert p.returncode == 0, p.stderr.decode()
+    (qid,) = _entries(qdir)
+    with open(os.path.join(qdir, qid + ".body"), "rb") as f:
+        assert f.read() == ("body %s\r\n" % tok).encode()
+    p = run(["-q"], config=_cfg(qdir, postfix.port("plain")))
+    assert p.returncode == 0, p.stderr.decode()
+    assert len(_delivered(postfix, tok, 1)) == 1
+    p = run([RCPT], input=_msg(_tok()),
+            config=_cfg(qdir, _dead_port(), "queue off\n"),
+            env={"TMPDIR": str(tmp_path / "nonexistent")})
+    assert p.returncode == 74, p.stderr.decode()
+    assert b"cannot create a spool file in " in p.stderr
 
 
 def test_temporary_rcpt_refusal_queued_then_flushed(postfix, run, tmp_path):

@@ -1414,6 +1414,51 @@ test_print(void **state)
 	free(buf);
 }
 
+/* The queue lines of --pretend: set or default, the lifetime in the
+   largest unit that divides it. */
+static void
+test_print_queue(void **state)
+{
+	static const struct {
+		const char	*line;
+		const char	*want;
+	} life[] = {
+		{ "", "queue_lifetime       = 5d (default)\n" },
+		{ "queue_lifetime 90s\n", "queue_lifetime       = 90s\n" },
+		{ "queue_lifetime 120s\n", "queue_lifetime       = 2m\n" },
+		{ "queue_lifetime 36h\n", "queue_lifetime       = 36h\n" },
+		{ "queue_lifetime 48h\n", "queue_lifetime       = 2d\n" },
+	};
+	struct fx *fx = *state;
+	char *buf = NULL, text[128];
+	size_t len = 0, i;
+	FILE *m;
+
+	for (i = 0; i < sizeof(life) / sizeof(life[0]); i++) {
+		snprintf(text, sizeof(text), "account a\nhost h\n%s%s",
+		    life[i].line, i == 0 ? "" : "queue off\nqueue_dir /q\n");
+		assert_int_equal(load(fx, text), 0);
+		m = open_memstream(&buf, &len);
+		assert_non_null(m);
+		config_print_queue(acc(fx, "a"), "/var/q", m);
+		assert_int_equal(fclose(m), 0);
+		assert_non_null(strstr(buf, life[i].want));
+		if (i == 0) {
+			assert_non_null(strstr(buf, "queue                = on "
+			    "(default)\n"));
+			assert_non_null(strstr(buf, "queue_dir            = /var/q "
+			    "(default)\n"));
+		} else {
+			assert_non_null(strstr(buf, "queue                = "
+			    "off\n"));
+			assert_non_null(strstr(buf, "queue_dir            = "
+			    "/var/q\n"));
+		}
+		free(buf);
+		buf = NULL;
+	}
+}
+
 static void
 test_env_init(void **state)
 {
@@ -1657,6 +1702,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_from_matching, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_print, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_print_queue, setup,
+		    teardown),
 		cmocka_unit_test(test_env_init),
 		cmocka_unit_test_setup_teardown(test_fixture_gmail, setup,
 		    teardown),

@@ -1417,18 +1417,41 @@ test_spool_errors(void **state)
 	int p[2];
 
 	(void)state;
+	assert_int_equal(setenv("TMPDIR", "/nonexistent/tmp", 1), 0);
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(write(p[1], "S: x\n\nb\n", 8), 8);
 	close(p[1]);
 	assert_int_equal(message_read(&m, p[0], "/nonexistent/dir", &err), -1);
+	assert_int_equal(unsetenv("TMPDIR"), 0);
 	assert_null(m);
 	assert_int_equal(err.kind, ERR_IO);
-	assert_non_null(strstr(err.msg, "/nonexistent/dir"));
+	assert_non_null(strstr(err.msg, "/nonexistent/tmp"));
 	/* drained: nothing left to read */
 	assert_int_equal(read(p[0], &err, 1), 0);
 	close(p[0]);
 	message_drain(-1);
 	message_free(NULL);
+}
+
+/* A directory that cannot take the spool (the queue's): $TMPDIR, /tmp. */
+static void
+test_spool_fallback(void **state)
+{
+	struct message *m = NULL;
+	struct error err;
+	int p[2];
+
+	(void)state;
+	error_clear(&err);
+	assert_int_equal(unsetenv("TMPDIR"), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "S: x\n\nb\n", 8), 8);
+	close(p[1]);
+	assert_int_equal(message_read(&m, p[0], "/nonexistent/dir", &err), 0);
+	close(p[0]);
+	assert_non_null(m);
+	assert_int_equal(message_size(m), 11);
+	message_free(m);
 }
 
 static long
@@ -1647,6 +1670,7 @@ main(void)
 	    cmocka_unit_test(test_from_qualified_long),
 	    cmocka_unit_test(test_sink_chunks),
 	    cmocka_unit_test(test_spool_errors),
+	    cmocka_unit_test(test_spool_fallback),
 	    cmocka_unit_test(test_big_constant_memory),
 	    cmocka_unit_test(test_input_pieces),
 	    cmocka_unit_test(test_rescan_matches_reader),

@@ -3,7 +3,9 @@
  * and foreign files refused with a clear error), the backoff arithmetic,
  * queue_lifetime durations, and on a real directory: a queued entry's
  * files and modes, a damaged envelope left in place by a flush, and the
- * per-message lock that makes a second flush keep its hands off.
+ * per-message lock that makes a second flush keep its hands off; the
+ * list of every queue directory of a configuration, and where a send
+ * spools its message.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,7 +350,11 @@ flush(struct fixture *f)
 	o.cf = f->cf;
 	o.force = 1;
 	error_clear(&err);
-	ret = queue_flush(f->qdir, &o, &err);
+	{
+		char *dirs[] = { f->qdir };
+
+		ret = queue_flush(dirs, 1, &o, &err);
+	}
 	return ret;
 }
 
@@ -400,7 +406,9 @@ test_damaged_left(void **state)
 		size_t n;
 
 		error_clear(&err);
-		assert_int_equal(queue_list(f->qdir, fp, &err), 0);
+		char *dirs[] = { f->qdir };
+
+		assert_int_equal(queue_list(dirs, 1, fp, &err), 0);
 		rewind(fp);
 		n = fread(out, 1, sizeof(out) - 1, fp);
 		out[n] = '\0';
@@ -442,6 +450,67 @@ test_sweep(void **state)
 	assert_int_equal(access(body, F_OK), 0);
 }
 
+/*
+ * Every queue directory, each once: the first account's, every account's
+ * in order (a name given twice, or another name of the same directory,
+ * counts once), then the default one.
+ */
+static void
+test_all_dirs(void **state)
+{
+	struct fixture *f = *state;
+	struct config *cf = NULL;
+	struct error err;
+	char rc[160], a[100], b[100], alias[100], want[160];
+	char **dirs;
+	size_t n;
+	FILE *fp;
+
+	snprintf(a, sizeof(a), "%s/qa", f->dir);
+	snprintf(b, sizeof(b), "%s/qb", f->dir);
+	snprintf(alias, sizeof(alias), "%s/alias", f->dir);
+	assert_int_equal(mkdir(a, 0700), 0);
+	assert_int_equal(symlink(a, alias), 0);
+	snprintf(rc, sizeof(rc), "%s/rc2", f->dir);
+	fp = fopen(rc, "w");
+	assert_non_null(fp);
+	fprintf(fp, "defaults\nhost h\naccount one\nqueue_dir %s\n"
+	    "account two\nqueue_dir %s\naccount three\nqueue_dir %s\n"
+	    "account four\nqueue_dir %s\naccount five\n"
+	    "account default : two\n", a, b, a, alias);
+	fclose(fp);
+	assert_int_equal(chmod(rc, 0600), 0);
+	error_clear(&err);
+	assert_int_equal(config_load(&cf, rc, &f->env, &err), 0);
+	assert_int_equal(setenv("SMTPSEND_QUEUE_DIR", f->qdir, 1), 0);
+	assert_int_equal(queue_all_dirs(cf, config_account(cf, "default",
+	    &err), f->dir, &dirs, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(dirs[0], b);
+	assert_string_equal(dirs[1], a);
+	assert_string_equal(dirs[2], f->qdir);
+	queue_dirs_free(dirs, n);
+	/* No configuration: the default directory alone. */
+	assert_int_equal(queue_all_dirs(NULL, NULL, f->dir, &dirs, &n, &err),
+	    0);
+	assert_int_equal(n, 1);
+	assert_string_equal(dirs[0], f->qdir);
+	queue_dirs_free(dirs, n);
+	/* The spool goes to the account's queue's tmp/, made if missing;
+	   not with the queue off. */
+	assert_int_equal(queue_spool_dir(config_account(cf, "two", &err),
+	    f->dir, want, sizeof(want)), 0);
+	snprintf(rc, sizeof(rc), "%s/tmp", b);
+	assert_string_equal(want, rc);
+	assert_int_equal(access(rc, W_OK), 0);
+	assert_int_equal(queue_spool_dir(&(struct account){ .queue = CFG_OFF },
+	    f->dir, want, sizeof(want)), -1);
+	assert_int_equal(queue_spool_dir(NULL, f->dir, want, sizeof(want)),
+	    -1);
+	assert_int_equal(unsetenv("SMTPSEND_QUEUE_DIR"), 0);
+	config_free(cf);
+}
+
 int
 main(void)
 {
@@ -459,6 +528,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_left, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_dirs, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
