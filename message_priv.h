@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mime.h"
+
 #define MESSAGE_BLOCK 65536 /* read and write unit */
 #define MESSAGE_LINE_LIMIT 998 /* octets before CRLF (RFC 5321 4.5.3.1.6) */
 
@@ -33,10 +35,13 @@ struct message {
 	char *added; /* lines message_fix adds */
 	size_t addedlen;
 	/* Body lines over the limit are kept whole in the spool: */
-	uint64_t breaks; /* CRLFs the writer inserts to break them */
+	uint64_t breaks; /* CRLFs that break them all (the reader's count) */
 	int qp; /* message_fix chose to send the body quoted-printable */
 	uint64_t qplen; /* the body's size then */
 	const char *noqp; /* else why not (a static string) */
+	/* Else message_fix followed the MIME structure (mime.c): */
+	int mime; /* 1: the writer breaks lines.breaks lines in text parts */
+	struct mime_result lines; /* what it found (lines.bad: malformed) */
 };
 
 /* 1 if field f is called name (case-insensitive). */

@@ -1,7 +1,8 @@
 """Long body lines without damage, through the real Postfix (issue 10
 item 6).  A PHP mail()-like message (headers CRLF, body LF, 8-bit UTF-8,
 one 3000-octet line) arrives quoted-printable and decodes to exactly the
-bytes the caller wrote; a multipart one has its line broken, and -v says
+bytes the caller wrote; in a multipart one only a text part's line is
+broken (an attachment's long line arrives as it was written), and -v says
 so.  SIZE and BDAT count the encoded form (Postfix offers CHUNKING).
 """
 
@@ -102,6 +103,69 @@ def test_multipart_broken_and_said(postfix, run):
     [d] = S.delivered(postfix, t, 1)
     assert b"quoted-printable" not in d.raw
     assert b"x" * 998 + b"\n" + b"x" * 502 + b"\n" in d.body
+
+
+def mixed_message(t, text, blob):
+    """A multipart/mixed: a text/plain part holding text, and an
+    application/octet-stream part (8bit, no encoding) holding blob."""
+    return (b"From: me@example.org\nTo: bob@example.org\nSubject: att " +
+            t.encode() + b"\nMIME-Version: 1.0\n"
+            b"Content-Type: multipart/mixed; boundary=\"=_b 1\"\n\n"
+            b"This is a MIME message.\n"
+            b"--=_b 1\nContent-Type: text/plain; charset=us-ascii\n\n" +
+            text + b"\n--=_b 1\nContent-Type: application/octet-stream\n"
+            b"Content-Disposition: attachment; filename=data.bin\n\n" +
+            blob + b"\n--=_b 1--\n")
+
+
+def attachment_blob():
+    # One 3000-octet line of 8-bit data: any inserted CRLF corrupts it.
+    return bytes((i * 7 + 33) % 223 + 33 for i in range(3000))
+
+
+def test_multipart_attachment_left_whole(postfix, run):
+    """A long line in a text part is broken; the one in an
+    application/octet-stream part arrives byte-identical, and -v names
+    both parts."""
+    t = tok()
+    text = b"z" * 1500
+    blob = attachment_blob()
+    p = run(["-i", "-v", "bob@example.org"], input=mixed_message(t, text, blob),
+            config=config(postfix))
+    assert p.returncode == 0, p.stderr
+    assert (b"broken with 1 line break(s) in part 1 (text/plain)"
+            in p.stderr), p.stderr
+    assert (b"1 long line(s) in a non-text part left as they are"
+            in p.stderr), p.stderr
+    assert b"part 2 (application/octet-stream)" in p.stderr
+    [d] = S.delivered(postfix, t, 1)
+    assert b"z" * 998 + b"\n" + b"z" * 502 + b"\n" in d.body
+    msg = email.message_from_bytes(d.raw, policy=email.policy.compat32)
+    parts = msg.get_payload()
+    assert [x.get_content_type() for x in parts] == [
+        "text/plain", "application/octet-stream"]
+    assert parts[1].get_payload(decode=True) == blob
+
+
+def test_multipart_size_is_bytes_sent(run):
+    """SIZE= is exactly what DATA carries when one part's line is broken
+    and another's is left whole."""
+    t = tok()
+    blob = attachment_blob()
+    with Sink(extensions=["PIPELINING", "8BITMIME", "SIZE 0"]) as sk:
+        p = run(["-i", "bob@example.org"],
+                input=mixed_message(t, b"w" * 2500, blob), config=sk.config())
+        assert p.returncode == 0, p.stderr
+        [s] = sk.wait_sessions(1)
+    [txn] = s.txns
+    assert txn.mode == "DATA" and txn.accepted
+    data = txn.unstuffed()
+    size = re.search(rb"SIZE=(\d+)", txn.mail)
+    assert size is not None and int(size.group(1)) == len(data)
+    assert b"\r\n" + blob + b"\r\n" in data
+    assert b"w" * 998 + b"\r\n" + b"w" * 998 + b"\r\n" + b"w" * 504 in data
+    # the attachment's line is the only one over the limit
+    assert wire_problems(txn.data) == ["line of 3000 octets"]
 
 
 def _queue(run, qdir, msg):
