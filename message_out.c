@@ -123,7 +123,7 @@ out:
 
 /* The first field called name, or NULL. */
 static struct field *
-find_field(struct message *m, const char *name)
+find_field(const struct message *m, const char *name)
 {
 	size_t i;
 
@@ -325,8 +325,8 @@ breaker(const struct message *m, int follow, struct error *err)
 	char *ctv = NULL, *ctev = NULL;
 	struct mime *mm = NULL;
 
-	ct = find_field((struct message *)m, "Content-Type");
-	cte = find_field((struct message *)m, "Content-Transfer-Encoding");
+	ct = find_field(m, "Content-Type");
+	cte = find_field(m, "Content-Transfer-Encoding");
 	if (follow && ct != NULL && (ctv = message_field_value(m, ct)) == NULL)
 		goto out;
 	if (follow && cte != NULL &&
