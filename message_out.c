@@ -241,44 +241,6 @@ scan_utf8(struct scan *s, const unsigned char *p, size_t n)
 	}
 }
 
-typedef int (*spool_fn)(void *ctx, const char *p, size_t n,
-    struct error *err);
-
-/* Pass the body spool to fn in blocks (the one read loop). */
-static int
-spool_each(const struct message *m, spool_fn fn, void *ctx, struct error *err)
-{
-	char *in;
-	uint64_t off = 0;
-	ssize_t n;
-	int ret = -1;
-
-	in = malloc(MESSAGE_BLOCK);
-	if (in == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	while (off < m->bodylen) {
-		size_t want = m->bodylen - off > MESSAGE_BLOCK
-		    ? MESSAGE_BLOCK
-		    : (size_t)(m->bodylen - off);
-
-		n = pread(m->fd, in, want, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			error_set(err, ERR_IO, "cannot read the spool file: %s",
-			    n == 0 ? "unexpected end" : strerror(errno));
-			goto out;
-		}
-		if (fn(ctx, in, (size_t)n, err) == -1)
-			goto out;
-		off += (uint64_t)n;
-	}
-	ret = 0;
-out:
-	free(in);
-	return ret;
-}
-
 static int
 scan_block(void *ctx, const char *p, size_t n, struct error *err)
 {
@@ -304,7 +266,7 @@ scan_body(const struct message *m, struct scan *s, uint64_t *breaks,
 	s->all = mime_new(0, NULL, NULL);
 	if (s->all == NULL)
 		return error_set(err, ERR_OS, "out of memory");
-	if (spool_each(m, scan_block, s, err) == -1)
+	if (message_spool_each(m, scan_block, s, err) == -1)
 		goto out;
 	if (s->need > 0)
 		s->bad_utf8 = 1;
@@ -314,67 +276,6 @@ scan_body(const struct message *m, struct scan *s, uint64_t *breaks,
 out:
 	mime_free(s->all);
 	s->all = NULL;
-	return ret;
-}
-
-/* A new breaker for m's body: following its MIME structure, or not. */
-static struct mime *
-breaker(const struct message *m, int follow, struct error *err)
-{
-	struct field *ct, *cte;
-	char *ctv = NULL, *ctev = NULL;
-	struct mime *mm = NULL;
-
-	ct = find_field(m, "Content-Type");
-	cte = find_field(m, "Content-Transfer-Encoding");
-	if (follow && ct != NULL && (ctv = message_field_value(m, ct)) == NULL)
-		goto out;
-	if (follow && cte != NULL &&
-	    (ctev = message_field_value(m, cte)) == NULL)
-		goto out;
-	mm = mime_new(follow, ctv, ctev);
-out:
-	free(ctv);
-	free(ctev);
-	if (mm == NULL)
-		error_set(err, ERR_OS, "out of memory");
-	return mm;
-}
-
-static int
-count_block(void *ctx, const char *p, size_t n, struct error *err)
-{
-	return mime_feed(ctx, p, n, NULL, NULL, err);
-}
-
-/*
- * Long lines that are not re-encoded: where the MIME structure can be
- * followed, only the lines of text parts (and preambles, epilogues) are
- * broken, and the others (another type, an encoded part) are sent whole,
- * since a break would change their data: a server may refuse them, but a
- * recipient never gets a corrupted attachment.  A malformed structure
- * (no boundary, no close delimiter) leaves no way to tell the parts
- * apart: every long line is broken, as Postfix would.
- */
-static int
-plan_breaks(struct message *m, struct error *err)
-{
-	struct mime *mm;
-	int ret;
-
-	m->mime = 0;
-	memset(&m->lines, 0, sizeof(m->lines));
-	if (m->breaks == 0 || m->qp)
-		return 0;
-	mm = breaker(m, 1, err);
-	if (mm == NULL)
-		return -1;
-	ret = spool_each(m, count_block, mm, err);
-	if (ret == 0) {
-		mime_result(mm, &m->lines);
-		m->mime = m->lines.bad == NULL;
-	}
-	mime_free(mm);
 	return ret;
 }
 
@@ -404,7 +305,7 @@ choose_qp(struct message *m, struct strbuf *add, struct error *err)
 		return 0;
 	m->noqp = why_not_qp(m, &nocharset);
 	if (m->noqp != NULL)
-		return plan_breaks(m, err);
+		return message_plan_lines(m, err);
 	if (scan_body(m, &s, &breaks, err) == -1)
 		return -1;
 	charset = !s.eightbit ? "us-ascii" :
@@ -447,47 +348,13 @@ message_rescan(struct message *m, int qp, struct error *err)
 	m->qp = qp;
 	m->qplen = qp ? s.qplen : 0;
 	m->noqp = NULL;
-	return plan_breaks(m, err);
+	return message_plan_lines(m, err);
 }
 
 int
 message_is_qp(const struct message *m)
 {
 	return m->qp;
-}
-
-void
-message_note_long_lines(const struct message *m, FILE *fp)
-{
-	const struct mime_result *r = &m->lines;
-
-	if (m->breaks == 0)
-		return;
-	if (m->qp) {
-		fprintf(fp, "--- body lines over %d octets: the body is sent "
-		    "quoted-printable (decodes to exactly the input)\n",
-		    MESSAGE_LINE_LIMIT);
-		return;
-	}
-	if (!m->mime) {
-		fprintf(fp, "--- body lines over %d octets: broken with %llu "
-		    "line break(s), which changes the text: %s%s%s\n",
-		    MESSAGE_LINE_LIMIT, (unsigned long long)m->breaks,
-		    m->noqp != NULL ? m->noqp : "not re-encoded",
-		    r->bad != NULL ? ", and its MIME structure is malformed: " :
-		    "", r->bad != NULL ? r->bad : "");
-		return;
-	}
-	if (r->breaks > 0)
-		fprintf(fp, "--- body lines over %d octets: broken with %llu "
-		    "line break(s) in %s, which changes the text (%s)\n",
-		    MESSAGE_LINE_LIMIT, (unsigned long long)r->breaks,
-		    r->broken, m->noqp != NULL ? m->noqp : "not re-encoded");
-	if (r->kept > 0)
-		fprintf(fp, "--- %llu long line(s) in a non-text part left as "
-		    "they are, over %d octets, in %s: a break would change "
-		    "the data (not text, encoded, or a part's header)\n",
-		    (unsigned long long)r->kept, MESSAGE_LINE_LIMIT, r->whole);
 }
 
 int
@@ -605,8 +472,8 @@ uint64_t
 message_size(const struct message *m)
 {
 	return m->addedlen + kept_len(m) + (need_sep(m) ? 2 : 0) +
-	    (m->qp ? m->qplen :
-	    m->bodylen + 2 * (m->mime ? m->lines.breaks : m->breaks));
+	    (m->qp ? m->qplen : m->mime ? m->lines.out :
+	    m->bodylen + 2 * m->breaks);
 }
 
 struct writer {
@@ -735,12 +602,14 @@ message_write(const struct message *m, int dotstuff, message_sink sink,
 	if (m->qp) {
 		qp_init(&q, qp_out, &w);
 		b.q = &q;
-	} else if (m->mime ? m->lines.breaks > 0 : m->breaks > 0) {
-		b.mm = breaker(m, m->mime, err);
+	} else if (m->mime || m->breaks > 0) {
+		b.mm = message_breaker(m, m->mime, err);
 		if (b.mm == NULL)
 			goto out;
+		if (m->lines.marked > 0)
+			mime_encode(b.mm, &m->lines);
 	}
-	if (spool_each(m, body_block, &b, err) == -1)
+	if (message_spool_each(m, body_block, &b, err) == -1)
 		goto out;
 	if (m->qp && qp_end(&q, err) == -1)
 		goto out;

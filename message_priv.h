@@ -59,6 +59,22 @@ char *message_field_value(const struct message *m, const struct field *f);
  */
 int message_rescan(struct message *m, int qp, struct error *err);
 
+typedef int (*message_spool_fn)(void *ctx, const char *p, size_t n,
+    struct error *err);
+
+/* Pass the body spool to fn in blocks (the one read loop over it). */
+int message_spool_each(const struct message *m, message_spool_fn fn,
+    void *ctx, struct error *err);
+
+/* A new breaker (mime.c) for m's body, following its MIME structure from
+   its Content-Type and -Transfer-Encoding or not; NULL: out of memory. */
+struct mime *message_breaker(
+    const struct message *m, int follow, struct error *err);
+
+/* For a body not sent quoted-printable as a whole: walk it, and set
+   m->mime and m->lines (message_lines.c). */
+int message_plan_lines(struct message *m, struct error *err);
+
 /* Undo message_fix: every field is sent as read. */
 void message_reset_fixes(struct message *m);
 

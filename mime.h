@@ -8,7 +8,8 @@
  * other long lines (other types, encoded parts, part headers, delimiter
  * lines) are left whole, since a break would change their data.  The same
  * input always gets the same breaks, so a counting pass gives the size of
- * what a writing pass sends.
+ * what a writing pass sends.  A second pass can re-encode the text parts
+ * the first found long lines in as quoted-printable instead (mime_encode).
  */
 #ifndef SMTPSEND_MIME_H
 #define SMTPSEND_MIME_H
@@ -38,15 +39,29 @@ struct mime *mime_new(int follow, const char *ctype, const char *cte);
 int	mime_feed(struct mime *mm, const char *p, size_t n, mime_sink sink,
 	    void *ctx, struct error *err);
 
+#define MIME_QP_PARTS	256	/* parts past this one are broken instead */
+
 /* What a whole body showed (call after the last mime_feed). */
 struct mime_result {
 	uint64_t	breaks;		/* CRLFs inserted */
 	uint64_t	kept;		/* long lines left whole */
+	uint64_t	out;		/* octets passed on */
 	const char	*bad;		/* the structure is malformed: why, else NULL */
 	char		broken[160];	/* "part 1 (text/plain), epilogue" */
 	char		whole[160];	/* the parts of the lines left whole */
+	char		encoded[160];	/* the parts (to be) re-encoded */
+	int		marked;		/* parts marked in mark */
+	unsigned char	mark[MIME_QP_PARTS / 8];	/* by delimiter order */
 };
 void	mime_result(const struct mime *mm, struct mime_result *r);
+
+/*
+ * Before the first mime_feed: plan is a first pass's result over the same
+ * body.  The text parts it marked (after a delimiter, not encoded, with
+ * a long line) are sent quoted-printable, their Content-Transfer-Encoding
+ * replaced, instead of being broken.
+ */
+void	mime_encode(struct mime *mm, const struct mime_result *plan);
 
 void	mime_free(struct mime *mm);
 
