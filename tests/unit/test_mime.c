@@ -451,7 +451,8 @@ test_reencode_text_part(void **state)
 
 	(void)state;
 	in = expand("pre @\r\n--b\r\nContent-Type: text/plain\r\n"
-		    "Content-Transfer-Encoding: 8bit\r\n (old)\r\nX-K: v\r\n\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n (old)\r\nX-K: v\r\n"
+		    "X-Long: @\r\n\r\n"
 		    ".dot\r\n@ = tail \r\n-- \r\n--bX\r\n"
 		    "--b\r\nContent-Type: application/octet-stream\r\n\r\n@\r\n"
 		    "--b--\r\n@\r\n");
@@ -462,10 +463,16 @@ test_reencode_text_part(void **state)
 	/* the preamble and the epilogue are still broken, the file whole */
 	assert_int_equal(r.breaks, 2);
 	assert_string_equal(r.broken, "preamble, epilogue");
-	assert_int_equal(r.kept, 1);
+	/* the attachment's line, and the part's long header line (whole);
+	   "--bX" began a part 2 of its own */
+	assert_int_equal(r.kept, 2);
+	assert_string_equal(r.whole, "part 1 headers, "
+	    "part 3 (application/octet-stream)");
 	assert_null(strstr(out, "8bit"));
 	assert_null(strstr(out, "(old)"));
 	assert_non_null(strstr(out, "Content-Type: text/plain\r\nX-K: v\r\n"
+	    "X-Long: xxx"));
+	assert_non_null(strstr(out, "xxx\r\n"
 	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"));
 	dec = part_decoded(out, "quoted-printable\r\n\r\n");
 	x = run_of('x', 1500);
