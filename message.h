@@ -21,7 +21,7 @@ struct message;
  * can be made there: $TMPDIR, else /tmp), mode 0600, nameless (O_TMPFILE)
  * or unlinked at once.  While copying: LF, CR and CRLF become CRLF;
  * NUL bytes are dropped; header lines over 998 octets are folded, body lines
- * broken (never truncated); a final CRLF is added.  On error fd is still
+ * kept whole and counted (message_fix decides); a final CRLF is added.  On error fd is still
  * read to EOF (no SIGPIPE for the writer).  Errors: ERR_IO, ERR_OS.
  */
 int	message_read(struct message **mp, int fd, const char *tmpdir,
@@ -99,9 +99,10 @@ int	message_fix(struct message *m, const struct message_fixes *fx,
 	    struct error *err);
 
 /*
- * For -v: after message_fix, one line on fp when body lines were over 998
+ * For -v: after message_fix, a line on fp when body lines were over 998
  * octets, saying whether the body goes quoted-printable or the lines are
- * broken, and why.  Nothing otherwise.
+ * broken (in which MIME parts), and why; another naming the parts whose
+ * long lines are sent whole.  Nothing otherwise.
  */
 void	message_note_long_lines(const struct message *m, FILE *fp);
 

@@ -19,6 +19,7 @@
 #include "header.h"
 #include "message.h"
 #include "message_priv.h"
+#include "mime.h"
 #include "qp.h"
 #include "strbuf.h"
 
@@ -122,7 +123,7 @@ out:
 
 /* The first field called name, or NULL. */
 static struct field *
-find_field(struct message *m, const char *name)
+find_field(const struct message *m, const char *name)
 {
 	size_t i;
 
@@ -197,33 +198,9 @@ struct scan {
 	int eightbit;
 	int bad_utf8;
 	int need; /* continuation octets still expected */
-	uint64_t breaks;
-	size_t col, lim;
+	struct qp q;
+	struct mime *all; /* counts the breaks of every long line */
 };
-
-/* The reader's rule (message.c, body_byte): a line reaching the limit
-   (one less when it starts with a dot) goes on after a break.  The spool
-   holds CRLF line ends only. */
-static void
-scan_breaks(struct scan *s, const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' || p[i] == '\n') {
-			s->col = 0;
-			continue;
-		}
-		if (s->col >= s->lim) {
-			s->breaks++;
-			s->col = 0;
-		}
-		if (s->col == 0)
-			s->lim = p[i] == '.' ? MESSAGE_LINE_LIMIT - 1 :
-			    MESSAGE_LINE_LIMIT;
-		s->col++;
-	}
-}
 
 static int
 count_sink(void *ctx, const void *buf, size_t len, struct error *err)
@@ -264,46 +241,41 @@ scan_utf8(struct scan *s, const unsigned char *p, size_t n)
 	}
 }
 
-/* One pass over the spool: the quoted-printable size and the charset. */
 static int
-scan_body(const struct message *m, struct scan *s, struct error *err)
+scan_block(void *ctx, const char *p, size_t n, struct error *err)
 {
-	struct qp q;
-	char *in;
-	uint64_t off = 0;
-	ssize_t n;
+	struct scan *s = ctx;
+
+	scan_utf8(s, (const unsigned char *)p, n);
+	if (mime_feed(s->all, p, n, NULL, NULL, err) == -1)
+		return -1;
+	return qp_feed(&s->q, p, n, err);
+}
+
+/* One pass over the spool: the quoted-printable size, the charset, and
+   the breaks of every long line (*breaks). */
+static int
+scan_body(const struct message *m, struct scan *s, uint64_t *breaks,
+    struct error *err)
+{
+	struct mime_result r;
 	int ret = -1;
 
 	memset(s, 0, sizeof(*s));
-	s->lim = MESSAGE_LINE_LIMIT;
-	qp_init(&q, count_sink, s);
-	in = malloc(MESSAGE_BLOCK);
-	if (in == NULL)
+	qp_init(&s->q, count_sink, s);
+	s->all = mime_new(0, NULL, NULL);
+	if (s->all == NULL)
 		return error_set(err, ERR_OS, "out of memory");
-	while (off < m->bodylen) {
-		size_t want = m->bodylen - off > MESSAGE_BLOCK
-		    ? MESSAGE_BLOCK
-		    : (size_t)(m->bodylen - off);
-
-		n = pread(m->fd, in, want, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			error_set(err, ERR_IO, "cannot read the spool file: %s",
-			    n == 0 ? "unexpected end" : strerror(errno));
-			goto out;
-		}
-		scan_utf8(s, (const unsigned char *)in, (size_t)n);
-		scan_breaks(s, (const unsigned char *)in, (size_t)n);
-		if (qp_feed(&q, in, (size_t)n, err) == -1)
-			goto out;
-		off += (uint64_t)n;
-	}
+	if (message_spool_each(m, scan_block, s, err) == -1)
+		goto out;
 	if (s->need > 0)
 		s->bad_utf8 = 1;
-	ret = qp_end(&q, err);
+	mime_result(s->all, &r);
+	*breaks = r.breaks;
+	ret = qp_end(&s->q, err);
 out:
-	free(in);
+	mime_free(s->all);
+	s->all = NULL;
 	return ret;
 }
 
@@ -322,16 +294,19 @@ choose_qp(struct message *m, struct strbuf *add, struct error *err)
 	struct error ferr;
 	const char *charset;
 	char *v = NULL, *line = NULL;
+	uint64_t breaks;
 	int nocharset;
 
 	m->qp = 0;
 	m->noqp = NULL;
+	m->mime = 0;
+	memset(&m->lines, 0, sizeof(m->lines));
 	if (m->breaks == 0)
 		return 0;
 	m->noqp = why_not_qp(m, &nocharset);
 	if (m->noqp != NULL)
-		return 0;
-	if (scan_body(m, &s, err) == -1)
+		return message_plan_lines(m, err);
+	if (scan_body(m, &s, &breaks, err) == -1)
 		return -1;
 	charset = !s.eightbit ? "us-ascii" :
 	    !s.bad_utf8 ? "utf-8" : "unknown-8bit";
@@ -368,35 +343,18 @@ message_rescan(struct message *m, int qp, struct error *err)
 {
 	struct scan s;
 
-	if (scan_body(m, &s, err) == -1)
+	if (scan_body(m, &s, &m->breaks, err) == -1)
 		return -1;
-	m->breaks = s.breaks;
 	m->qp = qp;
 	m->qplen = qp ? s.qplen : 0;
 	m->noqp = NULL;
-	return 0;
+	return message_plan_lines(m, err);
 }
 
 int
 message_is_qp(const struct message *m)
 {
 	return m->qp;
-}
-
-void
-message_note_long_lines(const struct message *m, FILE *fp)
-{
-	if (m->breaks == 0)
-		return;
-	if (m->qp)
-		fprintf(fp, "--- body lines over %d octets: the body is sent "
-		    "quoted-printable (decodes to exactly the input)\n",
-		    MESSAGE_LINE_LIMIT);
-	else
-		fprintf(fp, "--- body lines over %d octets: broken with %llu "
-		    "line break(s), which changes the text: %s\n",
-		    MESSAGE_LINE_LIMIT, (unsigned long long)m->breaks,
-		    m->noqp != NULL ? m->noqp : "not re-encoded");
 }
 
 int
@@ -514,7 +472,8 @@ uint64_t
 message_size(const struct message *m)
 {
 	return m->addedlen + kept_len(m) + (need_sep(m) ? 2 : 0) +
-	    (m->qp ? m->qplen : m->bodylen + 2 * m->breaks);
+	    (m->qp ? m->qplen : m->mime ? m->lines.out :
+	    m->bodylen + 2 * m->breaks);
 }
 
 struct writer {
@@ -524,8 +483,6 @@ struct writer {
 	int dotstuff;
 	int bol; /* the next octet starts a line */
 	char *out; /* 2 * MESSAGE_BLOCK: room for every dot doubled */
-	size_t col; /* breaking long lines: octets on the line */
-	size_t lim; /* and its limit */
 };
 
 /* Send p, doubling dots at line starts when dot-stuffing. */
@@ -557,36 +514,6 @@ emit(struct writer *w, const char *p, size_t n)
 		n -= chunk;
 	}
 	return 0;
-}
-
-/*
- * Send p, breaking each line that reaches the limit with CRLF where the
- * reader counted it: at 998 octets, 997 for a part starting with a dot
- * (dot-stuffing adds one), as Postfix's smtp_line_length_limit does.
- */
-static int
-emit_broken(struct writer *w, const char *p, size_t n)
-{
-	size_t i, start = 0;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' || p[i] == '\n') {
-			w->col = 0;
-			continue;
-		}
-		if (w->col > 0 && w->col >= w->lim) {
-			if (emit(w, p + start, i - start) == -1 ||
-			    emit(w, "\r\n", 2) == -1)
-				return -1;
-			start = i;
-			w->col = 0;
-		}
-		if (w->col == 0)
-			w->lim = p[i] == '.' ? MESSAGE_LINE_LIMIT - 1
-					     : MESSAGE_LINE_LIMIT;
-		w->col++;
-	}
-	return emit(w, p + start, n - start);
 }
 
 /* The quoted-printable encoder's sink: on to the wire. */
@@ -624,15 +551,39 @@ write_headers(const struct message *m, struct writer *w)
 	return 0;
 }
 
+/* What the body goes through on its way out. */
+struct body_out {
+	struct writer *w;
+	struct qp *q;		/* quoted-printable, or */
+	struct mime *mm;	/* breaking long lines, or neither */
+};
+
+static int
+mime_out(void *ctx, const void *buf, size_t len, struct error *err)
+{
+	(void)err;
+	return emit(ctx, buf, len);
+}
+
+static int
+body_block(void *ctx, const char *p, size_t n, struct error *err)
+{
+	struct body_out *b = ctx;
+
+	if (b->q != NULL)
+		return qp_feed(b->q, p, n, err);
+	if (b->mm != NULL)
+		return mime_feed(b->mm, p, n, mime_out, b->w, err);
+	return emit(b->w, p, n);
+}
+
 int
 message_write(const struct message *m, int dotstuff, message_sink sink,
     void *ctx, struct error *err)
 {
 	struct writer w;
 	struct qp q;
-	char *in;
-	uint64_t off = 0;
-	ssize_t n;
+	struct body_out b = {&w, NULL, NULL};
 	int ret = -1;
 
 	memset(&w, 0, sizeof(w));
@@ -641,44 +592,30 @@ message_write(const struct message *m, int dotstuff, message_sink sink,
 	w.err = err;
 	w.dotstuff = dotstuff;
 	w.bol = 1;
-	in = malloc(MESSAGE_BLOCK);
 	w.out = dotstuff ? malloc(2 * MESSAGE_BLOCK) : NULL;
-	if (in == NULL || (dotstuff && w.out == NULL)) {
+	if (dotstuff && w.out == NULL) {
 		error_set(err, ERR_OS, "out of memory");
 		goto out;
 	}
 	if (write_headers(m, &w) == -1)
 		goto out;
-	qp_init(&q, qp_out, &w);
-	while (off < m->bodylen) {
-		size_t want = m->bodylen - off > MESSAGE_BLOCK
-		    ? MESSAGE_BLOCK
-		    : (size_t)(m->bodylen - off);
-
-		n = pread(m->fd, in, want, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			error_set(err, ERR_IO, "cannot read the spool file: %s",
-			    n == 0 ? "unexpected end" : strerror(errno));
+	if (m->qp) {
+		qp_init(&q, qp_out, &w);
+		b.q = &q;
+	} else if (m->mime || m->breaks > 0) {
+		b.mm = message_breaker(m, m->mime, err);
+		if (b.mm == NULL)
 			goto out;
-		}
-		if (m->qp) {
-			if (qp_feed(&q, in, (size_t)n, err) == -1)
-				goto out;
-		} else if (m->breaks > 0) {
-			if (emit_broken(&w, in, (size_t)n) == -1)
-				goto out;
-		} else if (emit(&w, in, (size_t)n) == -1) {
-			goto out;
-		}
-		off += (uint64_t)n;
+		if (m->lines.marked > 0)
+			mime_encode(b.mm, &m->lines);
 	}
+	if (message_spool_each(m, body_block, &b, err) == -1)
+		goto out;
 	if (m->qp && qp_end(&q, err) == -1)
 		goto out;
 	ret = 0;
 out:
-	free(in);
+	mime_free(b.mm);
 	free(w.out);
 	return ret;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mime.h"
+
 #define MESSAGE_BLOCK 65536 /* read and write unit */
 #define MESSAGE_LINE_LIMIT 998 /* octets before CRLF (RFC 5321 4.5.3.1.6) */
 
@@ -33,10 +35,13 @@ struct message {
 	char *added; /* lines message_fix adds */
 	size_t addedlen;
 	/* Body lines over the limit are kept whole in the spool: */
-	uint64_t breaks; /* CRLFs the writer inserts to break them */
+	uint64_t breaks; /* CRLFs that break them all (the reader's count) */
 	int qp; /* message_fix chose to send the body quoted-printable */
 	uint64_t qplen; /* the body's size then */
 	const char *noqp; /* else why not (a static string) */
+	/* Else message_fix followed the MIME structure (mime.c): */
+	int mime; /* 1: the writer breaks lines.breaks lines in text parts */
+	struct mime_result lines; /* what it found (lines.bad: malformed) */
 };
 
 /* 1 if field f is called name (case-insensitive). */
@@ -53,6 +58,22 @@ char *message_field_value(const struct message *m, const struct field *f);
  * message_size() and the writer are right.
  */
 int message_rescan(struct message *m, int qp, struct error *err);
+
+typedef int (*message_spool_fn)(void *ctx, const char *p, size_t n,
+    struct error *err);
+
+/* Pass the body spool to fn in blocks (the one read loop over it). */
+int message_spool_each(const struct message *m, message_spool_fn fn,
+    void *ctx, struct error *err);
+
+/* A new breaker (mime.c) for m's body, following its MIME structure from
+   its Content-Type and -Transfer-Encoding or not; NULL: out of memory. */
+struct mime *message_breaker(
+    const struct message *m, int follow, struct error *err);
+
+/* For a body not sent quoted-printable as a whole: walk it, and set
+   m->mime and m->lines (message_lines.c). */
+int message_plan_lines(struct message *m, struct error *err);
 
 /* Undo message_fix: every field is sent as read. */
 void message_reset_fixes(struct message *m);

@@ -1,8 +1,10 @@
 """Long body lines without damage, through the real Postfix (issue 10
 item 6).  A PHP mail()-like message (headers CRLF, body LF, 8-bit UTF-8,
 one 3000-octet line) arrives quoted-printable and decodes to exactly the
-bytes the caller wrote; a multipart one has its line broken, and -v says
-so.  SIZE and BDAT count the encoded form (Postfix offers CHUNKING).
+bytes the caller wrote; in a multipart one the text part with the long
+line is re-encoded the same way, a preamble's line is broken, an
+attachment's long line arrives as it was written, and -v says so.  SIZE
+and BDAT count the encoded form (Postfix offers CHUNKING).
 """
 
 import email
@@ -88,20 +90,99 @@ def test_bdat_and_size_count_encoded(run, chunking):
 
 
 def test_multipart_broken_and_said(postfix, run):
+    """The preamble is text nobody reads: its long line is broken; the
+    text part's is re-encoded; -v names both."""
     t = tok()
     text = b"x" * 1500
     msg = (b"From: me@example.org\nTo: bob@example.org\nSubject: mp " +
            t.encode() + b"\nMIME-Version: 1.0\n"
-           b"Content-Type: multipart/mixed; boundary=BB\n\n"
-           b"--BB\nContent-Type: text/plain\n\n" + text + b"\n--BB--\n")
+           b"Content-Type: multipart/mixed; boundary=BB\n\n" +
+           b"p" * 1200 + b"\n--BB\nContent-Type: text/plain\n\n" + text +
+           b"\n--BB--\n")
     p = run(["-i", "-v", "bob@example.org"], input=msg,
             config=config(postfix))
     assert p.returncode == 0, p.stderr
-    assert b"broken with 1 line break" in p.stderr
-    assert b"multipart" in p.stderr
+    assert b"broken with 1 line break(s) in preamble" in p.stderr, p.stderr
+    assert b"the message is multipart" in p.stderr
+    assert (b"1 text part(s) sent quoted-printable (decode to exactly the "
+            b"input): part 1 (text/plain)" in p.stderr), p.stderr
     [d] = S.delivered(postfix, t, 1)
-    assert b"quoted-printable" not in d.raw
-    assert b"x" * 998 + b"\n" + b"x" * 502 + b"\n" in d.body
+    assert b"p" * 998 + b"\n" + b"p" * 202 + b"\n" in d.body
+    msg = email.message_from_bytes(d.raw, policy=email.policy.compat32)
+    [part] = msg.get_payload()
+    assert part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert part.get_payload(decode=True) == text
+
+
+def mixed_message(t, text, blob):
+    """A multipart/mixed: a text/plain part holding text, and an
+    application/octet-stream part (8bit, no encoding) holding blob."""
+    return (b"From: me@example.org\nTo: bob@example.org\nSubject: att " +
+            t.encode() + b"\nMIME-Version: 1.0\n"
+            b"Content-Type: multipart/mixed; boundary=\"=_b 1\"\n\n"
+            b"This is a MIME message.\n"
+            b"--=_b 1\nContent-Type: text/plain; charset=us-ascii\n\n" +
+            text + b"\n--=_b 1\nContent-Type: application/octet-stream\n"
+            b"Content-Disposition: attachment; filename=data.bin\n\n" +
+            blob + b"\n--=_b 1--\n")
+
+
+def attachment_blob():
+    # One 3000-octet line of 8-bit data: any inserted CRLF corrupts it.
+    return bytes((i * 7 + 33) % 223 + 33 for i in range(3000))
+
+
+def test_multipart_attachment_left_whole(postfix, run):
+    """A long line in a text part is re-encoded (the part decodes to what
+    was written); the one in an application/octet-stream part arrives
+    byte-identical, and -v names both parts."""
+    t = tok()
+    text = b"z" * 1500 + b"\n.\nend "
+    blob = attachment_blob()
+    p = run(["-i", "-v", "bob@example.org"], input=mixed_message(t, text, blob),
+            config=config(postfix))
+    assert p.returncode == 0, p.stderr
+    assert (b"1 text part(s) sent quoted-printable (decode to exactly the "
+            b"input): part 1 (text/plain)" in p.stderr), p.stderr
+    assert (b"1 long line(s) in a non-text part left as they are"
+            in p.stderr), p.stderr
+    assert b"part 2 (application/octet-stream)" in p.stderr
+    assert b"broken" not in p.stderr
+    [d] = S.delivered(postfix, t, 1)
+    msg = email.message_from_bytes(d.raw, policy=email.policy.compat32)
+    parts = msg.get_payload()
+    assert [x.get_content_type() for x in parts] == [
+        "text/plain", "application/octet-stream"]
+    assert parts[0]["Content-Transfer-Encoding"] == "quoted-printable"
+    assert parts[0].get_param("charset") == "us-ascii"
+    got = parts[0].get_payload(decode=True)
+    assert got.replace(b"\r\n", b"\n") == text
+    assert parts[1].get_payload(decode=True) == blob
+
+
+def test_multipart_size_is_bytes_sent(run):
+    """SIZE= is exactly what DATA carries when one part is re-encoded,
+    the preamble's line broken, and another part's line left whole."""
+    t = tok()
+    blob = attachment_blob()
+    msg = mixed_message(t, b"w" * 2500, blob).replace(
+        b"This is a MIME message.", b"P" * 1500)
+    with Sink(extensions=["PIPELINING", "8BITMIME", "SIZE 0"]) as sk:
+        p = run(["-i", "bob@example.org"], input=msg, config=sk.config())
+        assert p.returncode == 0, p.stderr
+        [s] = sk.wait_sessions(1)
+    [txn] = s.txns
+    assert txn.mode == "DATA" and txn.accepted
+    data = txn.unstuffed()
+    size = re.search(rb"SIZE=(\d+)", txn.mail)
+    assert size is not None and int(size.group(1)) == len(data)
+    assert b"\r\n" + blob + b"\r\n" in data
+    assert b"P" * 998 + b"\r\n" + b"P" * 502 + b"\r\n" in data
+    assert b"Content-Transfer-Encoding: quoted-printable\r\n\r\nwww" in data
+    # the attachment's line is the only one over the limit
+    assert wire_problems(txn.data) == ["line of 3000 octets"]
+    parsed = email.message_from_bytes(data, policy=email.policy.compat32)
+    assert parsed.get_payload()[0].get_payload(decode=True) == b"w" * 2500
 
 
 def _queue(run, qdir, msg):
@@ -116,15 +197,19 @@ def _queue(run, qdir, msg):
     return m.group(1).decode()
 
 
-@pytest.mark.parametrize("kind", ["qp", "broken"])
+@pytest.mark.parametrize("kind", ["qp", "broken", "attachment"])
 def test_queued_long_lines_flushed_with_exact_counts(run, tmp_path, kind):
     """What the writer must know of the body (quoted-printable, or the
-    breaks of long lines) survives the queue: the flush's BDAT count and
-    SIZE are those of what it writes, and the text decodes to the input."""
+    breaks of long lines, in which MIME parts) survives the queue: the
+    flush's BDAT count and SIZE are those of what it writes, the text
+    decodes to the input, an attachment's long line is sent whole."""
     t = tok()
     if kind == "qp":
         body = long_body()
         msg = php_message(t, body)
+    elif kind == "attachment":
+        body = b"y" * 1500
+        msg = mixed_message(t, body, attachment_blob())
     else:
         body = b"y" * 1500
         msg = (b"From: me@example.org\nTo: bob@example.org\nSubject: mp " +
@@ -151,12 +236,17 @@ def test_queued_long_lines_flushed_with_exact_counts(run, tmp_path, kind):
     data = txn.unstuffed()
     size = re.search(rb"SIZE=(\d+)", txn.mail)
     assert size is not None and int(size.group(1)) == len(data)
-    assert wire_problems(txn.data) == []
-    assert max(len(x) for x in data.split(b"\r\n")) <= 998
+    if kind == "attachment":
+        assert wire_problems(txn.data) == ["line of 3000 octets"]
+        assert b"\r\n" + attachment_blob() + b"\r\n" in data
+    else:
+        assert wire_problems(txn.data) == []
     parsed = email.message_from_bytes(data, policy=email.policy.compat32)
     if kind == "qp":
         assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
         got = parsed.get_payload(decode=True)
         assert got.replace(b"\r\n", b"\n") == body
     else:
-        assert b"y" * 998 + b"\r\n" + b"y" * 502 + b"\r\n" in data
+        [part] = parsed.get_payload()[:1]
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part.get_payload(decode=True) == body
