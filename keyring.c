@@ -105,6 +105,31 @@ static const SecretSchema keyring_schema = {
     NULL,
 };
 
+/*
+ * SCRAM's SaltedPassword (scram_cache.c), kept beside a password that is
+ * in the keyring: one item per server (host as configured, port) and
+ * user; mechanism names the hash it was computed for.
+ */
+static const SecretSchema scram_schema = {
+    "org.smtpsend.ScramSaltedPassword",
+    SECRET_SCHEMA_NONE,
+    {
+	{"service", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"host", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"port", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"mechanism", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{NULL, 0},
+    },
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
 
 /* 1 and the address when the user's bus socket exists and is ours. */
 static int
@@ -198,15 +223,30 @@ attrs_new(const struct lsec *ls, const char *k1, const char *v1, const char *k2,
 	return a;
 }
 
+/* The SCRAM item's attributes; port NULL: those of any port. */
+static GHashTable *
+scram_attrs(const struct lsec *ls, const char *host, const char *port,
+    const char *user)
+{
+	GHashTable *a = attrs_new(ls, "service", KEYRING_SCRAM_SERVICE,
+	    "host", host, user);
+
+	if (port != NULL)
+		ls->hash_insert(a, (gpointer) "port", (gpointer)port);
+	return a;
+}
+
 /*
  * One search without a schema (so no xdg:schema is matched) and without
- * SECRET_SEARCH_UNLOCK (so nothing prompts).  Reports and returns 1 when
- * it found a secret or failed; 0 when nothing matched (*locked set when
+ * SECRET_SEARCH_UNLOCK (so nothing prompts).  The first unlocked secret is
+ * reported with status (ST_FOUND; or '\0' for the SCRAM item that follows
+ * a password, whose failures are not reported).  Returns 1 when it
+ * reported a secret or a failure; 0 when nothing matched (*locked set when
  * only locked items did).
  */
 static int
 search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
-    int *locked)
+    char status, int *locked)
 {
 	GError *gerr = NULL;
 	GList *items, *l;
@@ -218,8 +258,9 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
 	items = ls->search_sync(svc, NULL, attrs,
 	    SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, NULL, &gerr);
 	if (gerr != NULL) {
-		report_str(fd, ST_UNREACHABLE, gerr->message);
-		return 1;
+		if (status == ST_FOUND)
+			report_str(fd, ST_UNREACHABLE, gerr->message);
+		return status == ST_FOUND;
 	}
 	for (l = items; l != NULL && !done; l = l->next) {
 		if (ls->item_get_locked(l->data)) {
@@ -231,7 +272,7 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
 			continue;
 		data = ls->value_get(v, &len);
 		if (data != NULL && len > 0) {
-			report(fd, ST_FOUND, data, len);
+			report(fd, status, data, len);
 			done = 1;
 		}
 		ls->value_unref(v);
@@ -240,14 +281,31 @@ search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
 	return done;
 }
 
+/* What the child is asked to do. */
+enum kr_op { KR_LOOKUP, KR_STORE, KR_SCRAM_STORE, KR_SCRAM_CLEAR };
+
+struct kr_job {
+	enum kr_op op;
+	const char *host;
+	const char *service;
+	const char *user;
+	const char *secret; /* what to store */
+	const char *port; /* the SCRAM item's (decimal), or NULL: none */
+	const char *mech; /* KR_SCRAM_STORE: its mechanism attribute */
+};
+
+/*
+ * The password, then (job->port set) the SCRAM item of the same server
+ * and user over the same connection: "F" password ["\0" scram item].
+ */
 static void
-kr_lookup(int fd, const char *host, const char *service, const char *user)
+kr_lookup(int fd, const struct kr_job *job)
 {
 	struct lsec ls;
 	SecretService *svc;
 	GError *gerr = NULL;
 	GHashTable *a;
-	int locked = 0, done;
+	int locked = 0, done, ignored = 0;
 
 	if (lsec_load(&ls, fd) == -1)
 		return;
@@ -257,43 +315,69 @@ kr_lookup(int fd, const char *host, const char *service, const char *user)
 		    gerr != NULL ? gerr->message : "no Secret Service");
 		return;
 	}
-	a = attrs_new(&ls, "host", host, "service", service, user);
-	done = search(&ls, svc, a, fd, &locked);
+	a = attrs_new(&ls, "host", job->host, "service", job->service,
+	    job->user);
+	done = search(&ls, svc, a, fd, ST_FOUND, &locked);
 	ls.hash_unref(a);
-	if (!done && strcmp(service, "smtp") == 0) {
-		a = attrs_new(&ls, "server", host, "protocol", "smtp", user);
-		done = search(&ls, svc, a, fd, &locked);
+	if (!done && strcmp(job->service, "smtp") == 0) {
+		a = attrs_new(&ls, "server", job->host, "protocol", "smtp",
+		    job->user);
+		done = search(&ls, svc, a, fd, ST_FOUND, &locked);
 		ls.hash_unref(a);
 	}
-	if (!done)
+	if (!done) {
 		report(fd, locked ? ST_LOCKED : ST_NOTFOUND, NULL, 0);
+		return;
+	}
+	if (job->port == NULL || job->user == NULL)
+		return;
+	a = scram_attrs(&ls, job->host, job->port, job->user);
+	(void)search(&ls, svc, a, fd, '\0', &ignored);
+	ls.hash_unref(a);
+}
+
+/* The item's schema with its name left out of the match: any schema. */
+static int
+clear_any(const struct lsec *ls, const SecretSchema *schema, GHashTable *a,
+    GError **gerr)
+{
+	SecretSchema any = *schema;
+
+	any.flags = SECRET_SCHEMA_DONT_MATCH_NAME;
+	return ls->clearv_sync(&any, a, NULL, gerr);
 }
 
 static void
-kr_store(int fd, const char *host, const char *service, const char *user,
-    const char *secret)
+kr_store(int fd, const struct kr_job *job)
 {
 	struct lsec ls;
 	GError *gerr = NULL;
 	GHashTable *a;
-	SecretSchema any_schema = keyring_schema;
 	char label[512];
 
 	if (lsec_load(&ls, fd) == -1)
 		return;
-	if (strcmp(service, "smtp") == 0)
-		snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
+	if (strcmp(job->service, "smtp") == 0)
+		snprintf(label, sizeof(label), "smtpsend: %s@%s", job->user,
+		    job->host);
 	else
-		snprintf(label, sizeof(label), "smtpsend %s: %s@%s", service,
-		    user, host);
-	a = attrs_new(&ls, "host", host, "service", service, user);
+		snprintf(label, sizeof(label), "smtpsend %s: %s@%s",
+		    job->service, job->user, job->host);
+	/* A new password makes the SaltedPassword kept for the old one
+	   wrong: forget it (of every port) rather than be refused once. */
+	if (strcmp(job->service, "smtp") == 0) {
+		a = scram_attrs(&ls, job->host, NULL, job->user);
+		(void)clear_any(&ls, &scram_schema, a, NULL);
+		ls.hash_unref(a);
+	}
+	a = attrs_new(&ls, "host", job->host, "service", job->service,
+	    job->user);
 	/* Items with these attributes under any schema name (secret-tool
 	   makes such): cleared first, so that one item is left and a lookup,
 	   which matches any schema, cannot find a stale one. */
-	any_schema.flags = SECRET_SCHEMA_DONT_MATCH_NAME;
-	(void)ls.clearv_sync(&any_schema, a, NULL, NULL);
+	(void)clear_any(&ls, &keyring_schema, a, NULL);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
-		secret, NULL, &gerr))
+		job->secret, NULL, &gerr))
 		report(fd, ST_STORED, NULL, 0);
 	else
 		report_str(fd, ST_UNREACHABLE,
@@ -301,13 +385,34 @@ kr_store(int fd, const char *host, const char *service, const char *user,
 	ls.hash_unref(a);
 }
 
-/* What the child is asked to do: a lookup (secret NULL) or a store. */
-struct kr_job {
-	const char *host;
-	const char *service;
-	const char *user;
-	const char *secret;
-};
+/* Replace (KR_SCRAM_STORE) or remove the SCRAM item of host, port, user. */
+static void
+kr_scram(int fd, const struct kr_job *job)
+{
+	struct lsec ls;
+	GError *gerr = NULL;
+	GHashTable *a;
+	char label[512];
+	int ok;
+
+	if (lsec_load(&ls, fd) == -1)
+		return;
+	a = scram_attrs(&ls, job->host, job->port, job->user);
+	ok = clear_any(&ls, &scram_schema, a, &gerr) || gerr == NULL;
+	if (ok && job->op == KR_SCRAM_STORE) {
+		snprintf(label, sizeof(label), "smtpsend %s salted password: "
+		    "%s@%s port %s", job->mech, job->user, job->host, job->port);
+		ls.hash_insert(a, (gpointer) "mechanism", (gpointer)job->mech);
+		ok = ls.storev_sync(&scram_schema, a, SECRET_COLLECTION_DEFAULT,
+		    label, job->secret, NULL, &gerr);
+	}
+	if (ok)
+		report(fd, ST_STORED, NULL, 0);
+	else
+		report_str(fd, ST_UNREACHABLE,
+		    gerr != NULL ? gerr->message : "storing failed");
+	ls.hash_unref(a);
+}
 
 /* In the child, with stdout the pipe to the parent. */
 static void
@@ -316,16 +421,16 @@ kr_main(void *arg)
 	const struct kr_job *job = arg;
 
 	keyring_fix_bus_env();
-	if (job->secret == NULL)
-		kr_lookup(STDOUT_FILENO, job->host, job->service, job->user);
-	else
-		kr_store(STDOUT_FILENO, job->host, job->service, job->user,
-		    job->secret);
+	switch (job->op) {
+	case KR_LOOKUP: kr_lookup(STDOUT_FILENO, job); break;
+	case KR_STORE: kr_store(STDOUT_FILENO, job); break;
+	default: kr_scram(STDOUT_FILENO, job); break;
+	}
 }
 
 /*
- * Fork the child, which runs the lookup (secret NULL) or the store, and
- * collect what it reports.  Returns 0 with *b filled, 1 on timeout, -1.
+ * Fork the child, which runs the job, and collect what it reports.
+ * Returns 0 with *b filled, 1 on timeout, -1.
  */
 static int
 run_child(const struct kr_job *job, int timeout, struct child_buf *b,
@@ -382,31 +487,29 @@ check_bus(struct error *err)
 	return -1;
 }
 
-int
-keyring_lookup(const char *host, const char *user, int timeout, char **secret,
+/*
+ * The lookup: *secret from "F" password, and *scram (when asked for) from
+ * what follows the password's NUL.
+ */
+static int
+lookup(const struct kr_job *job, int timeout, char **secret, char **scram,
     char *note, size_t notesize, struct error *err)
 {
-	return keyring_lookup_service(
-	    host, "smtp", user, timeout, secret, note, notesize, err);
-}
-
-int
-keyring_lookup_service(const char *host, const char *service, const char *user,
-    int timeout, char **secret, char *note, size_t notesize, struct error *err)
-{
-	struct kr_job job = {host, service, user, NULL};
 	struct child_buf b = {0};
 	char secs[16];
+	size_t n;
 	int rc;
 
 	*secret = NULL;
-	if (host == NULL)
+	if (scram != NULL)
+		*scram = NULL;
+	if (job->host == NULL)
 		return 0;
 	if (check_bus(err) == -1)
 		return -1;
 	if (timeout <= 0 || timeout > 30)
 		timeout = 30;
-	rc = run_child(&job, timeout, &b, err);
+	rc = run_child(job, timeout, &b, err);
 	if (rc == -1)
 		return -1;
 	snprintf(secs, sizeof(secs), "%d s", timeout);
@@ -416,6 +519,9 @@ keyring_lookup_service(const char *host, const char *service, const char *user,
 		rc = keyring_error(err, "keyring lookup failed", "");
 	else if (b.p[0] == ST_FOUND) {
 		*secret = strdup(b.p + 1);
+		n = strlen(b.p + 1);
+		if (scram != NULL && *secret != NULL && 2 + n < b.len)
+			*scram = strdup(b.p + 2 + n);
 		rc = *secret == NULL ? error_set(err, ERR_OS, "out of memory")
 				     : 1;
 	} else if (b.p[0] == ST_LOCKED)
@@ -436,6 +542,67 @@ keyring_lookup_service(const char *host, const char *service, const char *user,
 }
 
 int
+keyring_lookup(const char *host, const char *user, int timeout, char **secret,
+    char *note, size_t notesize, struct error *err)
+{
+	return keyring_lookup_service(
+	    host, "smtp", user, timeout, secret, note, notesize, err);
+}
+
+int
+keyring_lookup_scram(const char *host, int port, const char *user,
+    int timeout, char **secret, char **scram, char *note, size_t notesize,
+    struct error *err)
+{
+	struct kr_job job = {KR_LOOKUP, host, "smtp", user, NULL, NULL, NULL};
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	job.port = p;
+	return lookup(&job, timeout, secret, scram, note, notesize, err);
+}
+
+int
+keyring_lookup_service(const char *host, const char *service, const char *user,
+    int timeout, char **secret, char *note, size_t notesize, struct error *err)
+{
+	struct kr_job job = {KR_LOOKUP, host, service, user, NULL, NULL, NULL};
+
+	return lookup(&job, timeout, secret, NULL, note, notesize, err);
+}
+
+/* Run a store or clear job; 0, or -1 with ERR_KEYRING saying why. */
+static int
+change(const struct kr_job *job, int timeout, const char *what,
+    struct error *err)
+{
+	struct child_buf b = {0};
+	int rc;
+
+	if (check_bus(err) == -1)
+		return -1;
+	rc = run_child(job, timeout, &b, err);
+	if (rc == 1)
+		rc = error_set(err, ERR_KEYRING,
+		    "keyring did not answer within "
+		    "%d s",
+		    timeout);
+	else if (rc == 0 && (b.len == 0 || b.p[0] != ST_STORED)) {
+		if (b.len > 0 && b.p[0] == ST_ABSENT)
+			rc = error_set(err, ERR_KEYRING,
+			    "keyring unavailable: "
+			    "%s",
+			    b.p + 1);
+		else
+			rc = error_set(err, ERR_KEYRING, "cannot %s in the "
+			    "keyring: %s", what, b.len > 1 ? b.p + 1 :
+			    "no answer");
+	}
+	child_buf_free(&b);
+	return rc;
+}
+
+int
 keyring_store(
     const char *host, const char *user, const char *secret, struct error *err)
 {
@@ -446,30 +613,38 @@ int
 keyring_store_service(const char *host, const char *service, const char *user,
     const char *secret, struct error *err)
 {
-	struct kr_job job = {host, service, user, secret};
-	struct child_buf b = {0};
-	int rc;
+	struct kr_job job = {KR_STORE, host, service, user, secret, NULL,
+	    NULL};
 
-	if (check_bus(err) == -1)
-		return -1;
-	rc = run_child(&job, KEYRING_STORE_TIMEOUT, &b, err);
-	if (rc == 1)
-		rc = error_set(err, ERR_KEYRING,
-		    "keyring did not answer within "
-		    "%d s",
-		    KEYRING_STORE_TIMEOUT);
-	else if (rc == 0 && (b.len == 0 || b.p[0] != ST_STORED)) {
-		if (b.len > 0 && b.p[0] == ST_ABSENT)
-			rc = error_set(err, ERR_KEYRING,
-			    "keyring unavailable: "
-			    "%s",
-			    b.p + 1);
-		else
-			rc = error_set(err, ERR_KEYRING,
-			    "cannot store the "
-			    "password in the keyring: %s",
-			    b.len > 1 ? b.p + 1 : "no answer");
-	}
-	child_buf_free(&b);
-	return rc;
+	return change(&job, KEYRING_STORE_TIMEOUT, "store the password", err);
+}
+
+int
+keyring_scram_store(const char *host, int port, const char *user,
+    const char *mech, const char *value, int timeout, struct error *err)
+{
+	struct kr_job job = {KR_SCRAM_STORE, host, KEYRING_SCRAM_SERVICE,
+	    user, value, NULL, mech};
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	job.port = p;
+	if (timeout <= 0 || timeout > 30)
+		timeout = 30;
+	return change(&job, timeout, "keep the SCRAM salted password", err);
+}
+
+int
+keyring_scram_clear(const char *host, int port, const char *user,
+    int timeout, struct error *err)
+{
+	struct kr_job job = {KR_SCRAM_CLEAR, host, KEYRING_SCRAM_SERVICE,
+	    user, NULL, NULL, NULL};
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	job.port = p;
+	if (timeout <= 0 || timeout > 30)
+		timeout = 30;
+	return change(&job, timeout, "remove the SCRAM salted password", err);
 }

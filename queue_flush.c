@@ -26,6 +26,7 @@
 #include "message.h"
 #include "queue.h"
 #include "queue_priv.h"
+#include "scram_cache.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -34,6 +35,7 @@
 struct acct_state {
 	const struct account	*acc;
 	char			*secret;
+	struct scram_kept	 kept;		/* where secret came from */
 	int			 fetched;	/* secret_get() was asked */
 	struct error		 secret_err;	/* its failure, if any */
 	int			 stopped;	/* throttled: no more this run */
@@ -78,8 +80,8 @@ acct_secret(struct acct_state *st, const char **secret, struct error *err)
 	if (!st->fetched) {
 		st->fetched = 1;
 		error_clear(&st->secret_err);
-		if (submit_secret(st->acc, NULL, &st->secret, &nosecret,
-		    &st->secret_err) == -1 && st->secret_err.kind == ERR_NONE)
+		if (submit_secret(st->acc, NULL, &st->secret, &st->kept,
+		    &nosecret, &st->secret_err) == -1 && st->secret_err.kind == ERR_NONE)
 			error_set(&st->secret_err, ERR_SECRET,
 			    "no password for account %s", st->acc->name);
 	}
@@ -300,7 +302,7 @@ give_up(struct flush *f, struct acct_state *st, struct item *it,
 	to_failed(f, &it->e, why);
 	log_event(f, st->acc, &it->e, res, err, event);
 	error_clear(&nerr);
-	if (queue_notice(st->acc, st->secret, &it->e, f->q.path, status, why,
+	if (queue_notice(st->acc, st->secret, &st->kept, &it->e, f->q.path, status, why,
 	    f->o->verbose, &nerr) == -1) {
 		fprintf(stderr, "smtpsend: %s: the failure notice to <%s> "
 		    "was not sent: %s\n", it->e.id, it->e.sender, nerr.msg);
@@ -345,6 +347,7 @@ deliver(struct flush *f, struct acct_state *st, struct send_session *ss,
 	job.rcpts = &rcpts;
 	job.msg = m;
 	job.secret = st->secret;
+	job.scram = &st->kept;
 	job.dsn_notify = e->dsn_notify;
 	job.dsn_return = e->dsn_return;
 	job.dsn_envid = e->dsn_envid;
@@ -431,8 +434,8 @@ flush_account(struct flush *f, struct item *items, size_t n)
 			st->stopped = 1;
 			break;
 		}
-		if (ss == NULL && send_open(&ss, acc, secret, f->o->verbose,
-		    &res, &err) == -1) {
+		if (ss == NULL && send_open(&ss, acc, secret, &st->kept,
+		    f->o->verbose, &res, &err) == -1) {
 			/* The rest keep their place: the server is not
 			   there, or not for us, right now. */
 			defer(f, &items[i].e, &err);
@@ -542,8 +545,10 @@ out:
 		unlock_item(&items[i]);
 	}
 	free(items);
-	for (i = 0; i < f.naccts; i++)
+	for (i = 0; i < f.naccts; i++) {
 		secret_free(f.accts[i].secret);
+		scram_kept_free(&f.accts[i].kept);
+	}
 	free(f.accts);
 	queue_ids_free(ids, n);
 	queue_close(&f.q);

@@ -340,6 +340,7 @@ authenticate(struct conn *c, const struct send_job *job,
 	if (c->cache_dir[0] == '\0')
 		cache_dir(c->cache_dir, sizeof(c->cache_dir));
 	p.cache_dir = c->cache_dir[0] != '\0' ? c->cache_dir : NULL;
+	p.scram_kept = job->scram;
 	p.verbose = c->verbose;
 	if (auth_login(c->smtp, &p, res->auth, err) == 0)
 		return 0;
@@ -423,8 +424,8 @@ struct send_session {
 
 int
 send_open(struct send_session **sp, const struct account *acc,
-    const char *secret, FILE *verbose, struct send_result *res,
-    struct error *err)
+    const char *secret, struct scram_kept *scram, FILE *verbose,
+    struct send_result *res, struct error *err)
 {
 	struct send_session *ss;
 	struct send_job job;
@@ -439,6 +440,7 @@ send_open(struct send_session **sp, const struct account *acc,
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;
 	job.secret = secret;
+	job.scram = scram;
 	snprintf(ss->res.tls, sizeof(ss->res.tls), "off");
 	if (open_session(&ss->c, secret != NULL, err) == -1 ||
 	    (secret != NULL && authenticate(&ss->c, &job, &ss->res,

@@ -24,6 +24,7 @@
 #include "message.h"
 #include "oauth2.h"
 #include "queue.h"
+#include "scram_cache.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -439,6 +440,7 @@ struct sendctx {
 	char			*from;
 	char			*secret;
 	char			*fresh;	/* a refreshed OAuth2 token, or NULL */
+	struct scram_kept	 kept;	/* where secret came from */
 	const struct account	*acc;	/* points into cf */
 	struct send_result	 res;
 	int			 ready;	/* the message could be queued */
@@ -498,7 +500,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
 	if (config_auth(acc) != NULL &&
 	    submit_secret(acc, o->verbose ? stderr : NULL, &c->secret,
-	    &nosecret, err) == -1)
+	    &c->kept, &nosecret, err) == -1)
 		return -1;
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;
@@ -506,6 +508,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	job.rcpts = &c->rcpts;
 	job.msg = c->msg;
 	job.secret = c->secret;
+	job.scram = &c->kept;
 	job.dsn_notify = o->dsn_notify != NULL ? o->dsn_notify : acc->dsn_notify;
 	job.dsn_return = o->dsn_return != NULL ? o->dsn_return : acc->dsn_return;
 	job.dsn_envid = o->dsn_envid;
@@ -553,6 +556,7 @@ send_free(struct sendctx *c)
 {
 	secret_free(c->secret);
 	secret_free(c->fresh);
+	scram_kept_free(&c->kept);
 	free(c->from);
 	addr_list_free(&c->rcpts);
 	message_free(c->msg);
