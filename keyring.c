@@ -40,16 +40,27 @@
 #define ST_ABSENT 'A'
 #define ST_STORED 'S'
 
-/* The few libsecret and GLib functions used, resolved with dlsym(). */
+/*
+ * The few libsecret and GLib functions used, resolved with dlsym() (GIO's
+ * through libsecret's handle, whose dependency it is).  A lookup talks
+ * D-Bus itself (GDBus) in a "plain" session; a store goes through
+ * libsecret.
+ */
 struct lsec {
-	SecretService *(*service_get_sync)(
-	    SecretServiceFlags, GCancellable *, GError **);
-	GList *(*search_sync)(SecretService *, const SecretSchema *,
-	    GHashTable *, SecretSearchFlags, GCancellable *, GError **);
-	gboolean (*item_get_locked)(SecretItem *);
-	SecretValue *(*item_get_secret)(SecretItem *);
-	const gchar *(*value_get)(SecretValue *, gsize *);
-	void (*value_unref)(gpointer);
+	GDBusConnection *(*bus_get_sync)(GBusType, GCancellable *, GError **);
+	GVariant *(*call_sync)(GDBusConnection *, const gchar *, const gchar *,
+	    const gchar *, const gchar *, GVariant *, const GVariantType *,
+	    GDBusCallFlags, gint, GCancellable *, GError **);
+	GVariant *(*v_new)(const gchar *, ...);
+	GVariantBuilder *(*builder_new)(const GVariantType *);
+	void (*builder_add)(GVariantBuilder *, const gchar *, ...);
+	void (*builder_unref)(GVariantBuilder *);
+	GVariant *(*child)(GVariant *, gsize);
+	gsize (*n_children)(GVariant *);
+	const gchar *(*get_string)(GVariant *, gsize *);
+	gconstpointer (*fixed_array)(GVariant *, gsize *, gsize);
+	const gchar *(*type_string)(GVariant *);
+	void (*v_unref)(GVariant *);
 	gboolean (*storev_sync)(const SecretSchema *, GHashTable *,
 	    const gchar *, const gchar *, const gchar *, GCancellable *,
 	    GError **);
@@ -60,20 +71,24 @@ struct lsec {
 	void (*hash_unref)(GHashTable *);
 	guint (*str_hash)(gconstpointer);
 	gboolean (*str_equal)(gconstpointer, gconstpointer);
-	void (*list_free_full)(GList *, GDestroyNotify);
-	void (*object_unref)(gpointer);
 };
 
 static const struct {
 	const char *name;
 	size_t off;
 } lsec_syms[] = {
-    {"secret_service_get_sync", offsetof(struct lsec, service_get_sync)},
-    {"secret_service_search_sync", offsetof(struct lsec, search_sync)},
-    {"secret_item_get_locked", offsetof(struct lsec, item_get_locked)},
-    {"secret_item_get_secret", offsetof(struct lsec, item_get_secret)},
-    {"secret_value_get", offsetof(struct lsec, value_get)},
-    {"secret_value_unref", offsetof(struct lsec, value_unref)},
+    {"g_bus_get_sync", offsetof(struct lsec, bus_get_sync)},
+    {"g_dbus_connection_call_sync", offsetof(struct lsec, call_sync)},
+    {"g_variant_new", offsetof(struct lsec, v_new)},
+    {"g_variant_builder_new", offsetof(struct lsec, builder_new)},
+    {"g_variant_builder_add", offsetof(struct lsec, builder_add)},
+    {"g_variant_builder_unref", offsetof(struct lsec, builder_unref)},
+    {"g_variant_get_child_value", offsetof(struct lsec, child)},
+    {"g_variant_n_children", offsetof(struct lsec, n_children)},
+    {"g_variant_get_string", offsetof(struct lsec, get_string)},
+    {"g_variant_get_fixed_array", offsetof(struct lsec, fixed_array)},
+    {"g_variant_get_type_string", offsetof(struct lsec, type_string)},
+    {"g_variant_unref", offsetof(struct lsec, v_unref)},
     {"secret_password_storev_sync", offsetof(struct lsec, storev_sync)},
     {"secret_password_clearv_sync", offsetof(struct lsec, clearv_sync)},
     {"g_hash_table_new", offsetof(struct lsec, hash_new)},
@@ -81,8 +96,6 @@ static const struct {
     {"g_hash_table_unref", offsetof(struct lsec, hash_unref)},
     {"g_str_hash", offsetof(struct lsec, str_hash)},
     {"g_str_equal", offsetof(struct lsec, str_equal)},
-    {"g_list_free_full", offsetof(struct lsec, list_free_full)},
-    {"g_object_unref", offsetof(struct lsec, object_unref)},
 };
 
 /* msmtp's schema, so that msmtp finds what --store-password stored. */
@@ -236,48 +249,151 @@ scram_attrs(const struct lsec *ls, const char *host, const char *port,
 	return a;
 }
 
+/* A lookup's D-Bus connection and "plain" session. */
+struct kr_bus {
+	const struct lsec *ls;
+	GDBusConnection *bus;
+	char session[256];
+	int fd;
+};
+
+#define SS_NAME "org.freedesktop.secrets"
+#define SS_PATH "/org/freedesktop/secrets"
+#define SS_IFACE "org.freedesktop.Secret.Service"
+
+/* A Secret Service method; NULL on error (gerr) or an answer not of type. */
+static GVariant *
+ss_call(const struct kr_bus *kb, const char *method, GVariant *args,
+    const char *type, GError **gerr)
+{
+	const struct lsec *ls = kb->ls;
+	GVariant *r;
+
+	r = ls->call_sync(kb->bus, SS_NAME, SS_PATH, SS_IFACE, method, args,
+	    NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, gerr);
+	if (r != NULL && strcmp(ls->type_string(r), type) != 0) {
+		ls->v_unref(r);
+		r = NULL;
+	}
+	return r;
+}
+
 /*
- * One search without a schema (so no xdg:schema is matched) and without
- * SECRET_SEARCH_UNLOCK (so nothing prompts).  The first unlocked secret is
- * reported with status (ST_FOUND; or '\0' for the SCRAM item that follows
- * a password, whose failures are not reported).  Returns 1 when it
- * reported a secret or a failure; 0 when nothing matched (*locked set when
- * only locked items did).
+ * The "plain" algorithm: the secret crosses the user's own session bus
+ * as it is, like every other message there.  libsecret's default (a
+ * Diffie-Hellman exchange, then AES) costs two 1024-bit modular
+ * exponentiations: two thirds of a lookup's instructions, at every send.
  */
 static int
-search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
-    char status, int *locked)
+open_plain(struct kr_bus *kb, GError **gerr)
 {
-	GError *gerr = NULL;
-	GList *items, *l;
-	SecretValue *v;
-	const gchar *data;
-	gsize len;
+	const struct lsec *ls = kb->ls;
+	GVariant *r, *path;
+
+	r = ss_call(kb, "OpenSession", ls->v_new("(sv)", "plain",
+	    ls->v_new("s", "")), "(vo)", gerr);
+	if (r == NULL)
+		return -1;
+	path = ls->child(r, 1);
+	snprintf(kb->session, sizeof(kb->session), "%s",
+	    ls->get_string(path, NULL));
+	ls->v_unref(path);
+	ls->v_unref(r);
+	return 0;
+}
+
+/* The secret of item path in GetSecrets' answer (a{o(oayays)}), reported. */
+static int
+report_item(const struct kr_bus *kb, GVariant *dict, const char *path,
+    char status)
+{
+	const struct lsec *ls = kb->ls;
+	GVariant *e, *k, *sec, *val;
+	gconstpointer data;
+	gsize i, n = ls->n_children(dict), len = 0;
 	int done = 0;
 
-	items = ls->search_sync(svc, NULL, attrs,
-	    SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, NULL, &gerr);
-	if (gerr != NULL) {
-		if (status == ST_FOUND)
-			report_str(fd, ST_UNREACHABLE, gerr->message);
-		return status == ST_FOUND;
+	for (i = 0; i < n && !done; i++) {
+		e = ls->child(dict, i);
+		k = ls->child(e, 0);
+		if (strcmp(ls->get_string(k, NULL), path) == 0) {
+			sec = ls->child(e, 1);
+			val = ls->child(sec, 2);
+			data = ls->fixed_array(val, &len, 1);
+			if (data != NULL && len > 0) {
+				report(kb->fd, status, data, len);
+				done = 1;
+			}
+			ls->v_unref(val);
+			ls->v_unref(sec);
+		}
+		ls->v_unref(k);
+		ls->v_unref(e);
 	}
-	for (l = items; l != NULL && !done; l = l->next) {
-		if (ls->item_get_locked(l->data)) {
+	return done;
+}
+
+/*
+ * One search by attributes (name, value, ..., NULL), whatever the items'
+ * schema, unlocking nothing (so nothing prompts).  The first unlocked
+ * secret is reported with status (ST_FOUND; or '\0' for the SCRAM item
+ * that follows a password, whose failures are not reported).  Returns 1
+ * when it reported a secret or a failure; 0 when nothing matched (*locked
+ * set when only locked items did).
+ */
+static int
+search(const struct kr_bus *kb, const char *const *attrs, char status,
+    int *locked)
+{
+	const struct lsec *ls = kb->ls;
+	GVariantBuilder *b;
+	GVariant *r, *s = NULL, *unlocked = NULL, *v;
+	GError *gerr = NULL;
+	gsize i;
+	int done = 0;
+
+	b = ls->builder_new((const GVariantType *)"a{ss}");
+	for (i = 0; attrs[i] != NULL; i += 2)
+		ls->builder_add(b, "{ss}", attrs[i], attrs[i + 1]);
+	r = ss_call(kb, "SearchItems", ls->v_new("(a{ss})", b), "(aoao)",
+	    &gerr);
+	ls->builder_unref(b);
+	if (r == NULL)
+		goto fail;
+	unlocked = ls->child(r, 0);
+	if (ls->n_children(unlocked) == 0) {
+		v = ls->child(r, 1);
+		if (ls->n_children(v) > 0)
 			*locked = 1;
-			continue;
-		}
-		v = ls->item_get_secret(l->data);
-		if (v == NULL)
-			continue;
-		data = ls->value_get(v, &len);
-		if (data != NULL && len > 0) {
-			report(fd, status, data, len);
-			done = 1;
-		}
-		ls->value_unref(v);
+		ls->v_unref(v);
+		goto out;
 	}
-	ls->list_free_full(items, ls->object_unref);
+	s = ss_call(kb, "GetSecrets", ls->v_new("(@aoo)", unlocked,
+	    kb->session), "(a{o(oayays)})", &gerr);
+	if (s == NULL)
+		goto fail;
+	v = ls->child(s, 0);
+	for (i = 0; i < ls->n_children(unlocked) && !done; i++) {
+		GVariant *item = ls->child(unlocked, i);
+
+		done = report_item(kb, v, ls->get_string(item, NULL), status);
+		ls->v_unref(item);
+	}
+	ls->v_unref(v);
+	goto out;
+fail:
+	if (status == ST_FOUND) {
+		report_str(kb->fd, ST_UNREACHABLE, gerr != NULL ?
+		    gerr->message : "unexpected answer from the Secret Service");
+		done = 1;
+	}
+out:
+	if (unlocked != NULL)
+		ls->v_unref(unlocked);
+	if (s != NULL)
+		ls->v_unref(s);
+	if (r != NULL)
+		ls->v_unref(r);
 	return done;
 }
 
@@ -302,38 +418,37 @@ static void
 kr_lookup(int fd, const struct kr_job *job)
 {
 	struct lsec ls;
-	SecretService *svc;
+	struct kr_bus kb;
 	GError *gerr = NULL;
-	GHashTable *a;
+	const char *user = job->user != NULL ? "user" : NULL;
+	const char *pw[] = {"host", job->host, "service", job->service, user,
+	    job->user, NULL};
+	const char *old[] = {"server", job->host, "protocol", "smtp", user,
+	    job->user, NULL};
+	const char *scram[] = {"service", KEYRING_SCRAM_SERVICE, "host",
+	    job->host, "port", job->port, "user", job->user, NULL};
 	int locked = 0, done, ignored = 0;
 
 	if (lsec_load(&ls, fd) == -1)
 		return;
-	svc = ls.service_get_sync(SECRET_SERVICE_OPEN_SESSION, NULL, &gerr);
-	if (svc == NULL) {
-		report_str(fd, ST_UNREACHABLE,
-		    gerr != NULL ? gerr->message : "no Secret Service");
+	memset(&kb, 0, sizeof(kb));
+	kb.ls = &ls;
+	kb.fd = fd;
+	kb.bus = ls.bus_get_sync(G_BUS_TYPE_SESSION, NULL, &gerr);
+	if (kb.bus == NULL || open_plain(&kb, &gerr) == -1) {
+		report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
+		    "no Secret Service");
 		return;
 	}
-	a = attrs_new(&ls, "host", job->host, "service", job->service,
-	    job->user);
-	done = search(&ls, svc, a, fd, ST_FOUND, &locked);
-	ls.hash_unref(a);
-	if (!done && strcmp(job->service, "smtp") == 0) {
-		a = attrs_new(&ls, "server", job->host, "protocol", "smtp",
-		    job->user);
-		done = search(&ls, svc, a, fd, ST_FOUND, &locked);
-		ls.hash_unref(a);
-	}
+	done = search(&kb, pw, ST_FOUND, &locked);
+	if (!done && strcmp(job->service, "smtp") == 0)
+		done = search(&kb, old, ST_FOUND, &locked);
 	if (!done) {
 		report(fd, locked ? ST_LOCKED : ST_NOTFOUND, NULL, 0);
 		return;
 	}
-	if (job->port == NULL || job->user == NULL)
-		return;
-	a = scram_attrs(&ls, job->host, job->port, job->user);
-	(void)search(&ls, svc, a, fd, '\0', &ignored);
-	ls.hash_unref(a);
+	if (job->port != NULL && job->user != NULL)
+		(void)search(&kb, scram, '\0', &ignored);
 }
 
 /* The item's schema with its name left out of the match: any schema. */
