@@ -8,6 +8,13 @@
  * when it passes, and never has GLib in its address space.  Why not link
  * libsecret: it costs every run millions of instructions of start-up.
  *
+ * What the child says: a lookup of the password writes "F" and the
+ * password, then, when the SCRAM item of the same server and user was
+ * asked for and exists, a NUL and that item's value: one child, one bus
+ * connection for both (keyring_bus.c does the D-Bus calls, in a "plain"
+ * session).  Storing a password goes through libsecret; the SCRAM items
+ * are written and removed by keyring_bus.c.
+ *
  * The environment: from cron DBUS_SESSION_BUS_ADDRESS is unset; the user's
  * bus at /run/user/UID/bus is then set in the child's environment only
  * (and passwordeval's, see secret.c), never in smtpsend's own.  The child
@@ -28,50 +35,10 @@
 #include "child.h"
 #include "error.h"
 #include "keyring.h"
+#include "keyring_priv.h"
 
 #define KEYRING_LIB "libsecret-1.so.0"
 #define KEYRING_STORE_TIMEOUT 120 /* s: storing may show an unlock prompt */
-
-/* Status bytes from the child. */
-#define ST_FOUND 'F'
-#define ST_NOTFOUND 'N'
-#define ST_LOCKED 'L'
-#define ST_UNREACHABLE 'U'
-#define ST_ABSENT 'A'
-#define ST_STORED 'S'
-
-/*
- * The few libsecret and GLib functions used, resolved with dlsym() (GIO's
- * through libsecret's handle, whose dependency it is).  A lookup talks
- * D-Bus itself (GDBus) in a "plain" session; a store goes through
- * libsecret.
- */
-struct lsec {
-	GDBusConnection *(*bus_get_sync)(GBusType, GCancellable *, GError **);
-	GVariant *(*call_sync)(GDBusConnection *, const gchar *, const gchar *,
-	    const gchar *, const gchar *, GVariant *, const GVariantType *,
-	    GDBusCallFlags, gint, GCancellable *, GError **);
-	GVariant *(*v_new)(const gchar *, ...);
-	GVariantBuilder *(*builder_new)(const GVariantType *);
-	void (*builder_add)(GVariantBuilder *, const gchar *, ...);
-	void (*builder_unref)(GVariantBuilder *);
-	GVariant *(*child)(GVariant *, gsize);
-	gsize (*n_children)(GVariant *);
-	const gchar *(*get_string)(GVariant *, gsize *);
-	gconstpointer (*fixed_array)(GVariant *, gsize *, gsize);
-	const gchar *(*type_string)(GVariant *);
-	void (*v_unref)(GVariant *);
-	gboolean (*storev_sync)(const SecretSchema *, GHashTable *,
-	    const gchar *, const gchar *, const gchar *, GCancellable *,
-	    GError **);
-	gboolean (*clearv_sync)(const SecretSchema *, GHashTable *,
-	    GCancellable *, GError **);
-	GHashTable *(*hash_new)(GHashFunc, GEqualFunc);
-	gboolean (*hash_insert)(GHashTable *, gpointer, gpointer);
-	void (*hash_unref)(GHashTable *);
-	guint (*str_hash)(gconstpointer);
-	gboolean (*str_equal)(gconstpointer, gconstpointer);
-};
 
 static const struct {
 	const char *name;
@@ -176,29 +143,6 @@ keyring_fix_bus_env(void)
 		setenv("DBUS_SESSION_BUS_ADDRESS", addr, 1);
 }
 
-/* Write the status byte and optional payload; the parent reads to EOF. */
-static void
-report(int fd, char status, const char *data, size_t len)
-{
-	ssize_t n;
-
-	if (write(fd, &status, 1) != 1)
-		_exit(1);
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n <= 0)
-			_exit(1);
-		data += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-report_str(int fd, char status, const char *msg)
-{
-	report(fd, status, msg, strlen(msg));
-}
-
 static int
 lsec_load(struct lsec *ls, int fd)
 {
@@ -209,13 +153,13 @@ lsec_load(struct lsec *ls, int fd)
 	h = dlopen(KEYRING_LIB, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		e = dlerror();
-		report_str(fd, ST_ABSENT, e != NULL ? e : KEYRING_LIB);
+		keyring_report_str(fd, ST_ABSENT, e != NULL ? e : KEYRING_LIB);
 		return -1;
 	}
 	for (i = 0; i < sizeof(lsec_syms) / sizeof(lsec_syms[0]); i++) {
 		p = dlsym(h, lsec_syms[i].name);
 		if (p == NULL) {
-			report_str(fd, ST_ABSENT, lsec_syms[i].name);
+			keyring_report_str(fd, ST_ABSENT, lsec_syms[i].name);
 			return -1;
 		}
 		memcpy((char *)ls + lsec_syms[i].off, &p, sizeof(p));
@@ -249,154 +193,6 @@ scram_attrs(const struct lsec *ls, const char *host, const char *port,
 	return a;
 }
 
-/* A lookup's D-Bus connection and "plain" session. */
-struct kr_bus {
-	const struct lsec *ls;
-	GDBusConnection *bus;
-	char session[256];
-	int fd;
-};
-
-#define SS_NAME "org.freedesktop.secrets"
-#define SS_PATH "/org/freedesktop/secrets"
-#define SS_IFACE "org.freedesktop.Secret.Service"
-
-/* A Secret Service method; NULL on error (gerr) or an answer not of type. */
-static GVariant *
-ss_call(const struct kr_bus *kb, const char *method, GVariant *args,
-    const char *type, GError **gerr)
-{
-	const struct lsec *ls = kb->ls;
-	GVariant *r;
-
-	r = ls->call_sync(kb->bus, SS_NAME, SS_PATH, SS_IFACE, method, args,
-	    NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, gerr);
-	if (r != NULL && strcmp(ls->type_string(r), type) != 0) {
-		ls->v_unref(r);
-		r = NULL;
-	}
-	return r;
-}
-
-/*
- * The "plain" algorithm: the secret crosses the user's own session bus
- * as it is, like every other message there.  libsecret's default (a
- * Diffie-Hellman exchange, then AES) costs two 1024-bit modular
- * exponentiations: two thirds of a lookup's instructions, at every send.
- */
-static int
-open_plain(struct kr_bus *kb, GError **gerr)
-{
-	const struct lsec *ls = kb->ls;
-	GVariant *r, *path;
-
-	r = ss_call(kb, "OpenSession", ls->v_new("(sv)", "plain",
-	    ls->v_new("s", "")), "(vo)", gerr);
-	if (r == NULL)
-		return -1;
-	path = ls->child(r, 1);
-	snprintf(kb->session, sizeof(kb->session), "%s",
-	    ls->get_string(path, NULL));
-	ls->v_unref(path);
-	ls->v_unref(r);
-	return 0;
-}
-
-/* The secret of item path in GetSecrets' answer (a{o(oayays)}), reported. */
-static int
-report_item(const struct kr_bus *kb, GVariant *dict, const char *path,
-    char status)
-{
-	const struct lsec *ls = kb->ls;
-	GVariant *e, *k, *sec, *val;
-	gconstpointer data;
-	gsize i, n = ls->n_children(dict), len = 0;
-	int done = 0;
-
-	for (i = 0; i < n && !done; i++) {
-		e = ls->child(dict, i);
-		k = ls->child(e, 0);
-		if (strcmp(ls->get_string(k, NULL), path) == 0) {
-			sec = ls->child(e, 1);
-			val = ls->child(sec, 2);
-			data = ls->fixed_array(val, &len, 1);
-			if (data != NULL && len > 0) {
-				report(kb->fd, status, data, len);
-				done = 1;
-			}
-			ls->v_unref(val);
-			ls->v_unref(sec);
-		}
-		ls->v_unref(k);
-		ls->v_unref(e);
-	}
-	return done;
-}
-
-/*
- * One search by attributes (name, value, ..., NULL), whatever the items'
- * schema, unlocking nothing (so nothing prompts).  The first unlocked
- * secret is reported with status (ST_FOUND; or '\0' for the SCRAM item
- * that follows a password, whose failures are not reported).  Returns 1
- * when it reported a secret or a failure; 0 when nothing matched (*locked
- * set when only locked items did).
- */
-static int
-search(const struct kr_bus *kb, const char *const *attrs, char status,
-    int *locked)
-{
-	const struct lsec *ls = kb->ls;
-	GVariantBuilder *b;
-	GVariant *r, *s = NULL, *unlocked = NULL, *v;
-	GError *gerr = NULL;
-	gsize i;
-	int done = 0;
-
-	b = ls->builder_new((const GVariantType *)"a{ss}");
-	for (i = 0; attrs[i] != NULL; i += 2)
-		ls->builder_add(b, "{ss}", attrs[i], attrs[i + 1]);
-	r = ss_call(kb, "SearchItems", ls->v_new("(a{ss})", b), "(aoao)",
-	    &gerr);
-	ls->builder_unref(b);
-	if (r == NULL)
-		goto fail;
-	unlocked = ls->child(r, 0);
-	if (ls->n_children(unlocked) == 0) {
-		v = ls->child(r, 1);
-		if (ls->n_children(v) > 0)
-			*locked = 1;
-		ls->v_unref(v);
-		goto out;
-	}
-	s = ss_call(kb, "GetSecrets", ls->v_new("(@aoo)", unlocked,
-	    kb->session), "(a{o(oayays)})", &gerr);
-	if (s == NULL)
-		goto fail;
-	v = ls->child(s, 0);
-	for (i = 0; i < ls->n_children(unlocked) && !done; i++) {
-		GVariant *item = ls->child(unlocked, i);
-
-		done = report_item(kb, v, ls->get_string(item, NULL), status);
-		ls->v_unref(item);
-	}
-	ls->v_unref(v);
-	goto out;
-fail:
-	if (status == ST_FOUND) {
-		report_str(kb->fd, ST_UNREACHABLE, gerr != NULL ?
-		    gerr->message : "unexpected answer from the Secret Service");
-		done = 1;
-	}
-out:
-	if (unlocked != NULL)
-		ls->v_unref(unlocked);
-	if (s != NULL)
-		ls->v_unref(s);
-	if (r != NULL)
-		ls->v_unref(r);
-	return done;
-}
-
 /* What the child is asked to do. */
 enum kr_op { KR_LOOKUP, KR_STORE, KR_SCRAM_STORE, KR_SCRAM_CLEAR };
 
@@ -419,7 +215,6 @@ kr_lookup(int fd, const struct kr_job *job)
 {
 	struct lsec ls;
 	struct kr_bus kb;
-	GError *gerr = NULL;
 	const char *user = job->user != NULL ? "user" : NULL;
 	const char *pw[] = {"host", job->host, "service", job->service, user,
 	    job->user, NULL};
@@ -429,26 +224,17 @@ kr_lookup(int fd, const struct kr_job *job)
 	    job->host, "port", job->port, "user", job->user, NULL};
 	int locked = 0, done, ignored = 0;
 
-	if (lsec_load(&ls, fd) == -1)
+	if (lsec_load(&ls, fd) == -1 || keyring_bus_open(&kb, &ls, fd) == -1)
 		return;
-	memset(&kb, 0, sizeof(kb));
-	kb.ls = &ls;
-	kb.fd = fd;
-	kb.bus = ls.bus_get_sync(G_BUS_TYPE_SESSION, NULL, &gerr);
-	if (kb.bus == NULL || open_plain(&kb, &gerr) == -1) {
-		report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
-		    "no Secret Service");
-		return;
-	}
-	done = search(&kb, pw, ST_FOUND, &locked);
+	done = keyring_bus_search(&kb, pw, ST_FOUND, &locked);
 	if (!done && strcmp(job->service, "smtp") == 0)
-		done = search(&kb, old, ST_FOUND, &locked);
+		done = keyring_bus_search(&kb, old, ST_FOUND, &locked);
 	if (!done) {
-		report(fd, locked ? ST_LOCKED : ST_NOTFOUND, NULL, 0);
+		keyring_report(fd, locked ? ST_LOCKED : ST_NOTFOUND, NULL, 0);
 		return;
 	}
 	if (job->port != NULL && job->user != NULL)
-		(void)search(&kb, scram, '\0', &ignored);
+		(void)keyring_bus_search(&kb, scram, '\0', &ignored);
 }
 
 /* The item's schema with its name left out of the match: any schema. */
@@ -493,40 +279,47 @@ kr_store(int fd, const struct kr_job *job)
 	(void)clear_any(&ls, &keyring_schema, a, NULL);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
 		job->secret, NULL, &gerr))
-		report(fd, ST_STORED, NULL, 0);
+		keyring_report(fd, ST_STORED, NULL, 0);
 	else
-		report_str(fd, ST_UNREACHABLE,
+		keyring_report_str(fd, ST_UNREACHABLE,
 		    gerr != NULL ? gerr->message : "storing failed");
 	ls.hash_unref(a);
 }
 
-/* Replace (KR_SCRAM_STORE) or remove the SCRAM item of host, port, user. */
+/*
+ * Replace (KR_SCRAM_STORE) or remove the SCRAM item of host, port and
+ * user, over GDBus in a plain session like a lookup: libsecret's session
+ * would cost a first run as much again as the lookup did.
+ */
 static void
 kr_scram(int fd, const struct kr_job *job)
 {
 	struct lsec ls;
+	struct kr_bus kb;
 	GError *gerr = NULL;
-	GHashTable *a;
 	char label[512];
-	int ok;
+	const char *attrs[] = {"service", KEYRING_SCRAM_SERVICE, "host",
+	    job->host, "port", job->port, "user", job->user, "mechanism",
+	    job->mech, "xdg:schema", scram_schema.name, NULL};
 
-	if (lsec_load(&ls, fd) == -1)
+	if (lsec_load(&ls, fd) == -1 || keyring_bus_open(&kb, &ls, fd) == -1)
 		return;
-	a = scram_attrs(&ls, job->host, job->port, job->user);
-	ok = clear_any(&ls, &scram_schema, a, &gerr) || gerr == NULL;
-	if (ok && job->op == KR_SCRAM_STORE) {
+	/* Any mechanism's item of this server and user goes. */
+	attrs[8] = NULL;
+	if (keyring_bus_delete(&kb, attrs, &gerr) == -1)
+		goto fail;
+	if (job->op == KR_SCRAM_STORE) {
+		attrs[8] = "mechanism";
 		snprintf(label, sizeof(label), "smtpsend %s salted password: "
 		    "%s@%s port %s", job->mech, job->user, job->host, job->port);
-		ls.hash_insert(a, (gpointer) "mechanism", (gpointer)job->mech);
-		ok = ls.storev_sync(&scram_schema, a, SECRET_COLLECTION_DEFAULT,
-		    label, job->secret, NULL, &gerr);
+		if (keyring_bus_create(&kb, label, attrs, job->secret, &gerr) == -1)
+			goto fail;
 	}
-	if (ok)
-		report(fd, ST_STORED, NULL, 0);
-	else
-		report_str(fd, ST_UNREACHABLE,
-		    gerr != NULL ? gerr->message : "storing failed");
-	ls.hash_unref(a);
+	keyring_report(fd, ST_STORED, NULL, 0);
+	return;
+fail:
+	keyring_report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
+	    "the default collection is locked");
 }
 
 /* In the child, with stdout the pipe to the parent. */
