@@ -56,6 +56,7 @@ static const struct {
     {"g_variant_get_fixed_array", offsetof(struct lsec, fixed_array)},
     {"g_variant_get_type_string", offsetof(struct lsec, type_string)},
     {"g_variant_unref", offsetof(struct lsec, v_unref)},
+    {"g_error_free", offsetof(struct lsec, error_free)},
     {"secret_password_storev_sync", offsetof(struct lsec, storev_sync)},
     {"secret_password_clearv_sync", offsetof(struct lsec, clearv_sync)},
     {"g_hash_table_new", offsetof(struct lsec, hash_new)},
@@ -320,6 +321,8 @@ kr_scram(int fd, const struct kr_job *job)
 fail:
 	keyring_report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
 	    "the default collection is locked");
+	if (gerr != NULL)
+		ls.error_free(gerr);
 }
 
 /* In the child, with stdout the pipe to the parent. */

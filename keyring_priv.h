@@ -41,6 +41,7 @@ struct lsec {
 	gconstpointer (*fixed_array)(GVariant *, gsize *, gsize);
 	const gchar *(*type_string)(GVariant *);
 	void (*v_unref)(GVariant *);
+	void (*error_free)(GError *);
 	gboolean (*storev_sync)(const SecretSchema *, GHashTable *,
 	    const gchar *, const gchar *, const gchar *, GCancellable *,
 	    GError **);
