@@ -614,6 +614,13 @@ scram_run_clear(struct scram_run *sr)
 	explicit_bzero(sr->sp, sizeof(sr->sp));
 }
 
+/* The password came from the keyring: the SaltedPassword is kept there. */
+static int
+in_keyring(const struct scram_run *sr)
+{
+	return sr->e.kept != NULL && sr->e.kept->keyring;
+}
+
 static int
 scram_salted(struct scram_run *sr, Gsasl_session *sess)
 {
@@ -649,8 +656,9 @@ scram_salted(struct scram_run *sr, Gsasl_session *sess)
 	}
 	if (sr->verbose != NULL)
 		fprintf(sr->verbose, "--- SCRAM: salted password %s (%lu "
-		    "iterations)\n", sr->from_cache ? "kept from an earlier "
-		    "run" : "computed", n);
+		    "iterations)%s\n", sr->from_cache ? "kept from an earlier "
+		    "run" : "computed", n, sr->from_cache && in_keyring(sr) ?
+		    ", from the keyring" : "");
 	len = scram_sp_len(&sr->e);
 	for (i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sr->sp[i]);
@@ -682,6 +690,9 @@ scram_run_init(struct scram_run *sr, const struct auth_params *p,
 	sr->e.dir = p->host != NULL ? p->cache_dir : NULL;
 	sr->e.server = sr->server;
 	sr->e.user = p->user != NULL ? p->user : "";
+	sr->e.kept = p->scram_kept;
+	sr->e.host = p->host;
+	sr->e.port = p->port;
 }
 
 /* One AUTH exchange in a session of its own. */
@@ -708,6 +719,27 @@ auth_once(Gsasl *ctx, struct auth_run *ar, const struct auth_params *p,
 }
 
 /*
+ * Keep a SaltedPassword the server accepted.  In the keyring this is one
+ * more keyring child, paid only when the item was missing or stale.
+ */
+static void
+scram_keep(struct scram_run *sr)
+{
+	struct error kerr;
+
+	error_clear(&kerr);
+	if (!in_keyring(sr) && sr->e.dir == NULL)
+		return;
+	if (scram_cache_put(&sr->e, sr->prepped, sr->sp, &kerr) == -1) {
+		if (sr->verbose != NULL && in_keyring(sr))
+			fprintf(sr->verbose, "--- SCRAM: the salted password "
+			    "could not be kept in the keyring: %s\n", kerr.msg);
+	} else if (sr->verbose != NULL && in_keyring(sr))
+		fprintf(sr->verbose, "--- SCRAM: salted password kept in the "
+		    "keyring for the next run\n");
+}
+
+/*
  * After the exchange: keep a SaltedPassword the server accepted; if it
  * refused a kept one, forget it and say to try once more (the password or
  * the server's secrets changed since).  1: try again.
@@ -717,8 +749,8 @@ scram_after(struct scram_run *sr, int rc, const struct error *err)
 {
 	int again = 0;
 
-	if (rc == 0 && sr->computed && sr->e.dir != NULL)
-		scram_cache_put(&sr->e, sr->prepped, sr->sp);
+	if (rc == 0 && sr->computed)
+		scram_keep(sr);
 	if (rc == -1 && sr->from_cache && err->kind == ERR_AUTH &&
 	    !err->temporary && err->code != 0) {
 		scram_cache_drop(&sr->e);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 struct account;
+struct scram_kept;
 struct error;
 struct smtp;
 struct tls;
@@ -22,6 +23,8 @@ struct auth_params {
 	int encrypted; /* 1 if the connection is under TLS */
 	int loopback; /* 1 if the peer address is loopback */
 	const char *cache_dir; /* SCRAM's SaltedPassword kept here, or NULL */
+	struct scram_kept *scram_kept; /* the password is in the keyring: the
+					  SaltedPassword too (scram_cache.h) */
 	FILE *verbose; /* -v stream (SCRAM notes), or NULL */
 };
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "message.h"
 #include "queue.h"
+#include "scram_cache.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -57,6 +58,7 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	char *from = NULL, *secret = NULL, qnote[QUEUE_ID_MAX + 16];
 	size_t i;
 	struct error nosecret;
+	struct scram_kept kept = { 0 };
 	int ready = 0, rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -84,13 +86,14 @@ bs_send(const struct bs_opts *o, const struct bs_txn *t, struct message *msg,
 	job.dsn_envid = t->envid != NULL ? t->envid : o->dsn_envid;
 	job.body = t->body != 0 ? t->body : o->body;
 	if (config_auth(acc) != NULL &&
-	    submit_secret(acc, verbose, &secret, &nosecret, err) == -1)
+	    submit_secret(acc, verbose, &secret, &kept, &nosecret, err) == -1)
 		goto out;
 	job.acc = acc;
 	job.from = from;
 	job.rcpts = &rcpts;
 	job.msg = msg;
 	job.secret = secret;
+	job.scram = &kept;
 	job.verbose = verbose;
 	submit_refresh(&job, &tok);
 	rc = send_message(&job, res, err);
@@ -122,6 +125,7 @@ out:
 	aliases_free(al);
 	secret_free(secret);
 	submit_token_free(&tok);
+	scram_kept_free(&kept);
 	addr_list_free(&rcpts);
 	free(from);
 	return rc;

@@ -8,6 +8,13 @@
  * when it passes, and never has GLib in its address space.  Why not link
  * libsecret: it costs every run millions of instructions of start-up.
  *
+ * What the child says: a lookup of the password writes "F" and the
+ * password, then, when the SCRAM item of the same server and user was
+ * asked for and exists, a NUL and that item's value: one child, one bus
+ * connection for both (keyring_bus.c does the D-Bus calls, in a "plain"
+ * session).  Storing a password goes through libsecret; the SCRAM items
+ * are written and removed by keyring_bus.c.
+ *
  * The environment: from cron DBUS_SESSION_BUS_ADDRESS is unset; the user's
  * bus at /run/user/UID/bus is then set in the child's environment only
  * (and passwordeval's, see secret.c), never in smtpsend's own.  The child
@@ -28,52 +35,28 @@
 #include "child.h"
 #include "error.h"
 #include "keyring.h"
+#include "keyring_priv.h"
 
 #define KEYRING_LIB "libsecret-1.so.0"
 #define KEYRING_STORE_TIMEOUT 120 /* s: storing may show an unlock prompt */
-
-/* Status bytes from the child. */
-#define ST_FOUND 'F'
-#define ST_NOTFOUND 'N'
-#define ST_LOCKED 'L'
-#define ST_UNREACHABLE 'U'
-#define ST_ABSENT 'A'
-#define ST_STORED 'S'
-
-/* The few libsecret and GLib functions used, resolved with dlsym(). */
-struct lsec {
-	SecretService *(*service_get_sync)(
-	    SecretServiceFlags, GCancellable *, GError **);
-	GList *(*search_sync)(SecretService *, const SecretSchema *,
-	    GHashTable *, SecretSearchFlags, GCancellable *, GError **);
-	gboolean (*item_get_locked)(SecretItem *);
-	SecretValue *(*item_get_secret)(SecretItem *);
-	const gchar *(*value_get)(SecretValue *, gsize *);
-	void (*value_unref)(gpointer);
-	gboolean (*storev_sync)(const SecretSchema *, GHashTable *,
-	    const gchar *, const gchar *, const gchar *, GCancellable *,
-	    GError **);
-	gboolean (*clearv_sync)(const SecretSchema *, GHashTable *,
-	    GCancellable *, GError **);
-	GHashTable *(*hash_new)(GHashFunc, GEqualFunc);
-	gboolean (*hash_insert)(GHashTable *, gpointer, gpointer);
-	void (*hash_unref)(GHashTable *);
-	guint (*str_hash)(gconstpointer);
-	gboolean (*str_equal)(gconstpointer, gconstpointer);
-	void (*list_free_full)(GList *, GDestroyNotify);
-	void (*object_unref)(gpointer);
-};
 
 static const struct {
 	const char *name;
 	size_t off;
 } lsec_syms[] = {
-    {"secret_service_get_sync", offsetof(struct lsec, service_get_sync)},
-    {"secret_service_search_sync", offsetof(struct lsec, search_sync)},
-    {"secret_item_get_locked", offsetof(struct lsec, item_get_locked)},
-    {"secret_item_get_secret", offsetof(struct lsec, item_get_secret)},
-    {"secret_value_get", offsetof(struct lsec, value_get)},
-    {"secret_value_unref", offsetof(struct lsec, value_unref)},
+    {"g_bus_get_sync", offsetof(struct lsec, bus_get_sync)},
+    {"g_dbus_connection_call_sync", offsetof(struct lsec, call_sync)},
+    {"g_variant_new", offsetof(struct lsec, v_new)},
+    {"g_variant_builder_new", offsetof(struct lsec, builder_new)},
+    {"g_variant_builder_add", offsetof(struct lsec, builder_add)},
+    {"g_variant_builder_unref", offsetof(struct lsec, builder_unref)},
+    {"g_variant_get_child_value", offsetof(struct lsec, child)},
+    {"g_variant_n_children", offsetof(struct lsec, n_children)},
+    {"g_variant_get_string", offsetof(struct lsec, get_string)},
+    {"g_variant_get_fixed_array", offsetof(struct lsec, fixed_array)},
+    {"g_variant_get_type_string", offsetof(struct lsec, type_string)},
+    {"g_variant_unref", offsetof(struct lsec, v_unref)},
+    {"g_error_free", offsetof(struct lsec, error_free)},
     {"secret_password_storev_sync", offsetof(struct lsec, storev_sync)},
     {"secret_password_clearv_sync", offsetof(struct lsec, clearv_sync)},
     {"g_hash_table_new", offsetof(struct lsec, hash_new)},
@@ -81,8 +64,6 @@ static const struct {
     {"g_hash_table_unref", offsetof(struct lsec, hash_unref)},
     {"g_str_hash", offsetof(struct lsec, str_hash)},
     {"g_str_equal", offsetof(struct lsec, str_equal)},
-    {"g_list_free_full", offsetof(struct lsec, list_free_full)},
-    {"g_object_unref", offsetof(struct lsec, object_unref)},
 };
 
 /* msmtp's schema, so that msmtp finds what --store-password stored. */
@@ -105,6 +86,31 @@ static const SecretSchema keyring_schema = {
     NULL,
 };
 
+/*
+ * SCRAM's SaltedPassword (scram_cache.c), kept beside a password that is
+ * in the keyring: one item per server (host as configured, port) and
+ * user; mechanism names the hash it was computed for.
+ */
+static const SecretSchema scram_schema = {
+    "org.smtpsend.ScramSaltedPassword",
+    SECRET_SCHEMA_NONE,
+    {
+	{"service", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"host", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"port", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"user", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{"mechanism", SECRET_SCHEMA_ATTRIBUTE_STRING},
+	{NULL, 0},
+    },
+    0,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
 
 /* 1 and the address when the user's bus socket exists and is ours. */
 static int
@@ -138,29 +144,6 @@ keyring_fix_bus_env(void)
 		setenv("DBUS_SESSION_BUS_ADDRESS", addr, 1);
 }
 
-/* Write the status byte and optional payload; the parent reads to EOF. */
-static void
-report(int fd, char status, const char *data, size_t len)
-{
-	ssize_t n;
-
-	if (write(fd, &status, 1) != 1)
-		_exit(1);
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n <= 0)
-			_exit(1);
-		data += n;
-		len -= (size_t)n;
-	}
-}
-
-static void
-report_str(int fd, char status, const char *msg)
-{
-	report(fd, status, msg, strlen(msg));
-}
-
 static int
 lsec_load(struct lsec *ls, int fd)
 {
@@ -171,13 +154,13 @@ lsec_load(struct lsec *ls, int fd)
 	h = dlopen(KEYRING_LIB, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		e = dlerror();
-		report_str(fd, ST_ABSENT, e != NULL ? e : KEYRING_LIB);
+		keyring_report_str(fd, ST_ABSENT, e != NULL ? e : KEYRING_LIB);
 		return -1;
 	}
 	for (i = 0; i < sizeof(lsec_syms) / sizeof(lsec_syms[0]); i++) {
 		p = dlsym(h, lsec_syms[i].name);
 		if (p == NULL) {
-			report_str(fd, ST_ABSENT, lsec_syms[i].name);
+			keyring_report_str(fd, ST_ABSENT, lsec_syms[i].name);
 			return -1;
 		}
 		memcpy((char *)ls + lsec_syms[i].off, &p, sizeof(p));
@@ -198,116 +181,149 @@ attrs_new(const struct lsec *ls, const char *k1, const char *v1, const char *k2,
 	return a;
 }
 
+/* The SCRAM item's attributes; port NULL: those of any port. */
+static GHashTable *
+scram_attrs(const struct lsec *ls, const char *host, const char *port,
+    const char *user)
+{
+	GHashTable *a = attrs_new(ls, "service", KEYRING_SCRAM_SERVICE,
+	    "host", host, user);
+
+	if (port != NULL)
+		ls->hash_insert(a, (gpointer) "port", (gpointer)port);
+	return a;
+}
+
+/* What the child is asked to do. */
+enum kr_op { KR_LOOKUP, KR_STORE, KR_SCRAM_STORE, KR_SCRAM_CLEAR };
+
+struct kr_job {
+	enum kr_op op;
+	const char *host;
+	const char *service;
+	const char *user;
+	const char *secret; /* what to store */
+	const char *port; /* the SCRAM item's (decimal), or NULL: none */
+	const char *mech; /* KR_SCRAM_STORE: its mechanism attribute */
+};
+
 /*
- * One search without a schema (so no xdg:schema is matched) and without
- * SECRET_SEARCH_UNLOCK (so nothing prompts).  Reports and returns 1 when
- * it found a secret or failed; 0 when nothing matched (*locked set when
- * only locked items did).
+ * The password, then (job->port set) the SCRAM item of the same server
+ * and user over the same connection: "F" password ["\0" scram item].
  */
+static void
+kr_lookup(int fd, const struct kr_job *job)
+{
+	struct lsec ls;
+	struct kr_bus kb;
+	const char *user = job->user != NULL ? "user" : NULL;
+	const char *pw[] = {"host", job->host, "service", job->service, user,
+	    job->user, NULL};
+	const char *old[] = {"server", job->host, "protocol", "smtp", user,
+	    job->user, NULL};
+	const char *scram[] = {"service", KEYRING_SCRAM_SERVICE, "host",
+	    job->host, "port", job->port, "user", job->user, NULL};
+	int locked = 0, done, ignored = 0;
+
+	if (lsec_load(&ls, fd) == -1 || keyring_bus_open(&kb, &ls, fd) == -1)
+		return;
+	done = keyring_bus_search(&kb, pw, ST_FOUND, &locked);
+	if (!done && strcmp(job->service, "smtp") == 0)
+		done = keyring_bus_search(&kb, old, ST_FOUND, &locked);
+	if (!done) {
+		keyring_report(fd, locked ? ST_LOCKED : ST_NOTFOUND, NULL, 0);
+		return;
+	}
+	if (job->port != NULL && job->user != NULL)
+		(void)keyring_bus_search(&kb, scram, '\0', &ignored);
+}
+
+/* The item's schema with its name left out of the match: any schema. */
 static int
-search(const struct lsec *ls, SecretService *svc, GHashTable *attrs, int fd,
-    int *locked)
+clear_any(const struct lsec *ls, const SecretSchema *schema, GHashTable *a,
+    GError **gerr)
 {
-	GError *gerr = NULL;
-	GList *items, *l;
-	SecretValue *v;
-	const gchar *data;
-	gsize len;
-	int done = 0;
+	SecretSchema any = *schema;
 
-	items = ls->search_sync(svc, NULL, attrs,
-	    SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS, NULL, &gerr);
-	if (gerr != NULL) {
-		report_str(fd, ST_UNREACHABLE, gerr->message);
-		return 1;
-	}
-	for (l = items; l != NULL && !done; l = l->next) {
-		if (ls->item_get_locked(l->data)) {
-			*locked = 1;
-			continue;
-		}
-		v = ls->item_get_secret(l->data);
-		if (v == NULL)
-			continue;
-		data = ls->value_get(v, &len);
-		if (data != NULL && len > 0) {
-			report(fd, ST_FOUND, data, len);
-			done = 1;
-		}
-		ls->value_unref(v);
-	}
-	ls->list_free_full(items, ls->object_unref);
-	return done;
+	any.flags = SECRET_SCHEMA_DONT_MATCH_NAME;
+	return ls->clearv_sync(&any, a, NULL, gerr);
 }
 
 static void
-kr_lookup(int fd, const char *host, const char *service, const char *user)
-{
-	struct lsec ls;
-	SecretService *svc;
-	GError *gerr = NULL;
-	GHashTable *a;
-	int locked = 0, done;
-
-	if (lsec_load(&ls, fd) == -1)
-		return;
-	svc = ls.service_get_sync(SECRET_SERVICE_OPEN_SESSION, NULL, &gerr);
-	if (svc == NULL) {
-		report_str(fd, ST_UNREACHABLE,
-		    gerr != NULL ? gerr->message : "no Secret Service");
-		return;
-	}
-	a = attrs_new(&ls, "host", host, "service", service, user);
-	done = search(&ls, svc, a, fd, &locked);
-	ls.hash_unref(a);
-	if (!done && strcmp(service, "smtp") == 0) {
-		a = attrs_new(&ls, "server", host, "protocol", "smtp", user);
-		done = search(&ls, svc, a, fd, &locked);
-		ls.hash_unref(a);
-	}
-	if (!done)
-		report(fd, locked ? ST_LOCKED : ST_NOTFOUND, NULL, 0);
-}
-
-static void
-kr_store(int fd, const char *host, const char *service, const char *user,
-    const char *secret)
+kr_store(int fd, const struct kr_job *job)
 {
 	struct lsec ls;
 	GError *gerr = NULL;
 	GHashTable *a;
-	SecretSchema any_schema = keyring_schema;
 	char label[512];
 
 	if (lsec_load(&ls, fd) == -1)
 		return;
-	if (strcmp(service, "smtp") == 0)
-		snprintf(label, sizeof(label), "smtpsend: %s@%s", user, host);
+	if (strcmp(job->service, "smtp") == 0)
+		snprintf(label, sizeof(label), "smtpsend: %s@%s", job->user,
+		    job->host);
 	else
-		snprintf(label, sizeof(label), "smtpsend %s: %s@%s", service,
-		    user, host);
-	a = attrs_new(&ls, "host", host, "service", service, user);
+		snprintf(label, sizeof(label), "smtpsend %s: %s@%s",
+		    job->service, job->user, job->host);
+	/* A new password makes the SaltedPassword kept for the old one
+	   wrong: forget it (of every port) rather than be refused once. */
+	if (strcmp(job->service, "smtp") == 0) {
+		a = scram_attrs(&ls, job->host, NULL, job->user);
+		(void)clear_any(&ls, &scram_schema, a, NULL);
+		ls.hash_unref(a);
+	}
+	a = attrs_new(&ls, "host", job->host, "service", job->service,
+	    job->user);
 	/* Items with these attributes under any schema name (secret-tool
 	   makes such): cleared first, so that one item is left and a lookup,
 	   which matches any schema, cannot find a stale one. */
-	any_schema.flags = SECRET_SCHEMA_DONT_MATCH_NAME;
-	(void)ls.clearv_sync(&any_schema, a, NULL, NULL);
+	(void)clear_any(&ls, &keyring_schema, a, NULL);
 	if (ls.storev_sync(&keyring_schema, a, SECRET_COLLECTION_DEFAULT, label,
-		secret, NULL, &gerr))
-		report(fd, ST_STORED, NULL, 0);
+		job->secret, NULL, &gerr))
+		keyring_report(fd, ST_STORED, NULL, 0);
 	else
-		report_str(fd, ST_UNREACHABLE,
+		keyring_report_str(fd, ST_UNREACHABLE,
 		    gerr != NULL ? gerr->message : "storing failed");
 	ls.hash_unref(a);
 }
 
-/* What the child is asked to do: a lookup (secret NULL) or a store. */
-struct kr_job {
-	const char *host;
-	const char *service;
-	const char *user;
-	const char *secret;
-};
+/*
+ * Replace (KR_SCRAM_STORE) or remove the SCRAM item of host, port and
+ * user, over GDBus in a plain session like a lookup: libsecret's session
+ * would cost a first run as much again as the lookup did.
+ */
+static void
+kr_scram(int fd, const struct kr_job *job)
+{
+	struct lsec ls;
+	struct kr_bus kb;
+	GError *gerr = NULL;
+	char label[512];
+	const char *attrs[] = {"service", KEYRING_SCRAM_SERVICE, "host",
+	    job->host, "port", job->port, "user", job->user, "mechanism",
+	    job->mech, "xdg:schema", scram_schema.name, NULL};
+
+	if (lsec_load(&ls, fd) == -1 || keyring_bus_open(&kb, &ls, fd) == -1)
+		return;
+	/* Any mechanism's item of this server and user goes. */
+	attrs[8] = NULL;
+	if (keyring_bus_delete(&kb, attrs, &gerr) == -1)
+		goto fail;
+	if (job->op == KR_SCRAM_STORE) {
+		attrs[8] = "mechanism";
+		snprintf(label, sizeof(label), "smtpsend %s salted password: "
+		    "%s@%s port %s", job->mech, job->user, job->host, job->port);
+		if (keyring_bus_create(&kb, label, attrs, job->secret, &gerr) == -1)
+			goto fail;
+	}
+	keyring_report(fd, ST_STORED, NULL, 0);
+	return;
+fail:
+	keyring_report_str(fd, ST_UNREACHABLE, gerr != NULL ? gerr->message :
+	    "the default collection is locked");
+	if (gerr != NULL)
+		ls.error_free(gerr);
+}
 
 /* In the child, with stdout the pipe to the parent. */
 static void
@@ -316,16 +332,16 @@ kr_main(void *arg)
 	const struct kr_job *job = arg;
 
 	keyring_fix_bus_env();
-	if (job->secret == NULL)
-		kr_lookup(STDOUT_FILENO, job->host, job->service, job->user);
-	else
-		kr_store(STDOUT_FILENO, job->host, job->service, job->user,
-		    job->secret);
+	switch (job->op) {
+	case KR_LOOKUP: kr_lookup(STDOUT_FILENO, job); break;
+	case KR_STORE: kr_store(STDOUT_FILENO, job); break;
+	default: kr_scram(STDOUT_FILENO, job); break;
+	}
 }
 
 /*
- * Fork the child, which runs the lookup (secret NULL) or the store, and
- * collect what it reports.  Returns 0 with *b filled, 1 on timeout, -1.
+ * Fork the child, which runs the job, and collect what it reports.
+ * Returns 0 with *b filled, 1 on timeout, -1.
  */
 static int
 run_child(const struct kr_job *job, int timeout, struct child_buf *b,
@@ -382,31 +398,29 @@ check_bus(struct error *err)
 	return -1;
 }
 
-int
-keyring_lookup(const char *host, const char *user, int timeout, char **secret,
+/*
+ * The lookup: *secret from "F" password, and *scram (when asked for) from
+ * what follows the password's NUL.
+ */
+static int
+lookup(const struct kr_job *job, int timeout, char **secret, char **scram,
     char *note, size_t notesize, struct error *err)
 {
-	return keyring_lookup_service(
-	    host, "smtp", user, timeout, secret, note, notesize, err);
-}
-
-int
-keyring_lookup_service(const char *host, const char *service, const char *user,
-    int timeout, char **secret, char *note, size_t notesize, struct error *err)
-{
-	struct kr_job job = {host, service, user, NULL};
 	struct child_buf b = {0};
 	char secs[16];
+	size_t n;
 	int rc;
 
 	*secret = NULL;
-	if (host == NULL)
+	if (scram != NULL)
+		*scram = NULL;
+	if (job->host == NULL)
 		return 0;
 	if (check_bus(err) == -1)
 		return -1;
 	if (timeout <= 0 || timeout > 30)
 		timeout = 30;
-	rc = run_child(&job, timeout, &b, err);
+	rc = run_child(job, timeout, &b, err);
 	if (rc == -1)
 		return -1;
 	snprintf(secs, sizeof(secs), "%d s", timeout);
@@ -416,6 +430,9 @@ keyring_lookup_service(const char *host, const char *service, const char *user,
 		rc = keyring_error(err, "keyring lookup failed", "");
 	else if (b.p[0] == ST_FOUND) {
 		*secret = strdup(b.p + 1);
+		n = strlen(b.p + 1);
+		if (scram != NULL && *secret != NULL && 2 + n < b.len)
+			*scram = strdup(b.p + 2 + n);
 		rc = *secret == NULL ? error_set(err, ERR_OS, "out of memory")
 				     : 1;
 	} else if (b.p[0] == ST_LOCKED)
@@ -436,6 +453,67 @@ keyring_lookup_service(const char *host, const char *service, const char *user,
 }
 
 int
+keyring_lookup(const char *host, const char *user, int timeout, char **secret,
+    char *note, size_t notesize, struct error *err)
+{
+	return keyring_lookup_service(
+	    host, "smtp", user, timeout, secret, note, notesize, err);
+}
+
+int
+keyring_lookup_scram(const char *host, int port, const char *user,
+    int timeout, char **secret, char **scram, char *note, size_t notesize,
+    struct error *err)
+{
+	struct kr_job job = {KR_LOOKUP, host, "smtp", user, NULL, NULL, NULL};
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	job.port = p;
+	return lookup(&job, timeout, secret, scram, note, notesize, err);
+}
+
+int
+keyring_lookup_service(const char *host, const char *service, const char *user,
+    int timeout, char **secret, char *note, size_t notesize, struct error *err)
+{
+	struct kr_job job = {KR_LOOKUP, host, service, user, NULL, NULL, NULL};
+
+	return lookup(&job, timeout, secret, NULL, note, notesize, err);
+}
+
+/* Run a store or clear job; 0, or -1 with ERR_KEYRING saying why. */
+static int
+change(const struct kr_job *job, int timeout, const char *what,
+    struct error *err)
+{
+	struct child_buf b = {0};
+	int rc;
+
+	if (check_bus(err) == -1)
+		return -1;
+	rc = run_child(job, timeout, &b, err);
+	if (rc == 1)
+		rc = error_set(err, ERR_KEYRING,
+		    "keyring did not answer within "
+		    "%d s",
+		    timeout);
+	else if (rc == 0 && (b.len == 0 || b.p[0] != ST_STORED)) {
+		if (b.len > 0 && b.p[0] == ST_ABSENT)
+			rc = error_set(err, ERR_KEYRING,
+			    "keyring unavailable: "
+			    "%s",
+			    b.p + 1);
+		else
+			rc = error_set(err, ERR_KEYRING, "cannot %s in the "
+			    "keyring: %s", what, b.len > 1 ? b.p + 1 :
+			    "no answer");
+	}
+	child_buf_free(&b);
+	return rc;
+}
+
+int
 keyring_store(
     const char *host, const char *user, const char *secret, struct error *err)
 {
@@ -446,30 +524,38 @@ int
 keyring_store_service(const char *host, const char *service, const char *user,
     const char *secret, struct error *err)
 {
-	struct kr_job job = {host, service, user, secret};
-	struct child_buf b = {0};
-	int rc;
+	struct kr_job job = {KR_STORE, host, service, user, secret, NULL,
+	    NULL};
 
-	if (check_bus(err) == -1)
-		return -1;
-	rc = run_child(&job, KEYRING_STORE_TIMEOUT, &b, err);
-	if (rc == 1)
-		rc = error_set(err, ERR_KEYRING,
-		    "keyring did not answer within "
-		    "%d s",
-		    KEYRING_STORE_TIMEOUT);
-	else if (rc == 0 && (b.len == 0 || b.p[0] != ST_STORED)) {
-		if (b.len > 0 && b.p[0] == ST_ABSENT)
-			rc = error_set(err, ERR_KEYRING,
-			    "keyring unavailable: "
-			    "%s",
-			    b.p + 1);
-		else
-			rc = error_set(err, ERR_KEYRING,
-			    "cannot store the "
-			    "password in the keyring: %s",
-			    b.len > 1 ? b.p + 1 : "no answer");
-	}
-	child_buf_free(&b);
-	return rc;
+	return change(&job, KEYRING_STORE_TIMEOUT, "store the password", err);
+}
+
+int
+keyring_scram_store(const char *host, int port, const char *user,
+    const char *mech, const char *value, int timeout, struct error *err)
+{
+	struct kr_job job = {KR_SCRAM_STORE, host, KEYRING_SCRAM_SERVICE,
+	    user, value, NULL, mech};
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	job.port = p;
+	if (timeout <= 0 || timeout > 30)
+		timeout = 30;
+	return change(&job, timeout, "keep the SCRAM salted password", err);
+}
+
+int
+keyring_scram_clear(const char *host, int port, const char *user,
+    int timeout, struct error *err)
+{
+	struct kr_job job = {KR_SCRAM_CLEAR, host, KEYRING_SCRAM_SERVICE,
+	    user, NULL, NULL, NULL};
+	char p[16];
+
+	snprintf(p, sizeof(p), "%d", port);
+	job.port = p;
+	if (timeout <= 0 || timeout > 30)
+		timeout = 30;
+	return change(&job, timeout, "remove the SCRAM salted password", err);
 }

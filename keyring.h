@@ -23,7 +23,10 @@ struct error;
 int keyring_lookup(const char *host, const char *user, int timeout,
     char **secret, char *note, size_t notesize, struct error *err);
 
-/* Store secret under host/service "smtp"/user, label "smtpsend: user@host". */
+/*
+ * Store secret under host/service "smtp"/user, label "smtpsend: user@host";
+ * the SCRAM items of that host and user (every port) are removed.
+ */
 int keyring_store(
     const char *host, const char *user, const char *secret, struct error *err);
 
@@ -37,6 +40,33 @@ int keyring_lookup_service(const char *host, const char *service,
     size_t notesize, struct error *err);
 int keyring_store_service(const char *host, const char *service,
     const char *user, const char *secret, struct error *err);
+
+/*
+ * SCRAM's SaltedPassword of a password that is in the keyring is kept
+ * there too (scram_cache.c): an item with attributes service
+ * KEYRING_SCRAM_SERVICE, host (as configured), port, user and mechanism.
+ */
+#define KEYRING_SCRAM_SERVICE "smtpsend-scram"
+
+/*
+ * keyring_lookup() that also fetches, in the same child and over the same
+ * bus connection, the SCRAM item of host, port and user: *scram is
+ * malloc'ed, or NULL when there is none (or it is locked).  Returns as
+ * keyring_lookup(); *scram is set only when the password was found.
+ */
+int keyring_lookup_scram(const char *host, int port, const char *user,
+    int timeout, char **secret, char **scram, char *note, size_t notesize,
+    struct error *err);
+
+/*
+ * Replace the SCRAM item of host, port and user by value (mech: the
+ * mechanism attribute, "SCRAM-SHA-256"), or remove it.  Waits at most
+ * timeout s (30 when 0 or more).  0, or -1 with ERR_KEYRING.
+ */
+int keyring_scram_store(const char *host, int port, const char *user,
+    const char *mech, const char *value, int timeout, struct error *err);
+int keyring_scram_clear(const char *host, int port, const char *user,
+    int timeout, struct error *err);
 
 /*
  * In a child process only: when DBUS_SESSION_BUS_ADDRESS is unset (cron)

@@ -26,6 +26,7 @@
 #include "message.h"
 #include "queue.h"
 #include "queue_priv.h"
+#include "scram_cache.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -35,6 +36,7 @@ struct acct_state {
 	const struct account	*acc;
 	char			*secret;
 	struct submit_token	 tok;	/* OAuth2: refreshed in this run */
+	struct scram_kept	 kept;		/* where secret came from */
 	int			 fetched;	/* secret_get() was asked */
 	struct error		 secret_err;	/* its failure, if any */
 	int			 stopped;	/* throttled: no more this run */
@@ -87,8 +89,8 @@ acct_secret(struct acct_state *st, const char **secret, struct error *err)
 	if (!st->fetched) {
 		st->fetched = 1;
 		error_clear(&st->secret_err);
-		if (submit_secret(st->acc, NULL, &st->secret, &nosecret,
-		    &st->secret_err) == -1 && st->secret_err.kind == ERR_NONE)
+		if (submit_secret(st->acc, NULL, &st->secret, &st->kept,
+		    &nosecret, &st->secret_err) == -1 && st->secret_err.kind == ERR_NONE)
 			error_set(&st->secret_err, ERR_SECRET,
 			    "no password for account %s", st->acc->name);
 	}
@@ -313,8 +315,8 @@ give_up(struct flush *f, struct acct_state *st, struct item *it,
 	to_failed(it->q, &it->e, why);
 	log_event(f, st->acc, &it->e, res, err, event);
 	error_clear(&nerr);
-	if (queue_notice(st->acc, live_secret(st), &it->e, it->q->path, status,
-	    why, f->o->verbose, &nerr) == -1) {
+	if (queue_notice(st->acc, live_secret(st), &st->kept, &it->e,
+	    it->q->path, status, why, f->o->verbose, &nerr) == -1) {
 		fprintf(stderr, "smtpsend: %s: the failure notice to <%s> "
 		    "was not sent: %s\n", it->e.id, it->e.sender, nerr.msg);
 		log_event(f, st->acc, &it->e, NULL, &nerr, "notice-failed");
@@ -358,6 +360,7 @@ deliver(struct flush *f, struct acct_state *st, struct send_session *ss,
 	job.rcpts = &rcpts;
 	job.msg = m;
 	job.secret = live_secret(st);
+	job.scram = &st->kept;
 	job.dsn_notify = e->dsn_notify;
 	job.dsn_return = e->dsn_return;
 	job.dsn_envid = e->dsn_envid;
@@ -448,6 +451,7 @@ flush_account(struct flush *f, struct item *items, size_t n)
 		memset(&auth, 0, sizeof(auth));
 		auth.acc = acc;
 		auth.secret = secret;
+		auth.scram = &st->kept;
 		auth.verbose = f->o->verbose;
 		/* A refused OAuth2 token: one refresh, one more AUTH. */
 		submit_refresh(&auth, &st->tok);
@@ -605,6 +609,7 @@ queue_flush(char *const *dirs, size_t ndirs,
 	for (i = 0; i < f.naccts; i++) {
 		secret_free(f.accts[i].secret);
 		submit_token_free(&f.accts[i].tok);
+		scram_kept_free(&f.accts[i].kept);
 	}
 	free(f.accts);
 	for (i = 0; i < ndirs; i++)

@@ -87,8 +87,8 @@ write_report(FILE *fp, const struct envelope *e, const char *dir,
 
 int
 queue_notice(const struct account *acc, const char *secret,
-    const struct envelope *e, const char *dir, const char *status,
-    const char *reason, FILE *verbose, struct error *err)
+    struct scram_kept *scram, const struct envelope *e, const char *dir,
+    const char *status, const char *reason, FILE *verbose, struct error *err)
 {
 	struct addr_list to = { 0 };
 	struct message *m = NULL;
@@ -126,6 +126,7 @@ queue_notice(const struct account *acc, const char *secret,
 	job.rcpts = &to;
 	job.msg = m;
 	job.secret = secret;
+	job.scram = scram;
 	job.verbose = verbose;
 	ret = send_message(&job, &res, err);
 out:

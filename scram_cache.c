@@ -3,12 +3,18 @@
  * (two SHA compressions per iteration, and the CPU's SHA instructions
  * where it has them) and kept between runs.
  *
- * One file per server, user and hash: "v1 <iter> <salt> <hex>" where hex
+ * One entry per server, user and hash: "v1 <iter> <salt> <hex>" where hex
  * is SaltedPassword XOR HMAC(password, what the entry is for).  The wrap
- * makes the file useless to whoever reads it without the password; there
+ * makes a file useless to whoever reads it without the password; there
  * is no check value in it on purpose, so it offers no cheap test of a
  * password guess either.  A wrong unwrap (the password was changed here)
  * only makes the server refuse, and auth.c then computes it again.
+ *
+ * The entry lives where the password does.  A password from the keyring
+ * gets a keyring item (keyring.h), fetched by the same child that fetched
+ * the password, so that reading it costs no process and no bus round
+ * trip; writing it (missing or stale) takes another keyring child.  Any
+ * other password gets a 0600 file in the cache directory.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -26,7 +32,9 @@
 #include <nettle/sha1.h>
 #include <nettle/sha2.h>
 
+#include "error.h"
 #include "fsutil.h"
+#include "keyring.h"
 #include "scram_cache.h"
 
 #define SALT_MAX	256	/* decoded salt bytes we accept */
@@ -122,31 +130,45 @@ is_private(const struct stat *st)
 	return st->st_uid == geteuid() && (st->st_mode & 077) == 0;
 }
 
-int
-scram_cache_get(const struct scram_entry *e, const char *password,
-    unsigned char *sp)
+static int
+in_keyring(const struct scram_entry *e)
 {
-	char path[4096], buf[ENTRY_MAX + 1], iter[32];
+	return e->kept != NULL && e->kept->keyring;
+}
+
+static void
+free_blob(struct scram_kept *k)
+{
+	if (k->blob != NULL) {
+		explicit_bzero(k->blob, strlen(k->blob));
+		free(k->blob);
+	}
+	k->blob = NULL;
+}
+
+void
+scram_kept_free(struct scram_kept *k)
+{
+	if (k == NULL)
+		return;
+	free_blob(k);
+	memset(k, 0, sizeof(*k));
+}
+
+/*
+ * An entry "v1 <iter> <salt> <hex>\n" (the file's content, or the keyring
+ * item's value): 1 with sp unwrapped when it is for today's salt and count.
+ */
+static int
+parse_entry(const struct scram_entry *e, const char *password,
+    const char *buf, unsigned char *sp)
+{
 	unsigned char key[SHA256_DIGEST_SIZE];
 	size_t len = scram_sp_len(e), i, want;
 	const char *hex;
-	struct stat st;
-	ssize_t n;
-	int fd, hi, lo, found = 0;
+	char iter[32];
+	int hi, lo, found = 0;
 
-	if (entry_path(e, path, sizeof(path)) == -1)
-		return 0;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return 0;
-	n = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && is_private(&st))
-		n = read(fd, buf, ENTRY_MAX);
-	close(fd);
-	if (n <= 0)
-		goto done;
-	buf[n] = '\0';
-	/* "v1 <iter> <salt> <hex>\n": the salt and count must be today's. */
 	snprintf(iter, sizeof(iter), "v1 %lu ", e->iter);
 	want = strlen(iter);
 	if (strncmp(buf, iter, want) != 0 ||
@@ -167,68 +189,151 @@ scram_cache_get(const struct scram_entry *e, const char *password,
 	found = 1;
 done:
 	explicit_bzero(key, sizeof(key));
-	explicit_bzero(buf, sizeof(buf));
 	if (!found)
 		explicit_bzero(sp, len);
 	return found;
 }
 
-int
-scram_cache_put(const struct scram_entry *e, const char *password,
-    const unsigned char *sp)
+/* The entry for sp into buf; its length, or 0 when buf is too small. */
+static size_t
+format_entry(const struct scram_entry *e, const char *password,
+    const unsigned char *sp, char *buf, size_t size)
 {
-	char path[4096], tmp[4096 + 16], buf[ENTRY_MAX];
 	unsigned char key[SHA256_DIGEST_SIZE];
 	size_t len = scram_sp_len(e), i, used;
-	struct stat st;
-	int fd = -1, n, ret = -1;
+	int n;
 
-	if (entry_path(e, path, sizeof(path)) == -1)
-		return -1;
-	/* The directory is the TLS tickets' one: 0700 and ours. */
-	if (fs_mkdirs(e->dir) == -1)
-		return -1;
-	if (stat(e->dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 022) != 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "v1 %lu %s ", e->iter, e->salt);
-	if (n < 0 || (size_t)n + 2 * len + 2 > sizeof(buf))
-		return -1;
+	n = snprintf(buf, size, "v1 %lu %s ", e->iter, e->salt);
+	if (n < 0 || (size_t)n + 2 * len + 2 > size)
+		return 0;
 	used = (size_t)n;
 	wrap_key(e, password, key);
 	for (i = 0; i < len; i++) {
 		snprintf(buf + used, 3, "%02x", (unsigned)(sp[i] ^ key[i]));
 		used += 2;
 	}
+	explicit_bzero(key, sizeof(key));
 	buf[used++] = '\n';
+	buf[used] = '\0';
+	return used;
+}
+
+int
+scram_cache_get(const struct scram_entry *e, const char *password,
+    unsigned char *sp)
+{
+	char path[4096], buf[ENTRY_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, found = 0;
+
+	/* In the keyring: fetched with the password, no I/O here. */
+	if (in_keyring(e))
+		return e->host != NULL && e->kept->blob != NULL &&
+		    parse_entry(e, password, e->kept->blob, sp);
+	if (entry_path(e, path, sizeof(path)) == -1)
+		return 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && is_private(&st))
+		n = read(fd, buf, ENTRY_MAX);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		found = parse_entry(e, password, buf, sp);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return found;
+}
+
+/* The keyring's item replaced; no file is left for this server and user. */
+static int
+put_keyring(const struct scram_entry *e, const char *buf, struct error *err)
+{
+	char path[4096], *copy;
+
+	if (e->host == NULL)
+		return error_set(err, ERR_CONFIG, "no host name to keep the "
+		    "SCRAM salted password under");
+	if (keyring_scram_store(e->host, e->port, e->user, e->sha256 ?
+	    "SCRAM-SHA-256" : "SCRAM-SHA-1", buf, e->kept->timeout,
+	    err) == -1)
+		return -1;
+	copy = strdup(buf);
+	free_blob(e->kept);
+	e->kept->blob = copy;	/* NULL: the next AUTH computes it again */
+	if (entry_path(e, path, sizeof(path)) == 0)
+		(void)unlink(path);
+	return 0;
+}
+
+static int
+put_file(const struct scram_entry *e, const char *buf, size_t used,
+    struct error *err)
+{
+	char path[4096], tmp[4096 + 16];
+	struct stat st;
+	int fd;
+
+	if (entry_path(e, path, sizeof(path)) == -1)
+		return error_set(err, ERR_IO, "no cache directory");
+	/* The directory is the TLS tickets' one: 0700 and ours. */
+	if (fs_mkdirs(e->dir) == -1 || stat(e->dir, &st) == -1 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0)
+		return error_set(err, ERR_IO, "%s is not a private directory",
+		    e->dir);
 	snprintf(tmp, sizeof(tmp), "%s/.scram.XXXXXX", e->dir);
 	fd = mkstemp(tmp);	/* mode 0600 */
 	if (fd == -1)
-		goto done;
+		return error_set(err, ERR_IO, "%s: %s", e->dir,
+		    strerror(errno));
 	if (fchmod(fd, 0600) == -1 || write(fd, buf, used) != (ssize_t)used) {
+		close(fd);
 		unlink(tmp);
-		goto done;
+		return error_set(err, ERR_IO, "%s: %s", tmp, strerror(errno));
 	}
 	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		fd = -1;
 		unlink(tmp);
-		goto done;
+		return error_set(err, ERR_IO, "%s: %s", path, strerror(errno));
 	}
-	fd = -1;
-	ret = 0;
-done:
-	if (fd != -1)
-		close(fd);
-	explicit_bzero(key, sizeof(key));
+	return 0;
+}
+
+int
+scram_cache_put(const struct scram_entry *e, const char *password,
+    const unsigned char *sp, struct error *err)
+{
+	char buf[ENTRY_MAX];
+	size_t used;
+	int rc;
+
+	used = format_entry(e, password, sp, buf, sizeof(buf));
+	if (used == 0)
+		return error_set(err, ERR_INTERNAL, "SCRAM salt too long");
+	if (in_keyring(e))
+		rc = put_keyring(e, buf, err);
+	else
+		rc = put_file(e, buf, used, err);
 	explicit_bzero(buf, sizeof(buf));
-	return ret;
+	return rc;
 }
 
 void
 scram_cache_drop(const struct scram_entry *e)
 {
+	struct error ignored;
 	char path[4096];
 
+	if (in_keyring(e)) {
+		if (e->host != NULL)
+			(void)keyring_scram_clear(e->host, e->port, e->user,
+			    e->kept->timeout, &ignored);
+		free_blob(e->kept);
+		return;
+	}
 	if (entry_path(e, path, sizeof(path)) == 0)
 		unlink(path);
 }

@@ -24,6 +24,7 @@
 #include "io.h"
 #include "keyring.h"
 #include "oauth2.h"
+#include "scram_cache.h"
 #include "secret.h"
 
 #define PROMPT_TIMEOUT_MS (300 * 1000)
@@ -273,8 +274,36 @@ secret_authorize(const struct account *acc, int flow, FILE *out,
 	    err);
 }
 
+/*
+ * An account whose AUTH may be SCRAM gets the SCRAM item looked up with
+ * the password, in the same keyring child (no second process, no second
+ * bus connection); any other gets the password alone.  1: found.
+ */
+static int
+from_keyring(const struct account *acc, char **secret, struct scram_kept *kept,
+    char *note, size_t notesize, struct error *err)
+{
+	const char *mech = config_auth(acc);
+	int rc;
+
+	if (kept == NULL || acc->user == NULL || mech == NULL ||
+	    (strcmp(mech, "on") != 0 && strncmp(mech, "SCRAM-", 6) != 0))
+		rc = keyring_lookup(acc->host, acc->user, acc->timeout,
+		    secret, note, notesize, err);
+	else
+		rc = keyring_lookup_scram(acc->host, config_port(acc),
+		    acc->user, acc->timeout, secret, &kept->blob, note,
+		    notesize, err);
+	if (rc == 1 && kept != NULL) {
+		kept->keyring = 1;
+		kept->timeout = acc->timeout;
+	}
+	return rc;
+}
+
 int
-secret_get(const struct account *acc, char **secret, struct error *err)
+secret_get(const struct account *acc, char **secret, struct scram_kept *kept,
+    struct error *err)
 {
 	const char *mech = config_auth(acc);
 	char what[512], note[256];
@@ -282,6 +311,7 @@ secret_get(const struct account *acc, char **secret, struct error *err)
 	int rc;
 
 	*secret = NULL;
+	scram_kept_free(kept);
 	/* Built-in OAuth2: password and passwordeval are not consulted. */
 	if (acc->oauth2_provider != NULL)
 		return oauth2_token(acc, NULL, &oauth2_src, secret, err);
@@ -295,8 +325,8 @@ secret_get(const struct account *acc, char **secret, struct error *err)
 	else {
 		note[0] = '\0';
 		error_clear(&kerr);
-		rc = keyring_lookup(acc->host, acc->user, acc->timeout, secret,
-		    note, sizeof(note), &kerr);
+		rc = from_keyring(acc, secret, kept, note, sizeof(note),
+		    &kerr);
 		if (rc == 1)
 			return 0;
 		snprintf(what, sizeof(what), "password for %s at %s",

@@ -9,6 +9,7 @@
 
 struct error;
 struct account;
+struct scram_kept;
 
 /*
  * Find the secret for acc, in order: password, passwordeval, keyring,
@@ -17,9 +18,12 @@ struct account;
  * source has one: no password or passwordeval, the keyring answered that
  * it has none (or libsecret is missing), no terminal; -1 on errors:
  * ERR_SECRET (78: passwordeval failed), ERR_KEYRING (75: keyring
- * unreachable or locked, with a hint).
+ * unreachable or locked, with a hint).  kept (may be NULL) says whether
+ * the secret came from the keyring, with SCRAM's SaltedPassword item
+ * fetched beside it (scram_cache.h); release it with scram_kept_free().
  */
-int secret_get(const struct account *acc, char **secret, struct error *err);
+int secret_get(const struct account *acc, char **secret,
+    struct scram_kept *kept, struct error *err);
 
 /*
  * An account with oauth2_provider gets its access token from oauth2.c

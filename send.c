@@ -340,6 +340,7 @@ authenticate(struct conn *c, const struct send_job *job,
 	if (c->cache_dir[0] == '\0')
 		cache_dir(c->cache_dir, sizeof(c->cache_dir));
 	p.cache_dir = c->cache_dir[0] != '\0' ? c->cache_dir : NULL;
+	p.scram_kept = job->scram;
 	p.verbose = c->verbose;
 	if (auth_login(c->smtp, &p, res->auth, err) == 0)
 		return 0;

@@ -12,6 +12,7 @@ struct error;
 struct account;
 struct addr_list;
 struct message;
+struct scram_kept;
 
 struct send_job {
 	const struct account	*acc;
@@ -19,6 +20,8 @@ struct send_job {
 	const struct addr_list	*rcpts;		/* resolved, qualified */
 	const struct message	*msg;		/* fixed (message_fix done) */
 	const char		*secret;	/* password/token, or NULL: no AUTH */
+	struct scram_kept	*scram;		/* where secret came from (secret_get),
+						   or NULL: not the keyring */
 	const char		*dsn_notify;	/* -N, else account's, or NULL */
 	const char		*dsn_return;	/* -R, else account's, or NULL */
 	const char		*dsn_envid;	/* -V or NULL */
@@ -49,7 +52,7 @@ int	send_message(const struct send_job *job, struct send_result *res,
 /*
  * A session for several messages of one account (the queue's flush):
  * send_open connects and authenticates with auth's acc, secret (none when
- * NULL), verbose and refresh (the rest of auth is not used), each
+ * NULL), scram, verbose and refresh (the rest of auth is not used), each
  * send_next is one transaction (RSET before every one after the first),
  * send_close says QUIT when the dialogue is in step.  After a failed
  * send_next, send_usable says whether another can follow.

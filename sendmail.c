@@ -24,6 +24,7 @@
 #include "message.h"
 #include "oauth2.h"
 #include "queue.h"
+#include "scram_cache.h"
 #include "secret.h"
 #include "send.h"
 #include "submit.h"
@@ -439,6 +440,7 @@ struct sendctx {
 	char			*from;
 	char			*secret;
 	struct submit_token	 tok;	/* a refreshed OAuth2 token */
+	struct scram_kept	 kept;	/* where secret came from */
 	const struct account	*acc;	/* points into cf */
 	struct send_result	 res;
 	int			 ready;	/* the message could be queued */
@@ -489,7 +491,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	/* EXTERNAL gets "" from secret_get(): AUTH still happens. */
 	if (config_auth(acc) != NULL &&
 	    submit_secret(acc, o->verbose ? stderr : NULL, &c->secret,
-	    &nosecret, err) == -1)
+	    &c->kept, &nosecret, err) == -1)
 		return -1;
 	memset(&job, 0, sizeof(job));
 	job.acc = acc;
@@ -497,6 +499,7 @@ do_send(const struct opts *o, struct sendctx *c, struct error *err)
 	job.rcpts = &c->rcpts;
 	job.msg = c->msg;
 	job.secret = c->secret;
+	job.scram = &c->kept;
 	job.dsn_notify = o->dsn_notify != NULL ? o->dsn_notify : acc->dsn_notify;
 	job.dsn_return = o->dsn_return != NULL ? o->dsn_return : acc->dsn_return;
 	job.dsn_envid = o->dsn_envid;
@@ -541,6 +544,7 @@ send_free(struct sendctx *c)
 {
 	secret_free(c->secret);
 	submit_token_free(&c->tok);
+	scram_kept_free(&c->kept);
 	free(c->from);
 	addr_list_free(&c->rcpts);
 	message_free(c->msg);

@@ -120,12 +120,12 @@ submit_fix(const struct account *acc, const char *full_name,
  */
 int
 submit_secret(const struct account *acc, FILE *verbose, char **secret,
-    struct error *nosecret, struct error *err)
+    struct scram_kept *kept, struct error *nosecret, struct error *err)
 {
 	int rc;
 
 	error_clear(nosecret);
-	rc = secret_get(acc, secret, err);
+	rc = secret_get(acc, secret, kept, err);
 	if (rc != 1)
 		return rc;
 	if (acc->set & ACC_BIT(ACC_AUTH))

@@ -13,6 +13,7 @@
 #include "message.h"
 
 struct send_job;
+struct scram_kept;
 
 /*
  * The domain for unqualified names: that of the account's from, else that
@@ -42,11 +43,12 @@ int	submit_fix(const struct account *acc, const char *full_name,
  * The secret for AUTH into *secret (secret_free()).  When auth is on only
  * because a user is set (no auth line) and no source has a secret, the
  * mail goes without AUTH: *nosecret then holds the "no password" error
- * for submit_auth_was_needed(), and verbose (may be NULL) says so.  An
+ * for submit_auth_was_needed(), and verbose (may be NULL) says so.  kept
+ * as secret_get()'s (may be NULL; scram_kept_free() it).  An
  * unreachable keyring, or no secret with an auth line, is -1 with *err.
  */
 int	submit_secret(const struct account *acc, FILE *verbose, char **secret,
-	    struct error *nosecret, struct error *err);
+	    struct scram_kept *kept, struct error *nosecret, struct error *err);
 
 /*
  * After a send that went without AUTH (nosecret set): a refusal asking for

@@ -69,10 +69,13 @@ def secret_tool(env, *args, input=None):
 
 @pytest.fixture
 def kr(keyring):
-    """The session keyring with no item for alice at HOST left over."""
+    """The session keyring with no item for alice at HOST left over (her
+    SCRAM salted passwords included)."""
     env = tool_env(keyring)
     for attrs in (("host", HOST, "service", "smtp", "user", "alice"),
-                  ("server", HOST, "protocol", "smtp", "user", "alice")):
+                  ("server", HOST, "protocol", "smtp", "user", "alice"),
+                  ("host", HOST, "service", "smtpsend-scram",
+                   "user", "alice")):
         secret_tool(env, "clear", *attrs)
     return keyring
 

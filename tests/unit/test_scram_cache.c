@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "scram_cache.h"
 
 static void
@@ -33,7 +34,7 @@ static void
 test_compute_rfc_vectors(void **state)
 {
 	struct scram_entry e = { NULL, "h:1", "user", 1,
-	    "W22ZaJ0SNY7soEsUEjb6gQ==", 4096 };
+	    "W22ZaJ0SNY7soEsUEjb6gQ==", 4096, NULL, NULL, 0 };
 	unsigned char sp[SCRAM_SP_MAX];
 	char out[2 * SCRAM_SP_MAX + 1];
 
@@ -74,7 +75,9 @@ test_cache_round_trip(void **state)
 	char tmpl[] = "/tmp/test-scram-XXXXXX", dir[64], path[512], buf[512];
 	char spx[2 * SCRAM_SP_MAX + 1];
 	unsigned char sp[SCRAM_SP_MAX], got[SCRAM_SP_MAX];
+	struct scram_kept kept = { 0 };
 	struct scram_entry e;
+	struct error err;
 	struct stat st;
 	FILE *fp;
 	size_t n;
@@ -91,7 +94,7 @@ test_cache_round_trip(void **state)
 	e.iter = 4096;
 	assert_int_equal(scram_cache_get(&e, "pencil", got), 0);
 	assert_int_equal(scram_compute(&e, "pencil", sp), 0);
-	assert_int_equal(scram_cache_put(&e, "pencil", sp), 0);
+	assert_int_equal(scram_cache_put(&e, "pencil", sp, &err), 0);
 	assert_int_equal(scram_cache_get(&e, "pencil", got), 1);
 	assert_memory_equal(got, sp, 32);
 
@@ -128,6 +131,28 @@ test_cache_round_trip(void **state)
 	assert_int_equal(scram_cache_get(&e, "pencil", got), 0);
 	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(scram_cache_get(&e, "pencil", got), 1);
+
+	/* A password from the keyring reads the item fetched with it, never
+	   the file: the file's own line is the same format. */
+	kept.keyring = 1;
+	e.kept = &kept;
+	e.host = "mail.example.org";
+	e.port = 587;
+	assert_int_equal(scram_cache_get(&e, "pencil", got), 0);
+	kept.blob = strdup(buf);
+	assert_non_null(kept.blob);
+	assert_int_equal(scram_cache_get(&e, "pencil", got), 1);
+	assert_memory_equal(got, sp, 32);
+	e.iter = 8192;
+	assert_int_equal(scram_cache_get(&e, "pencil", got), 0);
+	e.iter = 4096;
+	e.host = NULL;	/* a socket: nothing to name the item by */
+	assert_int_equal(scram_cache_get(&e, "pencil", got), 0);
+	scram_kept_free(&kept);
+	assert_null(kept.blob);
+	assert_int_equal(kept.keyring, 0);
+	e.kept = NULL;
+	e.host = NULL;
 
 	scram_cache_drop(&e);
 	assert_int_equal(scram_cache_get(&e, "pencil", got), 0);

@@ -43,7 +43,7 @@ eval(const char *cmd, char **secret, struct error *err)
 	A.passwordeval = (char *)cmd;
 	error_clear(err);
 	*secret = NULL;
-	return secret_get(&A, secret, err);
+	return secret_get(&A, secret, NULL, err);
 }
 
 static double
