@@ -34,8 +34,9 @@ enum kind {
 	K_EPILOGUE,	/* after its close delimiter */
 };
 
-/* How a part's body is encoded: as it is, binary, or transformed. */
-enum enc { E_PLAIN, E_BINARY, E_ENCODED };
+/* How a part's body is encoded: as it is, binary, base64 (whose decoders
+   skip line breaks, RFC 2045 6.8), or otherwise transformed. */
+enum enc { E_PLAIN, E_BINARY, E_BASE64, E_ENCODED };
 
 struct level {
 	char		 b[BOUNDARY_MAX];
@@ -48,6 +49,7 @@ struct mime {
 	int		 follow;
 	enum kind	 kind;
 	int		 text;		/* K_BODY: its lines may be broken */
+	int		 b64;		/* K_BODY: base64, breaks are harmless */
 	struct level	 lv[MIME_DEPTH];
 	size_t		 depth;
 	const char	*bad;
@@ -162,6 +164,7 @@ start_part(struct mime *mm, int digest)
 {
 	mm->kind = K_HEADERS;
 	mm->text = 0;
+	mm->b64 = 0;
 	mm->markable = 0;
 	mm->type[0] = '\0';
 	mm->deftype = digest ? "message/rfc822" : "text/plain";
@@ -261,7 +264,16 @@ parse_cte(const char *v)
 		return E_PLAIN;
 	if (n == 6 && strncasecmp(v, "binary", 6) == 0)
 		return E_BINARY;
+	if (n == 6 && strncasecmp(v, "base64", 6) == 0)
+		return E_BASE64;
 	return E_ENCODED;
+}
+
+/* A multipart or a message under an encoding is no structure to follow. */
+static int
+transformed(enum enc e)
+{
+	return e == E_BASE64 || e == E_ENCODED;
 }
 
 /* The field in fld is complete: note its value. */
@@ -375,7 +387,8 @@ body_start(struct mime *mm)
 
 	mm->kind = K_BODY;
 	mm->text = 0;
-	if (strncmp(type, "multipart/", 10) == 0 && mm->enc != E_ENCODED) {
+	mm->b64 = 0;
+	if (strncmp(type, "multipart/", 10) == 0 && !transformed(mm->enc)) {
 		if (mm->bndstate != 1) {
 			mm->bad = mm->bndstate == 0 ? "a multipart has no "
 			    "boundary" : "a boundary is too long";
@@ -392,10 +405,11 @@ body_start(struct mime *mm)
 		l->idx = 0;
 		mm->kind = K_PREAMBLE;
 	} else if (strcmp(type, "message/rfc822") == 0 &&
-	    mm->enc != E_ENCODED) {
+	    !transformed(mm->enc)) {
 		start_part(mm, 0);	/* the enclosed message's header */
 	} else {
 		mm->text = strncmp(type, "text/", 5) == 0 && mm->enc == E_PLAIN;
+		mm->b64 = mm->enc == E_BASE64;
 	}
 	if (mm->encoding && mm->kind == K_BODY && mm->text) {
 		qp_init(&mm->q, qp_put, mm);
@@ -471,7 +485,7 @@ breakable(struct mime *mm)
 	else if (delimiter(mm, &close) >= 0 || mm->kind == K_HEADERS)
 		mm->brk = 0;
 	else
-		mm->brk = mm->kind != K_BODY || mm->text;
+		mm->brk = mm->kind != K_BODY || mm->text || mm->b64;
 	return mm->brk;
 }
 

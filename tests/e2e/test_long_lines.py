@@ -160,6 +160,34 @@ def test_multipart_attachment_left_whole(postfix, run):
     assert parts[1].get_payload(decode=True) == blob
 
 
+def test_multipart_base64_line_broken_harmlessly(postfix, run):
+    """A base64 attachment written as one long line (as some PHP mailers
+    do) is broken at 998 octets: base64 decoders skip line breaks (RFC
+    2045 6.8), so the attachment decodes to the same bytes and no line
+    over the limit reaches the server."""
+    import base64
+    t = tok()
+    blob = bytes(range(256)) * 12
+    b64 = base64.b64encode(blob)
+    assert len(b64) > 3000
+    msg = (b"From: me@example.org\nTo: bob@example.org\nSubject: b64 " +
+           t.encode() + b"\nMIME-Version: 1.0\n"
+           b"Content-Type: multipart/mixed; boundary=XB\n\n"
+           b"--XB\nContent-Type: text/plain\n\nhello\n"
+           b"--XB\nContent-Type: application/octet-stream\n"
+           b"Content-Transfer-Encoding: base64\n\n" + b64 + b"\n--XB--\n")
+    p = run(["-i", "-v", "bob@example.org"], input=msg, config=config(postfix))
+    assert p.returncode == 0, p.stderr
+    assert b"part 2 (application/octet-stream)" in p.stderr, p.stderr
+    assert b"left as they are" not in p.stderr, p.stderr
+    [d] = S.delivered(postfix, t, 1)
+    assert max(len(x) for x in d.body.split(b"\n")) <= 999
+    m = email.message_from_bytes(d.raw, policy=email.policy.compat32)
+    parts = m.get_payload()
+    assert parts[1].get_payload(decode=True) == blob
+    assert parts[0].get_payload(decode=True).strip() == b"hello"
+
+
 def test_multipart_size_is_bytes_sent(run):
     """SIZE= is exactly what DATA carries when one part is re-encoded,
     the preamble's line broken, and another part's line left whole."""

@@ -963,7 +963,8 @@ test_long_line_quoted_printable(void **state)
 
 /*
  * Where re-encoding is not possible: a long line of a multipart that
- * cannot be followed (no close delimiter) is broken as before; one of an
+ * cannot be followed (no close delimiter) is broken as before, and so is
+ * one of a base64 body (its decoders skip line breaks); one of another
  * encoded or non-text body is sent whole (a break would change the data).
  */
 static void
@@ -974,7 +975,8 @@ test_long_line_broken(void **state)
 		int broken;
 	} cases[] = {
 		{"Content-Type: multipart/mixed; boundary=b\n", 1},
-		{"Content-Transfer-Encoding: base64\n", 0},
+		{"Content-Transfer-Encoding: base64\n", 1},
+		{"Content-Transfer-Encoding: quoted-printable\n", 0},
 		{"Content-Type: application/octet-stream\n", 0},
 	};
 	struct message_fixes fx = {0};
@@ -989,7 +991,9 @@ test_long_line_broken(void **state)
 		memcpy(in + n + 3000, "\n", 2);
 		out = fixed(in, &fx, &size);
 		assert_int_equal(size, strlen(out));
-		assert_null(strstr(out, "quoted-printable"));
+		/* never re-encoded: only a declared encoding says it */
+		if (strstr(cases[i].head, "quoted") == NULL)
+			assert_null(strstr(out, "quoted-printable"));
 		body = strstr(out, "\r\n\r\n") + 4;
 		if (cases[i].broken) {
 			assert_body_lines_within(out, 998);
