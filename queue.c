@@ -129,11 +129,7 @@ fail:
 void
 queue_dirs_free(char **dirs, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
+	queue_ids_free(dirs, n);	/* the same kind of list */
 }
 
 int
