@@ -3,19 +3,17 @@
  * small per-byte state machine that normalises line ends, drops NULs,
  * breaks over-long lines and splits the header block from the body.  The
  * header block (capped) stays in memory and is indexed; the body goes to an
- * unlinked temporary file.  Header questions (-t recipients) live here too;
- * message_out.c changes headers and streams the message back out.
+ * unlinked temporary file (message_spool.c).  Header questions (-t
+ * recipients) are in message_header.c; message_out.c changes headers and
+ * streams the message back out.
  * doc/wire-rules.md lists every rule applied.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "error.h"
 #include "message.h"
 #include "message_priv.h"
@@ -430,48 +428,6 @@ finish(struct reader *r)
 	return 0;
 }
 
-/* A nameless spool file in dir, mode 0600: 0, or -1 with errno set. */
-static int
-spool_try(struct message *m, const char *dir)
-{
-	char path[4096];
-	int n;
-
-	n = snprintf(path, sizeof(path), "%s/smtpsend-XXXXXX", dir);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	/* An O_TMPFILE spool has no name, dies with us, and can still be
-	   linked into the queue (message_spool_save) without a copy. */
-	m->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (m->fd != -1)
-		return 0;
-	/* mkstemp makes it 0600; unlinked at once, it dies with us. */
-	m->fd = mkostemp(path, O_CLOEXEC);
-	if (m->fd == -1)
-		return -1;
-	unlink(path);
-	return 0;
-}
-
-/* In tmpdir (the queue's, when the message may be queued), else in
-   $TMPDIR or /tmp. */
-static int
-spool_open(struct message *m, const char *tmpdir, struct error *err)
-{
-	const char *dflt = getenv("TMPDIR");
-
-	if (dflt == NULL || *dflt == '\0')
-		dflt = "/tmp";
-	if (tmpdir != NULL && spool_try(m, tmpdir) == 0)
-		return 0;
-	if (spool_try(m, dflt) == 0)
-		return 0;
-	return error_set(err, ERR_IO, "cannot create a spool file in %s: %s",
-	    dflt, strerror(errno));
-}
-
 int
 message_read(struct message **mp, int fd, const char *tmpdir, struct error *err)
 {
@@ -498,7 +454,7 @@ message_read(struct message **mp, int fd, const char *tmpdir, struct error *err)
 	r->err = err;
 	r->first = 1;
 	r->lim = MESSAGE_LINE_LIMIT;
-	if (spool_open(m, tmpdir, err) == -1)
+	if (message_spool_open(m, tmpdir, err) == -1)
 		goto out;
 	for (;;) {
 		n = read(fd, in, MESSAGE_BLOCK);
@@ -557,7 +513,7 @@ message_input_new(
 	in->r.m->fd = -1;
 	in->r.first = 1;
 	in->r.lim = MESSAGE_LINE_LIMIT;
-	if (spool_open(in->r.m, tmpdir, err) == -1) {
+	if (message_spool_open(in->r.m, tmpdir, err) == -1) {
 		message_input_free(in);
 		return -1;
 	}
@@ -642,222 +598,9 @@ message_free(struct message *m)
 }
 
 int
-message_field_is(
-    const struct message *m, const struct field *f, const char *name)
-{
-	size_t n = strlen(name);
-
-	return f->namelen == n && strncasecmp(m->hdr + f->off, name, n) == 0;
-}
-
-int
-message_has_header(const struct message *m, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < m->nf; i++)
-		if (message_field_is(m, &m->f[i], name))
-			return 1;
-	return 0;
-}
-
-int
 message_is_8bit(const struct message *m)
 {
 	return m->eightbit;
-}
-
-char *
-message_field_value(const struct message *m, const struct field *f)
-{
-	const char *p = m->hdr + f->off, *end = p + f->len;
-	char *v;
-	size_t n = 0;
-
-	p = (const char *)memchr(p, ':', f->len) + 1;
-	v = malloc((size_t)(end - p) + 1);
-	if (v == NULL)
-		return NULL;
-	for (; p < end; p++)
-		if (*p != '\r' && *p != '\n')
-			v[n++] = *p;
-	v[n] = '\0';
-	return v;
-}
-
-/* Parse the (unfolded) value of one address field into l. */
-static int
-field_addresses(const struct message *m, const struct field *f,
-    struct addr_list *l, struct error *err)
-{
-	struct error perr;
-	char *v;
-	size_t i, first = l->n;
-	int ret = 0;
-
-	v = message_field_value(m, f);
-	if (v == NULL)
-		return error_set(err, ERR_OS, "out of memory");
-	if (addr_list_parse(l, v, &perr) == -1) {
-		if (perr.kind == ERR_USAGE)
-			error_set(err, ERR_DATA, "%.*s header: %s",
-			    (int)f->namelen, m->hdr + f->off, perr.msg);
-		else
-			*err = perr;
-		ret = -1;
-	}
-	for (i = first; ret == 0 && i < l->n; i++)
-		if (l->v[i].addr[0] == '\0')
-			ret = error_set(err, ERR_DATA,
-			    "%.*s header: <> is not a recipient",
-			    (int)f->namelen, m->hdr + f->off);
-	free(v);
-	return ret;
-}
-
-int
-message_header_addrs(const struct message *m, const char *name,
-    struct addr_list *l, struct error *err)
-{
-	size_t i;
-
-	for (i = 0; i < m->nf; i++)
-		if (message_field_is(m, &m->f[i], name))
-			return field_addresses(m, &m->f[i], l, err);
-	return 0;
-}
-
-static int
-is_resent(const struct message *m, const struct field *f)
-{
-	return f->namelen > 7 &&
-	    strncasecmp(m->hdr + f->off, "Resent-", 7) == 0;
-}
-
-/*
- * The topmost Resent- block: the run of Resent-* fields starting at the
- * first one; a second Resent-Date, -From, -Sender or -Message-ID (one per
- * block, RFC 5322 3.6.6) starts the next block.  Returns its end index.
- */
-static size_t
-resent_block(const struct message *m, size_t *start)
-{
-	static const char *const once[] = {
-	    "Resent-Date", "Resent-From", "Resent-Sender", "Resent-Message-ID"};
-	unsigned seen = 0;
-	size_t i, k;
-
-	for (i = 0; i < m->nf && !is_resent(m, &m->f[i]); i++)
-		;
-	*start = i;
-	for (; i < m->nf && is_resent(m, &m->f[i]); i++) {
-		for (k = 0; k < 4; k++) {
-			if (!message_field_is(m, &m->f[i], once[k]))
-				continue;
-			if (seen & (1u << k))
-				return i;
-			seen |= 1u << k;
-		}
-	}
-	return i;
-}
-
-int
-message_recipients(
-    const struct message *m, struct addr_list *l, struct error *err)
-{
-	static const char *const plain[] = {"To", "Cc", "Bcc"};
-	static const char *const resent[] = {
-	    "Resent-To", "Resent-Cc", "Resent-Bcc"};
-	const char *const *names = plain;
-	size_t i, k, start = 0, end = m->nf;
-
-	for (i = 0; i < m->nf; i++) {
-		if (is_resent(m, &m->f[i])) {
-			end = resent_block(m, &start);
-			names = resent;
-			break;
-		}
-	}
-	for (i = start; i < end; i++)
-		for (k = 0; k < 3; k++)
-			if (message_field_is(m, &m->f[i], names[k]) &&
-			    field_addresses(m, &m->f[i], l, err) == -1)
-				return -1;
-	return 0;
-}
-
-/* Copy the spool to fd (when it cannot be linked: another file system). */
-static int
-spool_copy(const struct message *m, int fd, struct error *err)
-{
-	char buf[MESSAGE_BLOCK];
-	uint64_t off = 0;
-	ssize_t n, w;
-	size_t done;
-
-	while (off < m->bodylen) {
-		n = pread(m->fd, buf, sizeof(buf), (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return error_set(err, ERR_IO, "cannot read the spool "
-			    "file: %s", n == 0 ? "unexpected end" :
-			    strerror(errno));
-		for (done = 0; done < (size_t)n; done += (size_t)w) {
-			w = write(fd, buf + done, (size_t)n - done);
-			if (w == -1 && errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			if (w == -1)
-				return error_set(err, ERR_IO, "%s",
-				    strerror(errno));
-		}
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-int
-message_spool_save(const struct message *m, int dirfd, const char *name,
-    const char *tmpname, struct error *err)
-{
-	char proc[64];
-	int fd = -1, ret = -1;
-
-	if (fsync(m->fd) == -1)
-		return error_set(err, ERR_IO, "cannot sync the spool file: %s",
-		    strerror(errno));
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
-	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
-		return 0;
-	if (errno == EEXIST)
-		return error_set(err, ERR_IO, "%s: %s", name, strerror(errno));
-	/* Another file system, or a spool that has no O_TMPFILE: copy. */
-	fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		error_set(err, ERR_IO, "%s: %s", tmpname, strerror(errno));
-		goto out;
-	}
-	if (spool_copy(m, fd, err) == -1)
-		goto out;
-	if (fsync(fd) == -1) {
-		error_set(err, ERR_IO, "%s: %s", tmpname, strerror(errno));
-		goto out;
-	}
-	if (renameat(dirfd, tmpname, dirfd, name) == -1) {
-		error_set(err, ERR_IO, "%s: %s", name, strerror(errno));
-		goto out;
-	}
-	ret = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (ret == -1)
-		(void)unlinkat(dirfd, tmpname, 0);
-	return ret;
 }
 
 int

@@ -1,6 +1,7 @@
 /*
  * message_priv.h: the spool's insides, shared by message.c (reading,
- * header index) and message_out.c (fixes, writing).  Not a contract.
+ * header index), message_header.c (header questions), message_spool.c (the
+ * spool file) and message_out.c (fixes, writing).  Not a contract.
  */
 #ifndef SMTPSEND_MESSAGE_PRIV_H
 #define SMTPSEND_MESSAGE_PRIV_H
@@ -74,6 +75,11 @@ struct mime *message_breaker(
 /* For a body not sent quoted-printable as a whole: walk it, and set
    m->mime and m->lines (message_lines.c). */
 int message_plan_lines(struct message *m, struct error *err);
+
+/* Create m->fd, the body's nameless spool file, in tmpdir (the queue's,
+   when the message may be queued), else in $TMPDIR or /tmp; -1 with *err
+   when neither works (message_spool.c). */
+int message_spool_open(struct message *m, const char *tmpdir, struct error *err);
 
 /* Undo message_fix: every field is sent as read. */
 void message_reset_fixes(struct message *m);
