@@ -5,7 +5,8 @@
  * (RFC 2920 pipelining), DATA is unstuffed here and fed to the message
  * module's spool.  At the end of DATA the transaction is submitted through
  * the account (bs_send.c), as sendmail.c does for a normal send, and the
- * verdict is the reply.  Nothing here knows SMTP client details.
+ * verdict is the reply.  Nothing here knows SMTP client details.  The
+ * syntax of paths, parameters and xtext is bs_parse.c's.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "address.h"
 #include "bs.h"
+#include "bs_parse.h"
 #include "config.h"
 #include "error.h"
 #include "message.h"
@@ -407,169 +409,13 @@ read_data(struct bs *b, struct message_input *in, struct error *err,
 
 /* -------------------------------------------------------- commands */
 
-/* "FROM:" / "TO:" after the verb, case-insensitive; NULL if absent. */
-static char *
-after_keyword(char *arg, const char *kw)
-{
-	size_t n = strlen(kw);
-
-	if (strncasecmp(arg, kw, n) != 0)
-		return NULL;
-	arg += n;
-	while (*arg == ' ')
-		arg++;
-	return arg;
-}
-
-/*
- * A reverse- or forward-path: "<addr>" (a source route "@a,@b:" dropped)
- * or, as Postfix allows, a bare address.  *addr points into the line,
- * *rest at the parameters.  Returns -1 on bad syntax: no closing ">",
- * a blank, a control byte or a bracket inside, a missing local part or
- * domain around "@".
- */
-static int
-parse_path(char *p, char **addr, char **rest)
-{
-	char *a, *end, *at = NULL;
-	int quoted = 0;
-
-	if (*p == '<') {
-		a = ++p;
-		for (; *p != '\0' && (quoted || *p != '>'); p++) {
-			if (*p == '"')
-				quoted = !quoted;
-			else if (*p == '\\' && quoted && p[1] != '\0')
-				p++;
-		}
-		if (*p != '>')
-			return -1;
-		end = p++;
-	} else {
-		a = p;
-		while (*p != '\0' && *p != ' ')
-			p++;
-		end = p;
-	}
-	if (*p != '\0' && *p != ' ')
-		return -1;
-	*end = '\0';
-	if (a[0] == '@') {		/* source route, obsolete */
-		a = strchr(a, ':');
-		if (a == NULL)
-			return -1;
-		a++;
-	}
-	for (end = a, quoted = 0; *end != '\0'; end++) {
-		if ((unsigned char)*end < 0x20 || *end == 0x7f)
-			return -1;
-		if (*end == '"')
-			quoted = !quoted;
-		else if (!quoted && (*end == ' ' || *end == '<' ||
-		    *end == '>' || *end == ',' || *end == ';'))
-			return -1;
-		else if (!quoted && *end == '@')
-			at = end;
-	}
-	if (quoted || (at != NULL && (at == a || at[1] == '\0')))
-		return -1;
-	while (*p == ' ')
-		p++;
-	*addr = a;
-	*rest = p;
-	return 0;
-}
-
-/* RFC 3461 xtext ("+2B" for "+") into plain text; -1 if malformed. */
-static int
-xtext_decode(const char *s, char **out)
-{
-	char *d = malloc(strlen(s) + 1), *q = d;
-	unsigned int v;
-
-	if (d == NULL)
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s == '+') {
-			if (sscanf(s + 1, "%2X", &v) != 1 ||
-			    strspn(s + 1, "0123456789ABCDEF") < 2 ||
-			    v < 0x21 || v > 0x7e)
-				goto bad;
-			*q++ = (char)v;
-			s += 2;
-		} else if (*s >= 0x21 && *s <= 0x7e && *s != '=') {
-			*q++ = *s;
-		} else {
-			goto bad;
-		}
-	}
-	*q = '\0';
-	*out = d;
-	return 0;
-bad:
-	free(d);
-	return -1;
-}
-
-/* NOTIFY=NEVER, or a comma list of SUCCESS, FAILURE, DELAY. */
-static int
-notify_ok(const char *v)
-{
-	static const char *const words[] = { "SUCCESS", "FAILURE", "DELAY" };
-	const char *p = v;
-	size_t n, k;
-
-	if (strcasecmp(v, "NEVER") == 0)
-		return 1;
-	for (;;) {
-		n = strcspn(p, ",");
-		for (k = 0; k < 3; k++)
-			if (n == strlen(words[k]) &&
-			    strncasecmp(p, words[k], n) == 0)
-				break;
-		if (k == 3)
-			return 0;
-		if (p[n] == '\0')
-			return 1;
-		p += n + 1;
-	}
-}
-
-/* Next "KEY[=VALUE]" of a parameter list; NULL at the end. */
-static char *
-next_param(char **rest, char **value)
-{
-	char *k = *rest, *e;
-
-	while (*k == ' ')
-		k++;
-	if (*k == '\0')
-		return NULL;
-	e = k + strcspn(k, " ");
-	*rest = *e != '\0' ? e + 1 : e;
-	*e = '\0';
-	*value = strchr(k, '=');
-	if (*value != NULL)
-		*(*value)++ = '\0';
-	return k;
-}
-
-static int
-has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
-
 /* MAIL FROM parameters; replies itself and returns -1 on a bad one. */
 static int
 mail_params(struct bs *b, char *rest)
 {
 	char *k, *v;
 
-	while ((k = next_param(&rest, &v)) != NULL) {
+	while ((k = bs_next_param(&rest, &v)) != NULL) {
 		if (strcasecmp(k, "SIZE") == 0 && v != NULL &&
 		    v[0] != '\0' && strlen(v) <= 20 &&
 		    strspn(v, "0123456789") == strlen(v))
@@ -592,7 +438,7 @@ mail_params(struct bs *b, char *rest)
 		}
 		if (strcasecmp(k, "ENVID") == 0 && v != NULL &&
 		    b->envid == NULL && strlen(v) <= 100 &&
-		    xtext_decode(v, &b->envid) == 0)
+		    bs_xtext_decode(v, &b->envid) == 0)
 			continue;
 		if (strcasecmp(k, "SIZE") == 0 || strcasecmp(k, "BODY") == 0 ||
 		    strcasecmp(k, "SMTPUTF8") == 0 ||
@@ -617,14 +463,14 @@ cmd_mail(struct bs *b, char *arg)
 		reply_line(b, 503, 0, "5.5.1 Error: nested MAIL command");
 		return;
 	}
-	arg = after_keyword(arg, "FROM:");
-	if (arg == NULL || parse_path(arg, &addr, &rest) == -1) {
+	arg = bs_after_keyword(arg, "FROM:");
+	if (arg == NULL || bs_parse_path(arg, &addr, &rest) == -1) {
 		reply_line(b, 501, 0, "5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
 	if (mail_params(b, rest) == -1)
 		goto fail;
-	if (has_8bit(addr) && !b->smtputf8) {
+	if (bs_has_8bit(addr) && !b->smtputf8) {
 		reply_line(b, 553, 0, "5.6.7 Non-ASCII sender address "
 		    "without SMTPUTF8");
 		goto fail;
@@ -661,15 +507,15 @@ cmd_rcpt(struct bs *b, char *arg)
 		reply_line(b, 503, 0, "5.5.1 Error: need MAIL command");
 		return;
 	}
-	arg = after_keyword(arg, "TO:");
-	if (arg == NULL || parse_path(arg, &addr, &rest) == -1 ||
+	arg = bs_after_keyword(arg, "TO:");
+	if (arg == NULL || bs_parse_path(arg, &addr, &rest) == -1 ||
 	    addr[0] == '\0') {
 		reply_line(b, 501, 0, "5.1.3 Bad recipient address syntax");
 		return;
 	}
-	while ((k = next_param(&rest, &v)) != NULL) {
+	while ((k = bs_next_param(&rest, &v)) != NULL) {
 		if (strcasecmp(k, "NOTIFY") == 0 && v != NULL &&
-		    notify == NULL && notify_ok(v)) {
+		    notify == NULL && bs_notify_ok(v)) {
 			notify = v;
 		} else if (strcasecmp(k, "ORCPT") == 0 && v != NULL &&
 		    strchr(v, ';') != NULL) {
@@ -688,7 +534,7 @@ cmd_rcpt(struct bs *b, char *arg)
 			return;
 		}
 	}
-	if (has_8bit(addr) && !b->smtputf8) {
+	if (bs_has_8bit(addr) && !b->smtputf8) {
 		reply_line(b, 553, 0, "5.6.7 Non-ASCII recipient address "
 		    "without SMTPUTF8");
 		return;
