@@ -79,7 +79,8 @@ int message_plan_lines(struct message *m, struct error *err);
 /* Create m->fd, the body's nameless spool file, in tmpdir (the queue's,
    when the message may be queued), else in $TMPDIR or /tmp; -1 with *err
    when neither works (message_spool.c). */
-int message_spool_open(struct message *m, const char *tmpdir, struct error *err);
+int message_spool_open(
+    struct message *m, const char *tmpdir, struct error *err);
 
 /* Undo message_fix: every field is sent as read. */
 void message_reset_fixes(struct message *m);
