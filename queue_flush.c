@@ -315,7 +315,7 @@ give_up(struct flush *f, struct acct_state *st, struct item *it,
 	to_failed(it->q, &it->e, why);
 	log_event(f, st->acc, &it->e, res, err, event);
 	error_clear(&nerr);
-	if (queue_notice(st->acc, live_secret(st), &st->kept, &it->e,
+	if (queue_notice(st->acc, live_secret(st), &st->kept, &st->tok, &it->e,
 	    it->q->path, status, why, f->o->verbose, &nerr) == -1) {
 		fprintf(stderr, "smtpsend: %s: the failure notice to <%s> "
 		    "was not sent: %s\n", it->e.id, it->e.sender, nerr.msg);

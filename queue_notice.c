@@ -20,6 +20,7 @@
 #include "queue.h"
 #include "queue_priv.h"
 #include "send.h"
+#include "submit.h"
 
 static void
 rfc5322_date(time_t t, char *buf, size_t size)
@@ -87,7 +88,8 @@ write_report(FILE *fp, const struct envelope *e, const char *dir,
 
 int
 queue_notice(const struct account *acc, const char *secret,
-    struct scram_kept *scram, const struct envelope *e, const char *dir,
+    struct scram_kept *scram, struct submit_token *tok,
+    const struct envelope *e, const char *dir,
     const char *status, const char *reason, FILE *verbose, struct error *err)
 {
 	struct addr_list to = { 0 };
@@ -128,6 +130,8 @@ queue_notice(const struct account *acc, const char *secret,
 	job.secret = secret;
 	job.scram = scram;
 	job.verbose = verbose;
+	if (tok != NULL)
+		submit_refresh(&job, tok);
 	ret = send_message(&job, &res, err);
 out:
 	addr_list_free(&to);

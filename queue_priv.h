@@ -13,6 +13,7 @@ struct account;
 struct envelope;
 struct error;
 struct scram_kept;
+struct submit_token;
 
 struct queue_dirs {
 	const char	*path;
@@ -49,10 +50,12 @@ int	queue_drop(int dirfd, const char *id);
  * Send the failure notice for e (to its sender, from <>, through acc):
  * status is the DSN status ("5.1.1", "4.4.7"), reason one line.  Nothing
  * is sent for a message whose sender is the null sender.  scram: where
- * secret came from (send_job's), or NULL.
+ * secret came from (send_job's), or NULL; tok: an OAuth2 token
+ * refreshed once if the server refuses secret (submit_refresh), or NULL.
  */
 int	queue_notice(const struct account *acc, const char *secret,
-	    struct scram_kept *scram, const struct envelope *e, const char *dir,
+	    struct scram_kept *scram, struct submit_token *tok,
+	    const struct envelope *e, const char *dir,
 	    const char *status, const char *reason, FILE *verbose, struct error *err);
 
 #endif

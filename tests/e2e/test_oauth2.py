@@ -307,6 +307,35 @@ def test_queued_then_flushed(postfix, certs, run, auth, store, tmp_path,
     assert b"Mail queue is empty" in p.stdout, p.stdout.decode()
 
 
+def test_expiry_notice_refreshes_refused_token(postfix, certs, run, auth,
+                                               store, tmp_path):
+    """A message that expires in the queue gets its failure notice through
+    the same account; when the SMTP server refuses the cached token (no
+    delivery attempt came first to refresh it), the notice's session
+    refreshes once and authenticates again, so the notice arrives."""
+    qdir = str(tmp_path / "queue")
+    qcfg = "queue_dir %s\nqueue_lifetime 1s\n" % qdir
+    rt, at = live_store(auth, store)
+    auth.revoke_at_smtp(at)
+    p, tag = send(run, config(postfix, certs, auth, store, qcfg,
+                              endpoint=_down_endpoint()))
+    assert p.returncode == 0, p.stderr.decode()
+    m = re.search(rb"queued as (\S+):", p.stderr)
+    assert m, p.stderr.decode()
+    qid = m.group(1)
+    time.sleep(1.5)
+    p = run(["-v", "-q"], config=config(postfix, certs, auth, store, qcfg))
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "was not sent" not in err, err
+    notes = [x for x in postfix.wait_messages(1, timeout=15)
+             if qid in x and b"Undelivered Mail Returned to Sender" in x]
+    assert len(notes) == 1, err
+    assert b"Return-Path: <>" in notes[0]
+    assert len(auth.token_requests()) == 1
+    assert read_store(store)["refresh_token"] != rt
+
+
 @pytest.mark.parametrize("fault,code,what", [
     ("5xx", 75, b"HTTP 503"),
     ("garbage", 76, b"not a JSON object"),
