@@ -54,6 +54,14 @@ spool_flush(struct reader *r)
 		n = write(r->m->fd, r->out + done, r->outlen - done);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && (errno == ENOSPC || errno == EDQUOT) &&
+		    r->m->fd_queue) {
+			/* This block again, after bodylen, in the new spool. */
+			if (message_spool_move(r->m, r->err) == -1)
+				return -1;
+			done = 0;
+			continue;
+		}
 		if (n == -1)
 			return error_set(r->err, ERR_IO,
 			    "cannot write the spool file: %s", strerror(errno));

@@ -25,6 +25,7 @@ struct field {
 
 struct message {
 	int fd; /* spool: the body only */
+	int fd_queue; /* it is in the queue's directory */
 	uint64_t bodylen;
 	char *hdr; /* header block, CRLF lines, no separator */
 	size_t hdrlen;
@@ -59,6 +60,13 @@ char *message_field_value(const struct message *m, const struct field *f);
  * message_size() and the writer are right.
  */
 int message_rescan(struct message *m, int qp, struct error *err);
+
+/*
+ * The queue's file system is full (ENOSPC, EDQUOT while spooling): go on
+ * in $TMPDIR (or /tmp) with a copy of the bodylen octets spooled so far,
+ * so that a full queue never stops a message that can be sent.
+ */
+int message_spool_move(struct message *m, struct error *err);
 
 typedef int (*message_spool_fn)(void *ctx, const char *p, size_t n,
     struct error *err);

@@ -15,12 +15,12 @@
 #include "message.h"
 #include "message_priv.h"
 
-/* A nameless spool file in dir, mode 0600: 0, or -1 with errno set. */
+/* A nameless spool file in dir, mode 0600: its fd, or -1 with errno set. */
 static int
-spool_try(struct message *m, const char *dir)
+spool_try(const char *dir)
 {
 	char path[4096];
-	int n;
+	int n, fd;
 
 	n = snprintf(path, sizeof(path), "%s/smtpsend-XXXXXX", dir);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
@@ -29,15 +29,22 @@ spool_try(struct message *m, const char *dir)
 	}
 	/* An O_TMPFILE spool has no name, dies with us, and can still be
 	   linked into the queue (message_spool_save) without a copy. */
-	m->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (m->fd != -1)
-		return 0;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1)
+		return fd;
 	/* mkstemp makes it 0600; unlinked at once, it dies with us. */
-	m->fd = mkostemp(path, O_CLOEXEC);
-	if (m->fd == -1)
-		return -1;
-	unlink(path);
-	return 0;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd != -1)
+		unlink(path);
+	return fd;
+}
+
+static const char *
+spool_default_dir(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	return dir == NULL || *dir == '\0' ? "/tmp" : dir;
 }
 
 /* In tmpdir (the queue's, when the message may be queued), else in
@@ -45,13 +52,18 @@ spool_try(struct message *m, const char *dir)
 int
 message_spool_open(struct message *m, const char *tmpdir, struct error *err)
 {
-	const char *dflt = getenv("TMPDIR");
+	const char *dflt = spool_default_dir();
 
-	if (dflt == NULL || *dflt == '\0')
-		dflt = "/tmp";
-	if (tmpdir != NULL && spool_try(m, tmpdir) == 0)
-		return 0;
-	if (spool_try(m, dflt) == 0)
+	m->fd_queue = 0;
+	if (tmpdir != NULL) {
+		m->fd = spool_try(tmpdir);
+		if (m->fd != -1) {
+			m->fd_queue = 1;
+			return 0;
+		}
+	}
+	m->fd = spool_try(dflt);
+	if (m->fd != -1)
 		return 0;
 	return error_set(err, ERR_IO, "cannot create a spool file in %s: %s",
 	    dflt, strerror(errno));
@@ -86,6 +98,27 @@ spool_copy(const struct message *m, int fd, struct error *err)
 		}
 		off += (uint64_t)n;
 	}
+	return 0;
+}
+
+int
+message_spool_move(struct message *m, struct error *err)
+{
+	const char *dir = spool_default_dir();
+	int fd;
+
+	fd = spool_try(dir);
+	if (fd == -1)
+		return error_set(err, ERR_IO, "the queue's file system is "
+		    "full and no spool file can be made in %s: %s", dir,
+		    strerror(errno));
+	if (spool_copy(m, fd, err) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(m->fd);
+	m->fd = fd;
+	m->fd_queue = 0;
 	return 0;
 }
 

@@ -762,3 +762,36 @@ def test_long_queue_needs_few_descriptors(postfix, run, tmp_path):
     msgs = postfix.messages()
     assert [sum(1 for m in msgs if t.encode() in m) for t in toks] == \
         [1] * len(toks)
+
+
+def test_full_queue_file_system_still_sends(postfix, run, tmp_path):
+    """The spool lives in the queue's directory; when that file system is
+    full the message goes on in $TMPDIR, so a full queue never stops a
+    message that can be sent (a "disk full" alert from a monitoring job,
+    say).  When it cannot be sent, it cannot be queued either: 75, and
+    the reason said, nothing claimed."""
+    small = str(tmp_path / "small")
+    os.mkdir(small)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k,mode=0700",
+                    "tmpfs", small], check=True, timeout=10)
+    try:
+        qdir = os.path.join(small, "q")
+        tok = _tok()
+        body = b"".join(b"%07d the queue's file system is full\n" % i
+                        for i in range(20000))
+        assert len(body) > 512 * 1024
+        msg = _msg(tok).replace(b"\n\nbody", b"\n\n" + body + b"body")
+        p = run([RCPT], input=msg, config=_cfg(qdir, postfix.port("plain")))
+        assert p.returncode == 0, p.stderr.decode()
+        [got] = _delivered(postfix, tok, 1)
+        assert body in got.replace(b"\r\n", b"\n")
+        assert os.listdir(os.path.join(qdir, "tmp")) == []
+        # Not sendable now: not queueable either, and it says so.
+        p = run([RCPT], input=msg, config=_cfg(qdir, _dead_port()))
+        err = p.stderr.decode()
+        assert p.returncode == 75, err
+        assert "could not be queued: No space left on device" in err, err
+        assert not any(QUEUED.match(x) for x in err.splitlines()), err
+        assert _entries(qdir) == []
+    finally:
+        subprocess.run(["umount", "-l", small], timeout=10)
