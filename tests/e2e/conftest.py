@@ -40,7 +40,8 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, _interrupt)
     # Slow suites CI runs on the static build only (tests/ci.sh: -m 'not
     # callers and not once'): the real calling programs
-    # (test_callers_real.py) and the queue's fault campaign.
+    # (test_callers_real.py), the queue's fault campaign, and tests whose
+    # conditions a wrapper cannot run under (no usable $TMPDIR).
     config.addinivalue_line(
         "markers", "callers: runs a real program that calls sendmail")
     config.addinivalue_line(
