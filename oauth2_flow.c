@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "hex.h"
 #include "http.h"
 #include "io.h"
 #include "oauth2.h"
@@ -245,18 +246,6 @@ random_b64(char *out, size_t nbytes)
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The percent-decoded value of parameter name in the query string q (up
  * to a space, '#' or the end): 1 with out, 0 when absent or too long.
@@ -276,8 +265,8 @@ query_get(const char *q, const char *name, char *out, size_t size)
 			     p++) {
 				if (o + 1 >= size)
 					return 0;
-				if (*p == '%' && (h = hexval(p[1])) >= 0 &&
-				    (l = hexval(p[2])) >= 0) {
+				if (*p == '%' && (h = hex_value(p[1])) >= 0 &&
+				    (l = hex_value(p[2])) >= 0) {
 					out[o++] = (char)(h << 4 | l);
 					p += 2;
 				} else

@@ -34,6 +34,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "hex.h"
 #include "keyring.h"
 #include "scram_cache.h"
 
@@ -113,16 +114,6 @@ wrap_key(const struct scram_entry *e, const char *password,
 	explicit_bzero(&h, sizeof(h));
 }
 
-static int
-hex_nibble(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* A file only we can read and write, in a directory only we can write. */
 static int
 is_private(const struct stat *st)
@@ -180,8 +171,8 @@ parse_entry(const struct scram_entry *e, const char *password,
 		goto done;
 	wrap_key(e, password, key);
 	for (i = 0; i < len; i++) {
-		hi = hex_nibble(hex[2 * i]);
-		lo = hex_nibble(hex[2 * i + 1]);
+		hi = hex_value(hex[2 * i]);
+		lo = hex_value(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			goto done;
 		sp[i] = (unsigned char)((hi << 4 | lo) ^ key[i]);

@@ -22,6 +22,7 @@
 #include <gnutls/x509.h>
 
 #include "error.h"
+#include "hex.h"
 #include "tls_cert.h"
 
 #define FP_TEXT_MAX	(3 * 64 + 1)	/* colon hex of a SHA-512 at most */
@@ -55,18 +56,6 @@ hex_colon(const unsigned char *d, size_t n, char *out, size_t size)
 		out[o++] = digits[d[i] & 0xf];
 	}
 	out[o] = '\0';
-}
-
-static int
-hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* "AB:CD:..." (colons optional) into bytes; 0 or -1. */
